@@ -1,0 +1,124 @@
+//! Table and column identifiers shared by the migrations.
+//!
+//! Only ever add variants here: an applied migration must keep generating the same SQL.
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum Users {
+    Table,
+    Id,
+    Email,
+    Username,
+    PasswordHash,
+    FirstName,
+    LastName,
+    Phone,
+    AvatarUrl,
+    Bio,
+    Role,
+    Status,
+    EmailVerifiedAt,
+    EmailVerificationTokenHash,
+    EmailVerificationExpiresAt,
+    PasswordResetTokenHash,
+    PasswordResetExpiresAt,
+    TwoFactorEnabled,
+    TwoFactorSecretEnc,
+    TwoFactorLastStep,
+    TwoFactorPendingSecretEnc,
+    SocialProvider,
+    SocialProviderId,
+    Preferences,
+    Metadata,
+    LastLoginAt,
+    FailedLoginAttempts,
+    LockedUntil,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum Courses {
+    Table,
+    Id,
+    InstructorId,
+    Title,
+    Slug,
+    ShortDescription,
+    Description,
+    Category,
+    Level,
+    Language,
+    PriceCents,
+    Currency,
+    DiscountPriceCents,
+    DiscountEndsAt,
+    Status,
+    Visibility,
+    IsFeatured,
+    RatingAverage,
+    RatingSum,
+    RatingCount,
+    StudentCount,
+    DurationMinutes,
+    PublishedAt,
+    ThumbnailUrl,
+    Metadata,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum Enrollments {
+    Table,
+    Id,
+    UserId,
+    CourseId,
+    Status,
+    AmountCents,
+    Currency,
+    PaymentMethod,
+    PaymentStatus,
+    PaymentReference,
+    PaidAt,
+    ProgressPercent,
+    LastAccessedAt,
+    CompletedAt,
+    CertificateCode,
+    CertificateIssuedAt,
+    Rating,
+    ReviewComment,
+    ReviewedAt,
+    EnrolledAt,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum ChatMessages {
+    Table,
+    Id,
+    CourseId,
+    UserId,
+    ParentId,
+    MessageType,
+    Content,
+    EditedAt,
+    EditCount,
+    DeletedAt,
+    DeletedBy,
+    PinnedAt,
+    PinnedBy,
+    Metadata,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum ChatMessageReactions {
+    Table,
+    MessageId,
+    UserId,
+    Emoji,
+    CreatedAt,
+}

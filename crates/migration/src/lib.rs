@@ -1,0 +1,107 @@
+//! The LMS schema as numbered migrations, plus the database connection both the API and the CLIs use.
+//!
+//! Order: create users, courses, enrollments, chat_messages, then one index migration per table.
+//! Applied migrations are never edited; a change to the schema is a new migration at the end.
+pub use sea_orm_migration::prelude::*;
+
+mod helpers;
+mod idents;
+mod m0001_create_users_table;
+mod m0002_create_courses_table;
+mod m0003_create_enrollments_table;
+mod m0004_create_chat_messages_table;
+mod m0005_add_indexes_to_users_table;
+mod m0006_add_indexes_to_courses_table;
+mod m0007_add_indexes_to_enrollments_table;
+mod m0008_add_indexes_to_chat_messages_table;
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use std::time::Duration;
+
+/// The embedded SQLite file used when no `DATABASE_URL` is given, by the API and by both CLIs.
+/// `mode=rwc` creates the file on first use.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://lms.db?mode=rwc";
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m0001_create_users_table::Migration),
+            Box::new(m0002_create_courses_table::Migration),
+            Box::new(m0003_create_enrollments_table::Migration),
+            Box::new(m0004_create_chat_messages_table::Migration),
+            Box::new(m0005_add_indexes_to_users_table::Migration),
+            Box::new(m0006_add_indexes_to_courses_table::Migration),
+            Box::new(m0007_add_indexes_to_enrollments_table::Migration),
+            Box::new(m0008_add_indexes_to_chat_messages_table::Migration),
+        ]
+    }
+}
+
+/// Options for the pool behind the API and the CLIs.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    /// Log every statement at debug level (noisy; off by default).
+    pub log_statements: bool,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            log_statements: false,
+        }
+    }
+}
+
+/// Opens a pool on `url` (`sqlite://...` or `postgres://...`).
+///
+/// SQLite gets WAL (readers do not block the writer), foreign keys on, and a busy timeout so that
+/// concurrent writers queue instead of failing at once.
+pub async fn connect(url: &str, pool: &PoolOptions) -> Result<DatabaseConnection, DbErr> {
+    let mut opts = ConnectOptions::new(url);
+    opts.max_connections(pool.max_connections)
+        .acquire_timeout(pool.acquire_timeout)
+        .connect_timeout(pool.acquire_timeout)
+        .sqlx_logging(pool.log_statements)
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+        });
+    let db = Database::connect(opts).await?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        // Refuse to run on a connection that would silently ignore our foreign keys.
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA foreign_keys",
+            ))
+            .await?;
+        let on: i32 = row.map(|r| r.try_get_by_index(0)).transpose()?.unwrap_or(0);
+        if on != 1 {
+            return Err(DbErr::Custom(
+                "SQLite foreign keys could not be enabled".into(),
+            ));
+        }
+    }
+    Ok(db)
+}
+
+/// A short, password-free description of a database URL for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host_part = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+            let host_part = host_part.split('?').next().unwrap_or(host_part);
+            format!("{scheme}://{host_part}")
+        }
+        None => "<unparseable database url>".to_string(),
+    }
+}

@@ -1,0 +1,143 @@
+//! Course chat: messages (with reply threads, edits, soft deletion and pins) and their reactions.
+//!
+//! Delete actions, and why:
+//! - `course_id` CASCADE: the chat belongs to the course; a course that can be deleted (a draft with no
+//!   enrollments) takes its chat with it.
+//! - `parent_id` CASCADE: replies belong to their thread. Moderation soft-deletes (`deleted_at`), so a
+//!   hard delete only happens when the whole course goes.
+//! - `user_id` (author), `deleted_by`, `pinned_by` SET NULL: erasing an account must not tear holes in
+//!   other people's threads; the messages stay, attributed to a deleted user.
+//!
+//! Reactions are a child table (one row per message, user and emoji) rather than a JSON column, so
+//! adding one is an idempotent insert and "did I react" is an index lookup.
+use sea_orm_migration::{prelude::*, schema::*};
+
+use crate::helpers::{check, fk, one_of};
+use crate::idents::{ChatMessageReactions, ChatMessages, Courses, Users};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(ChatMessages::Table)
+                    .col(big_pk_auto(ChatMessages::Id))
+                    .col(big_integer(ChatMessages::CourseId))
+                    .col(big_integer_null(ChatMessages::UserId))
+                    .col(big_integer_null(ChatMessages::ParentId))
+                    .col(string_len(ChatMessages::MessageType, 16).default("text"))
+                    .col(text(ChatMessages::Content))
+                    .col(timestamp_with_time_zone_null(ChatMessages::EditedAt))
+                    .col(integer(ChatMessages::EditCount).default(0))
+                    .col(timestamp_with_time_zone_null(ChatMessages::DeletedAt))
+                    .col(big_integer_null(ChatMessages::DeletedBy))
+                    .col(timestamp_with_time_zone_null(ChatMessages::PinnedAt))
+                    .col(big_integer_null(ChatMessages::PinnedBy))
+                    .col(json_binary(ChatMessages::Metadata).default("{}"))
+                    .col(timestamp_with_time_zone_default_now(
+                        ChatMessages::CreatedAt,
+                    ))
+                    .col(timestamp_with_time_zone_default_now(
+                        ChatMessages::UpdatedAt,
+                    ))
+                    .foreign_key(&mut fk(
+                        ChatMessages::Table,
+                        ChatMessages::CourseId,
+                        Courses::Table,
+                        Courses::Id,
+                        ForeignKeyAction::Cascade,
+                    ))
+                    .foreign_key(&mut fk(
+                        ChatMessages::Table,
+                        ChatMessages::UserId,
+                        Users::Table,
+                        Users::Id,
+                        ForeignKeyAction::SetNull,
+                    ))
+                    .foreign_key(&mut fk(
+                        ChatMessages::Table,
+                        ChatMessages::ParentId,
+                        ChatMessages::Table,
+                        ChatMessages::Id,
+                        ForeignKeyAction::Cascade,
+                    ))
+                    .foreign_key(&mut fk(
+                        ChatMessages::Table,
+                        ChatMessages::DeletedBy,
+                        Users::Table,
+                        Users::Id,
+                        ForeignKeyAction::SetNull,
+                    ))
+                    .foreign_key(&mut fk(
+                        ChatMessages::Table,
+                        ChatMessages::PinnedBy,
+                        Users::Table,
+                        Users::Id,
+                        ForeignKeyAction::SetNull,
+                    ))
+                    .check(one_of(
+                        "chat_messages",
+                        ChatMessages::MessageType,
+                        &["text", "question", "answer", "announcement", "system"],
+                    ))
+                    .check(check(
+                        "ck_chat_messages_edit_count",
+                        Expr::col(ChatMessages::EditCount).gte(0),
+                    ))
+                    .to_owned(),
+            )
+            .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(ChatMessageReactions::Table)
+                    .col(big_integer(ChatMessageReactions::MessageId))
+                    .col(big_integer(ChatMessageReactions::UserId))
+                    .col(string_len(ChatMessageReactions::Emoji, 32))
+                    .col(timestamp_with_time_zone_default_now(
+                        ChatMessageReactions::CreatedAt,
+                    ))
+                    .primary_key(
+                        Index::create()
+                            .name("pk_chat_message_reactions")
+                            .col(ChatMessageReactions::MessageId)
+                            .col(ChatMessageReactions::UserId)
+                            .col(ChatMessageReactions::Emoji),
+                    )
+                    .foreign_key(&mut fk(
+                        ChatMessageReactions::Table,
+                        ChatMessageReactions::MessageId,
+                        ChatMessages::Table,
+                        ChatMessages::Id,
+                        ForeignKeyAction::Cascade,
+                    ))
+                    .foreign_key(&mut fk(
+                        ChatMessageReactions::Table,
+                        ChatMessageReactions::UserId,
+                        Users::Table,
+                        Users::Id,
+                        ForeignKeyAction::Cascade,
+                    ))
+                    .check(check(
+                        "ck_chat_message_reactions_emoji",
+                        Expr::cust("length(emoji) >= 1"),
+                    ))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(ChatMessageReactions::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(ChatMessages::Table).to_owned())
+            .await
+    }
+}

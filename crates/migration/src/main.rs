@@ -1,0 +1,173 @@
+//! `migration`: apply, roll back and inspect the LMS schema migrations.
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use migration::{DEFAULT_DATABASE_URL, Migrator, MigratorTrait, PoolOptions, connect, redact_url};
+use sea_orm::DatabaseConnection;
+use sea_orm_migration::MigrationStatus;
+
+mod generate;
+
+#[derive(Parser)]
+#[command(
+    name = "migration",
+    version,
+    about = "Apply, roll back and inspect the LMS database migrations",
+    long_about = "Apply, roll back and inspect the LMS database migrations.\n\n\
+        Works on SQLite (sqlite://path?mode=rwc) and PostgreSQL (postgres://user:pass@host/db). \
+        Without DATABASE_URL it uses the same embedded SQLite file as the API (./lms.db). \
+        Applied migrations are recorded in the seaql_migrations table.",
+    after_help = "Examples:\n  migration up\n  migration status\n  migration down -n 8\n  \
+        DATABASE_URL=postgres://lms:secret@127.0.0.1/lms migration up"
+)]
+struct Cli {
+    /// Database URL; `.env` is read too.
+    #[arg(short = 'u', long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true, hide_env_values = true)]
+    database_url: String,
+
+    /// Print what each migration does as it runs.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending migrations, oldest first (the default command).
+    Up {
+        /// Apply at most N migrations.
+        #[arg(short = 'n', long = "num")]
+        num: Option<u32>,
+    },
+    /// Roll back applied migrations, newest first.
+    Down {
+        /// Roll back N migrations.
+        #[arg(short = 'n', long = "num", default_value_t = 1)]
+        num: u32,
+    },
+    /// List every migration in order with its state (applied, with when, or pending).
+    Status,
+    /// Drop every table in the database (not only ours), then apply all migrations. Destroys data.
+    Fresh,
+    /// Roll back every applied migration, then apply all of them again. Destroys data.
+    Refresh,
+    /// Roll back every applied migration. Destroys data.
+    Reset,
+    /// Create crates/migration/src/mNNNN_<name>.rs from a template and register it in the Migrator.
+    Generate {
+        /// snake_case name, e.g. add_timezone_to_users
+        name: String,
+        /// Folder holding the migration sources (defaults to this crate's src/).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let command = cli.command.unwrap_or(Command::Up { num: None });
+    if let Command::Generate { name, dir } = &command {
+        let dir = dir.clone().unwrap_or_else(default_source_dir);
+        let file = generate::generate(&dir, name).map_err(|e| e.to_string())?;
+        println!("created {}", file.display());
+        return Ok(());
+    }
+
+    let target = redact_url(&cli.database_url);
+    let db = connect(&cli.database_url, &PoolOptions::default())
+        .await
+        .map_err(|e| format!("cannot connect to {target}: {e}"))?;
+    let fail = |what: &str| {
+        let what = what.to_string();
+        move |e: sea_orm::DbErr| format!("{what} failed on {target}: {e}")
+    };
+    match command {
+        Command::Up { num } => Migrator::up(&db, num).await.map_err(fail("up"))?,
+        Command::Down { num } => Migrator::down(&db, Some(num)).await.map_err(fail("down"))?,
+        Command::Status => print_status(&db).await.map_err(fail("status"))?,
+        Command::Fresh => Migrator::fresh(&db).await.map_err(fail("fresh"))?,
+        Command::Refresh => Migrator::refresh(&db).await.map_err(fail("refresh"))?,
+        Command::Reset => Migrator::reset(&db).await.map_err(fail("reset"))?,
+        Command::Generate { .. } => unreachable!("handled above"),
+    }
+    Ok(())
+}
+
+async fn print_status(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    let migrations = Migrator::get_migration_with_status(db).await?;
+    let applied_at: std::collections::HashMap<String, i64> = Migrator::get_migration_models(db)
+        .await?
+        .into_iter()
+        .map(|m| (m.version, m.applied_at))
+        .collect();
+    let width = migrations
+        .iter()
+        .map(|m| m.name().len())
+        .max()
+        .unwrap_or(9)
+        .max(9);
+    println!("{:<width$}  {:<8}  applied at (UTC)", "migration", "status");
+    let mut pending = 0;
+    for m in &migrations {
+        let (state, when) = match m.status() {
+            MigrationStatus::Applied => {
+                let when = applied_at
+                    .get(m.name())
+                    .and_then(|secs| chrono::DateTime::from_timestamp(*secs, 0))
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_default();
+                ("applied", when)
+            }
+            MigrationStatus::Pending => {
+                pending += 1;
+                ("pending", String::new())
+            }
+        };
+        println!("{:<width$}  {state:<8}  {when}", m.name());
+    }
+    println!(
+        "{} migrations: {} applied, {pending} pending",
+        migrations.len(),
+        migrations.len() - pending
+    );
+    Ok(())
+}
+
+fn default_source_dir() -> PathBuf {
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    if built_from.is_dir() {
+        built_from
+    } else {
+        PathBuf::from("crates/migration/src")
+    }
+}
+
+fn init_tracing(verbose: bool) {
+    let filter = if verbose {
+        "sea_orm_migration=debug,sqlx=info"
+    } else {
+        "sea_orm_migration=info"
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_target(false)
+        .with_level(false)
+        .without_time()
+        .init();
+}
