@@ -1,0 +1,178 @@
+//! The one error type of the API, rendered as RFC 9457 `application/problem+json`.
+//!
+//! This is the only place that chooses HTTP statuses for errors. 5xx bodies say nothing internal; the
+//! cause is logged once, inside the request's span (which carries the request id).
+use std::collections::BTreeMap;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sea_orm::{DbErr, SqlErr};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Field name -> messages, for validation failures.
+pub type FieldErrors = BTreeMap<String, Vec<String>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the request has invalid fields")]
+    Validation(FieldErrors),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("too many requests; retry in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+/// RFC 9457 problem details, as every error response carries them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem, e.g. `urn:lms:problem:validation`.
+    #[serde(rename = "type")]
+    #[schema(example = "urn:lms:problem:validation")]
+    pub kind: String,
+    /// Short summary of the kind of problem.
+    #[schema(example = "Unprocessable Entity")]
+    pub title: String,
+    /// The HTTP status code.
+    #[schema(example = 422)]
+    pub status: u16,
+    /// What went wrong with this request.
+    pub detail: String,
+    /// Field name -> messages, for validation problems.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<FieldErrors>,
+}
+
+impl AppError {
+    /// A validation error on one field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        let mut errors = FieldErrors::new();
+        errors.insert(field.to_string(), vec![message.into()]);
+        AppError::Validation(errors)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Database(err) => match err.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(_)) => StatusCode::CONFLICT,
+                Some(SqlErr::ForeignKeyConstraintViolation(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            AppError::Database(err) => match err.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(_)) => {
+                    "a resource with these unique values already exists".into()
+                }
+                Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+                    "the request refers to something that does not exist".into()
+                }
+                _ => "an internal error occurred; it has been logged".into(),
+            },
+            AppError::Internal(_) => "an internal error occurred; it has been logged".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// The `type` URI of problems with a given status.
+pub fn problem_type(status: StatusCode) -> String {
+    let slug = match status {
+        StatusCode::UNPROCESSABLE_ENTITY => "validation".to_string(),
+        other => other
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase()
+            .replace([' ', '\''], "-"),
+    };
+    format!("urn:lms:problem:{slug}")
+}
+
+/// A problem+json response for a status and detail (also used for errors that never were an AppError,
+/// such as axum's own 405).
+pub fn problem_response(
+    status: StatusCode,
+    detail: String,
+    errors: Option<FieldErrors>,
+) -> Response {
+    let problem = Problem {
+        kind: problem_type(status),
+        title: status.canonical_reason().unwrap_or("Error").to_string(),
+        status: status.as_u16(),
+        detail,
+        errors,
+    };
+    let body = serde_json::to_vec(&problem).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let detail = self.detail();
+        let retry_after = match &self {
+            AppError::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        let unauthorized = matches!(self, AppError::Unauthorized(_));
+        let errors = match self {
+            AppError::Validation(errors) => Some(errors),
+            _ => None,
+        };
+        let mut response = problem_response(status, detail, errors);
+        let headers = response.headers_mut();
+        if let Some(secs) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        if unauthorized {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer realm="lms""#),
+            );
+        }
+        response
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,61 @@
+//! Liveness and readiness probes (outside /api/v1: they are for the platform, not for clients).
+use axum::extract::State;
+use sea_orm::DatabaseConnection;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::error::{AppError, AppResult};
+use crate::extract::Json;
+use crate::state::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// `sqlite` or `postgres`.
+    #[schema(example = "postgres")]
+    pub database: &'static str,
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(live))
+        .routes(routes!(ready))
+}
+
+/// The process is up and serving HTTP.
+#[utoipa::path(get, path = "/health/live", tag = "health",
+    responses((status = 200, description = "Alive", body = Health)))]
+async fn live() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// The service can reach its database and take traffic.
+#[utoipa::path(get, path = "/health/ready", tag = "health",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "The database cannot be reached", body = crate::error::Problem,
+            content_type = "application/problem+json"),
+    ))]
+async fn ready(State(db): State<DatabaseConnection>) -> AppResult<Json<Readiness>> {
+    db.ping().await.map_err(|err| {
+        tracing::warn!(error = %err, "readiness check: database unreachable");
+        AppError::Unavailable("the database cannot be reached".into())
+    })?;
+    let database = match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => "postgres",
+        sea_orm::DbBackend::Sqlite => "sqlite",
+        _ => "other",
+    };
+    Ok(Json(Readiness {
+        status: "ok",
+        database,
+    }))
+}

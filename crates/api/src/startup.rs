@@ -1,0 +1,174 @@
+//! Builds the application from a `Config`: database, migrations, router, listener.
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use migration::{Migrator, MigratorTrait, PoolOptions, redact_url};
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::Config;
+use crate::error::{AppError, PROBLEM_JSON, problem_response};
+use crate::openapi::ApiDoc;
+use crate::routes;
+use crate::state::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens the database, applies pending migrations (unless disabled), binds the listener.
+    /// Fails, with a message naming what went wrong, instead of starting half-ready.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let target = redact_url(&config.database_url);
+        let pool = PoolOptions {
+            max_connections: config.db_max_connections,
+            ..PoolOptions::default()
+        };
+        let db = migration::connect(&config.database_url, &pool)
+            .await
+            .with_context(|| format!("cannot open the database {target}"))?;
+        if config.auto_migrate {
+            Migrator::up(&db, None)
+                .await
+                .with_context(|| format!("migrating {target} failed; refusing to start"))?;
+        }
+        let listener = TcpListener::bind(config.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let state = AppState {
+            db,
+            config: Arc::new(config),
+        };
+        let router = router(state.clone());
+        tracing::info!(database = %target, address = %listener.local_addr()?, "LMS API ready");
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| self.state.config.bind)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        self.state.db.clone().close().await.ok();
+        Ok(())
+    }
+}
+
+/// The whole HTTP surface: `/api/v1/...`, health probes, the OpenAPI document and Swagger UI.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", routes::api_v1())
+        .merge(routes::health::router())
+        .split_for_parts();
+    let config = state.config.clone();
+
+    let http = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                let request_id = request
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id)
+            })
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(middleware::from_fn(problem_for_bare_errors))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            config.request_timeout(),
+        ))
+        .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
+        .layer(DefaultBodyLimit::max(config.max_body_bytes));
+
+    api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(http)
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound("no route matches this path".into())
+}
+
+async fn method_not_allowed() -> Response {
+    problem_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this path does not support this method".into(),
+        None,
+    )
+}
+
+/// Errors produced by layers rather than handlers (body limit, timeout, ...) come with a plain-text
+/// or empty body; give them the problem+json shape every client expects. Headers such as `Allow` stay.
+async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let detail = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is larger than the server accepts",
+        StatusCode::SERVICE_UNAVAILABLE => {
+            "the request took too long or the service is unavailable"
+        }
+        StatusCode::METHOD_NOT_ALLOWED => "this path does not support this method",
+        _ => status.canonical_reason().unwrap_or("error"),
+    };
+    let (parts, _) = response.into_parts();
+    let mut problem = problem_response(status, detail.to_string(), None);
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            problem.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    problem
+}

@@ -1,0 +1,119 @@
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "enrollments")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub user_id: i64,
+    pub course_id: i64,
+    pub status: EnrollmentStatus,
+    /// Amount due or paid, in minor units of `currency`.
+    pub amount_cents: i64,
+    pub currency: String,
+    pub payment_method: Option<PaymentMethod>,
+    pub payment_status: PaymentStatus,
+    /// The payment provider's reference; unique, so a webhook is applied once.
+    pub payment_reference: Option<String>,
+    pub paid_at: Option<DateTimeUtc>,
+    pub progress_percent: i16,
+    pub last_accessed_at: Option<DateTimeUtc>,
+    pub completed_at: Option<DateTimeUtc>,
+    /// Public verification code of the certificate; unique.
+    pub certificate_code: Option<String>,
+    pub certificate_issued_at: Option<DateTimeUtc>,
+    /// 1 to 5.
+    pub rating: Option<i16>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub review_comment: Option<String>,
+    pub reviewed_at: Option<DateTimeUtc>,
+    pub enrolled_at: DateTimeUtc,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(20))",
+    rename_all = "snake_case"
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrollmentStatus {
+    PendingPayment,
+    Active,
+    Completed,
+    Cancelled,
+    Refunded,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(20))",
+    rename_all = "snake_case"
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    Free,
+    Card,
+    Paypal,
+    BankTransfer,
+    Voucher,
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(16))",
+    rename_all = "snake_case"
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    None,
+    Pending,
+    Paid,
+    Failed,
+    Refunded,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::users::Entity",
+        from = "Column::UserId",
+        to = "super::users::Column::Id",
+        on_update = "Cascade",
+        on_delete = "Cascade"
+    )]
+    User,
+    #[sea_orm(
+        belongs_to = "super::courses::Entity",
+        from = "Column::CourseId",
+        to = "super::courses::Column::Id",
+        on_update = "Cascade",
+        on_delete = "Restrict"
+    )]
+    Course,
+}
+
+impl Related<super::users::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::User.def()
+    }
+}
+
+impl Related<super::courses::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Course.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}
