@@ -1,1 +1,71 @@
+//! Support for the end-to-end tests: a fresh database per test on SQLite or PostgreSQL, the real app on
+//! port 0, the real binaries, and a schema snapshot to compare databases with.
+//!
+//! PostgreSQL tests need `TEST_POSTGRES_URL` (a role allowed to CREATE DATABASE); `scripts/test.sh`
+//! starts a throwaway server and sets it. Logs are silent unless `TEST_LOG=1`.
+use std::path::PathBuf;
+use std::sync::Once;
 
+pub mod app;
+pub mod db;
+pub mod schema;
+
+pub use app::TestApp;
+pub use db::TestDb;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn name(backend: Backend)` of the calling module once per backend, as
+/// `sqlite::name` and `postgres::name`, so the output shows both.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Postgres).await
+                }
+            )+
+        }
+    };
+}
+
+/// Path of a workspace binary (`migration`, `api`, `seeder`) next to the test executable.
+/// `scripts/test.sh` builds them before running the tests.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile> directory");
+    let path = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} does not exist: build the binaries first (cargo build --workspace --bins, as scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// Turns on log output for a test run when TEST_LOG=1.
+pub fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok_and(|v| v == "1") {
+            api::telemetry::init(api::config::LogFormat::Text);
+        }
+    });
+}

@@ -3,8 +3,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-const TEMPLATE: &str = r#"//! TODO(describe): what this migration changes and why.
-use sea_orm_migration::{prelude::*, schema::*};
+const TEMPLATE: &str = r#"//! Describe what this migration changes and why.
+use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -12,15 +12,15 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // Write the change here, for example:
-        // manager.alter_table(Table::alter().table("users").add_column(string_null("timezone")).to_owned()).await
-        let _ = (manager, string_null("unused"));
-        Err(DbErr::Migration("this migration has not been written yet".into()))
+        // For example:
+        // manager.alter_table(Table::alter().table("users").add_column(ColumnDef::new("timezone").string().null()).to_owned()).await
+        let _ = manager;
+        Err(DbErr::Migration("this migration's up() has not been written yet".into()))
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let _ = manager;
-        Err(DbErr::Migration("this migration has not been written yet".into()))
+        Err(DbErr::Migration("this migration's down() has not been written yet".into()))
     }
 }
 "#;

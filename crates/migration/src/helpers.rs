@@ -7,7 +7,7 @@ use sea_orm_migration::prelude::*;
 /// PostgreSQL (a native PostgreSQL enum has no SQLite counterpart and cannot drop a value later).
 /// A NULL passes the check, so it also serves nullable columns.
 pub fn one_of<C: IntoIden + Copy + 'static>(table: &str, col: C, values: &[&str]) -> Check {
-    let name = format!("ck_{table}_{}", col.into_iden().to_string());
+    let name = format!("ck_{table}_{}", col.into_iden());
     Check::named(
         Alias::new(name),
         Expr::col(col).is_in(values.iter().copied()),
@@ -32,11 +32,7 @@ where
     C: IntoIden + Copy + 'static,
     R: IntoIden + 'static,
 {
-    let name = format!(
-        "fk_{}_{}",
-        table.into_iden().to_string(),
-        col.into_iden().to_string()
-    );
+    let name = format!("fk_{}_{}", table.into_iden(), col.into_iden());
     ForeignKey::create()
         .name(name)
         .from(table, col)
@@ -60,11 +56,7 @@ where
     C: IntoIden + Copy + 'static,
 {
     let table_iden = table.into_iden();
-    let mut name = format!(
-        "{}_{}",
-        if unique { "uq" } else { "idx" },
-        table_iden.to_string()
-    );
+    let mut name = format!("{}_{}", if unique { "uq" } else { "idx" }, table_iden);
     let mut create = Index::create();
     create.table(table);
     for col in cols {

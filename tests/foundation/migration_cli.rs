@@ -1,0 +1,183 @@
+//! The real `migration` binary against real databases.
+use std::path::Path;
+use std::process::{Command, Output};
+
+use lms_e2e::{Backend, TestDb, backend_tests, bin, schema};
+use migration::{Migrator, MigratorTrait};
+
+backend_tests!(
+    up_status_down_8_and_up_again,
+    status_lists_every_migration_in_order_with_its_state
+);
+
+fn migration(args: &[&str], database_url: Option<&str>, cwd: &Path) -> Output {
+    let mut cmd = Command::new(bin("migration"));
+    cmd.args(args).current_dir(cwd).env_remove("DATABASE_URL");
+    if let Some(url) = database_url {
+        cmd.env("DATABASE_URL", url);
+    }
+    cmd.output().expect("run the migration binary")
+}
+
+fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// (name, state) rows of `migration status`.
+fn status_rows(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .lines()
+        .filter(|line| line.starts_with('m') && !line.starts_with("migration "))
+        .map(|line| {
+            let mut cols = line.split_whitespace();
+            (
+                cols.next().unwrap().to_string(),
+                cols.next().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn names() -> Vec<String> {
+    Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_string())
+        .collect()
+}
+
+async fn up_status_down_8_and_up_again(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let url = Some(test_db.url.as_str());
+
+    ok(migration(&["up"], url, cwd.path()));
+    let rows = status_rows(&ok(migration(&["status"], url, cwd.path())));
+    assert!(rows.iter().all(|(_, state)| state == "applied"), "{rows:?}");
+    let db = test_db.connect().await;
+    assert_eq!(schema::tables(&db).await.len(), 5);
+
+    ok(migration(&["down", "-n", "8"], url, cwd.path()));
+    assert!(schema::tables(&db).await.is_empty());
+    let rows = status_rows(&ok(migration(&["status"], url, cwd.path())));
+    assert!(rows.iter().all(|(_, state)| state == "pending"), "{rows:?}");
+
+    ok(migration(&["up"], url, cwd.path()));
+    assert_eq!(schema::tables(&db).await.len(), 5);
+    // Running `up` with nothing pending is fine.
+    let out = ok(migration(&["up"], url, cwd.path()));
+    assert!(out.contains("No pending migrations"), "{out}");
+}
+
+async fn status_lists_every_migration_in_order_with_its_state(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let url = Some(test_db.url.as_str());
+
+    let out = ok(migration(&["status"], url, cwd.path()));
+    let rows = status_rows(&out);
+    assert_eq!(
+        rows.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+        names()
+    );
+    assert!(rows.iter().all(|(_, s)| s == "pending"));
+    assert!(out.contains("8 migrations: 0 applied, 8 pending"), "{out}");
+
+    ok(migration(&["up", "-n", "3"], url, cwd.path()));
+    let rows = status_rows(&ok(migration(&["status"], url, cwd.path())));
+    let states: Vec<&str> = rows.iter().map(|(_, s)| s.as_str()).collect();
+    assert_eq!(
+        states,
+        [
+            "applied", "applied", "applied", "pending", "pending", "pending", "pending", "pending"
+        ]
+    );
+
+    ok(migration(&["down"], url, cwd.path()));
+    let rows = status_rows(&ok(migration(&["status"], url, cwd.path())));
+    assert_eq!(rows[1].1, "applied");
+    assert_eq!(rows[2].1, "pending");
+}
+
+#[test]
+fn without_database_url_it_uses_the_embedded_sqlite_file() {
+    let cwd = tempfile::tempdir().unwrap();
+    ok(migration(&["up"], None, cwd.path()));
+    assert!(cwd.path().join("lms.db").exists());
+    let rows = status_rows(&ok(migration(&["status"], None, cwd.path())));
+    assert_eq!(rows.len(), 8);
+    assert!(rows.iter().all(|(_, s)| s == "applied"));
+}
+
+#[test]
+fn an_unreachable_database_exits_non_zero_with_a_clear_message() {
+    let cwd = tempfile::tempdir().unwrap();
+    let output = migration(
+        &["status"],
+        Some("postgres://nobody:secret@127.0.0.1:1/lms"),
+        cwd.path(),
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("error: cannot connect to postgres://127.0.0.1:1/lms"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("secret"), "the password leaked: {stderr}");
+}
+
+#[test]
+fn help_explains_every_command() {
+    let cwd = tempfile::tempdir().unwrap();
+    let out = ok(migration(&["--help"], None, cwd.path()));
+    for command in [
+        "up", "down", "status", "fresh", "refresh", "reset", "generate",
+    ] {
+        assert!(
+            out.lines().any(|l| l.trim_start().starts_with(command)),
+            "{command} missing in:\n{out}"
+        );
+    }
+    assert!(out.contains("DATABASE_URL"));
+}
+
+#[test]
+fn generate_writes_the_next_numbered_migration_and_registers_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path();
+    std::fs::write(src.join("m0001_first.rs"), "").unwrap();
+    std::fs::write(src.join("m0002_second.rs"), "").unwrap();
+    std::fs::write(
+        src.join("lib.rs"),
+        "mod m0001_first;\nmod m0002_second;\n\nfn migrations() {\n    vec![\n        Box::new(m0001_first::Migration),\n        Box::new(m0002_second::Migration),\n    ]\n}\n",
+    )
+    .unwrap();
+    let dir_arg = src.to_str().unwrap();
+    let out = ok(migration(
+        &["generate", "add_timezone_to_users", "--dir", dir_arg],
+        None,
+        src,
+    ));
+    assert!(out.contains("m0003_add_timezone_to_users.rs"), "{out}");
+    let file = std::fs::read_to_string(src.join("m0003_add_timezone_to_users.rs")).unwrap();
+    assert!(file.contains("impl MigrationTrait for Migration"));
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
+    assert!(
+        lib.contains("mod m0002_second;\nmod m0003_add_timezone_to_users;\n"),
+        "{lib}"
+    );
+    assert!(
+        lib.contains("        Box::new(m0003_add_timezone_to_users::Migration),\n    ]"),
+        "{lib}"
+    );
+
+    let bad = migration(&["generate", "Bad Name", "--dir", dir_arg], None, src);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("snake_case"));
+}

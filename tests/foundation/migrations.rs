@@ -1,0 +1,197 @@
+use lms_e2e::{Backend, TestDb, backend_tests, schema};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+
+backend_tests!(
+    every_migration_goes_up_down_and_up_again_to_the_same_schema,
+    down_all_leaves_no_application_tables,
+    enumerated_columns_reject_unknown_values,
+    foreign_keys_cascade_or_restrict_as_documented,
+);
+
+async fn every_migration_goes_up_down_and_up_again_to_the_same_schema(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let db = test_db.connect().await;
+    let count = Migrator::migrations().len();
+    assert_eq!(count, 8);
+
+    Migrator::install(&db).await.unwrap();
+    let mut after_step = vec![schema::snapshot(&db).await];
+    for _ in 0..count {
+        Migrator::up(&db, Some(1)).await.unwrap();
+        let snap = schema::snapshot(&db).await;
+        assert_ne!(
+            &snap,
+            after_step.last().unwrap(),
+            "a migration changed nothing"
+        );
+        after_step.push(snap);
+    }
+    for step in (0..count).rev() {
+        Migrator::down(&db, Some(1)).await.unwrap();
+        assert_eq!(
+            schema::snapshot(&db).await,
+            after_step[step],
+            "down of migration {}",
+            step + 1
+        );
+        Migrator::up(&db, Some(1)).await.unwrap();
+        assert_eq!(
+            schema::snapshot(&db).await,
+            after_step[step + 1],
+            "up again of migration {}",
+            step + 1
+        );
+        Migrator::down(&db, Some(1)).await.unwrap();
+    }
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(schema::snapshot(&db).await, after_step[count]);
+}
+
+async fn down_all_leaves_no_application_tables(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let db = test_db.connect().await;
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(
+        schema::tables(&db).await,
+        [
+            "chat_message_reactions",
+            "chat_messages",
+            "courses",
+            "enrollments",
+            "users"
+        ]
+    );
+    Migrator::down(&db, Some(8)).await.unwrap();
+    assert!(schema::tables(&db).await.is_empty());
+    assert_eq!(
+        Migrator::get_pending_migrations(&db).await.unwrap().len(),
+        8
+    );
+}
+
+async fn migrated(backend: Backend) -> (TestDb, DatabaseConnection) {
+    let test_db = TestDb::new(backend).await;
+    let db = test_db.connect().await;
+    Migrator::up(&db, None).await.unwrap();
+    (test_db, db)
+}
+
+async fn exec(db: &DatabaseConnection, sql: &str) -> Result<(), DbErr> {
+    db.execute_unprepared(sql).await.map(|_| ())
+}
+
+const USER: &str = "INSERT INTO users (email, username, first_name, last_name, password_hash) \
+    VALUES ('a@example.com', 'alice', 'A', 'L', 'x')";
+const COURSE: &str = "INSERT INTO courses (instructor_id, title, slug) VALUES (1, 'Rust', 'rust')";
+
+async fn enumerated_columns_reject_unknown_values(backend: Backend) {
+    let (_guard, db) = migrated(backend).await;
+    exec(&db, USER).await.unwrap();
+    exec(&db, COURSE).await.unwrap();
+    let bad = [
+        "UPDATE users SET role = 'superuser'",
+        "UPDATE users SET status = 'sleeping'",
+        "UPDATE users SET social_provider = 'myspace', social_provider_id = '1'",
+        "UPDATE users SET social_provider = 'github'",
+        "UPDATE courses SET level = 'expert'",
+        "UPDATE courses SET status = 'live'",
+        "UPDATE courses SET visibility = 'secret'",
+        "UPDATE courses SET price_cents = -1",
+        "UPDATE courses SET price_cents = 100, discount_price_cents = 100",
+        "UPDATE courses SET currency = 'EU'",
+        "INSERT INTO enrollments (user_id, course_id, status) VALUES (1, 1, 'paused')",
+        "INSERT INTO enrollments (user_id, course_id, payment_status) VALUES (1, 1, 'maybe')",
+        "INSERT INTO enrollments (user_id, course_id, payment_method) VALUES (1, 1, 'cash')",
+        "INSERT INTO enrollments (user_id, course_id, progress_percent) VALUES (1, 1, 101)",
+        "INSERT INTO enrollments (user_id, course_id, rating) VALUES (1, 1, 6)",
+        "INSERT INTO chat_messages (course_id, user_id, content, message_type) VALUES (1, 1, 'x', 'shout')",
+    ];
+    for sql in bad {
+        let err = exec(&db, sql).await.expect_err(sql);
+        assert!(
+            err.to_string().to_lowercase().contains("check"),
+            "{sql}: {err}"
+        );
+    }
+    // The same columns accept their known values.
+    exec(&db, "UPDATE users SET role = 'instructor', social_provider = 'github', social_provider_id = '42'")
+        .await
+        .unwrap();
+    exec(&db, "INSERT INTO enrollments (user_id, course_id, status, payment_method, rating) VALUES (1, 1, 'active', 'free', 5)")
+        .await
+        .unwrap();
+}
+
+async fn foreign_keys_cascade_or_restrict_as_documented(backend: Backend) {
+    let (_guard, db) = migrated(backend).await;
+    exec(&db, USER).await.unwrap();
+    exec(&db, "INSERT INTO users (email, username, first_name, last_name) VALUES ('b@example.com', 'bob', 'B', 'B')")
+        .await
+        .unwrap();
+    exec(&db, COURSE).await.unwrap();
+    exec(
+        &db,
+        "INSERT INTO enrollments (user_id, course_id) VALUES (2, 1)",
+    )
+    .await
+    .unwrap();
+    exec(
+        &db,
+        "INSERT INTO chat_messages (course_id, user_id, content) VALUES (1, 2, 'hi')",
+    )
+    .await
+    .unwrap();
+    exec(&db, "INSERT INTO chat_messages (course_id, user_id, parent_id, content) VALUES (1, 1, 1, 'hello')")
+        .await
+        .unwrap();
+    exec(&db, "INSERT INTO chat_message_reactions (message_id, user_id, emoji) VALUES (1, 1, 'thumbs_up')")
+        .await
+        .unwrap();
+
+    // Unknown parents are refused.
+    let err = exec(
+        &db,
+        "INSERT INTO enrollments (user_id, course_id) VALUES (99, 1)",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err.sql_err(),
+            Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))
+        ),
+        "{err}"
+    );
+    // A teaching instructor cannot be deleted (restrict), nor a course with enrollments.
+    assert!(exec(&db, "DELETE FROM users WHERE id = 1").await.is_err());
+    assert!(exec(&db, "DELETE FROM courses WHERE id = 1").await.is_err());
+    // Deleting a student takes their enrollments and reactions; their messages stay, unattributed.
+    exec(&db, "DELETE FROM users WHERE id = 2").await.unwrap();
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    sql,
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get_by_index::<i64>(0).unwrap()
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM enrollments").await, 0);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM chat_messages WHERE user_id IS NULL").await,
+        1
+    );
+    // Without enrollments the course can go, and its chat (messages, replies, reactions) with it.
+    exec(&db, "DELETE FROM courses WHERE id = 1").await.unwrap();
+    assert_eq!(count("SELECT COUNT(*) FROM chat_messages").await, 0);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM chat_message_reactions").await,
+        0
+    );
+}

@@ -1,0 +1,111 @@
+//! The real application, started in-process on port 0 against a fresh database.
+use std::net::SocketAddr;
+
+use api::{Application, Config};
+use reqwest::{Client, Response};
+use sea_orm::DatabaseConnection;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use crate::{Backend, TestDb};
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub client: Client,
+    /// The app's own pool (shared with its handlers).
+    pub db: DatabaseConnection,
+    pub test_db: TestDb,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts the app after `configure` has adjusted the test configuration.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Self {
+        crate::init_logs();
+        let test_db = TestDb::new(backend).await;
+        let mut config = Config::new(test_db.url.clone());
+        config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.db_max_connections = 8;
+        configure(&mut config);
+        let app = Application::build(config)
+            .await
+            .expect("the application starts");
+        let addr = app.local_addr();
+        let db = app.state().db.clone();
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(app.run_until_stopped(async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            addr,
+            base: format!("http://{addr}"),
+            client: Client::builder().build().expect("http client"),
+            db,
+            test_db,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Asserts an RFC 9457 problem response with this status and returns its body.
+pub async fn assert_problem(response: Response, status: u16) -> Value {
+    assert_eq!(
+        response.status().as_u16(),
+        status,
+        "status of {}",
+        response.url()
+    );
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert_eq!(
+        content_type, "application/problem+json",
+        "content type of a {status}"
+    );
+    let body: Value = response.json().await.expect("problem body is JSON");
+    assert_eq!(body["status"], status, "status field of {body}");
+    assert!(
+        body["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("urn:lms:problem:")),
+        "{body}"
+    );
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}

@@ -1,0 +1,106 @@
+//! A fresh, empty database per test: a temp-file SQLite, or a newly created PostgreSQL database that
+//! is dropped (with FORCE) when the value is dropped, even if the test panicked.
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use tempfile::TempDir;
+
+use crate::Backend;
+
+pub struct TestDb {
+    pub backend: Backend,
+    pub url: String,
+    _dir: Option<TempDir>,
+    pg: Option<(String, String)>,
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "TEST_POSTGRES_URL is not set: PostgreSQL tests need a server. \
+             Run scripts/test.sh, which starts one, or point TEST_POSTGRES_URL at a role that may CREATE DATABASE."
+        )
+    })
+}
+
+/// `postgres://u@h:p/name?x` -> `postgres://u@h:p/<db>?x`
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let root = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{root}/{db}?{q}"),
+        None => format!("{root}/{db}"),
+    }
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+                TestDb {
+                    backend,
+                    url,
+                    _dir: Some(dir),
+                    pg: None,
+                }
+            }
+            Backend::Postgres => {
+                let admin = postgres_admin_url();
+                let name = format!("lms_test_{}", uuid::Uuid::new_v4().simple());
+                let conn = Database::connect(&admin)
+                    .await
+                    .expect("connect to TEST_POSTGRES_URL");
+                conn.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create test database");
+                conn.close().await.ok();
+                let url = with_database(&admin, &name);
+                TestDb {
+                    backend,
+                    url,
+                    _dir: None,
+                    pg: Some((admin, name)),
+                }
+            }
+        }
+    }
+
+    /// A plain connection to this database (no migrations run).
+    pub async fn connect(&self) -> DatabaseConnection {
+        migration::connect(&self.url, &migration::PoolOptions::default())
+            .await
+            .expect("connect to the test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.pg.take() else {
+            return;
+        };
+        // Drop may run inside a runtime; do the async work on a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let conn = Database::connect(&admin).await.ok()?;
+                conn.execute_unprepared(&format!(
+                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                ))
+                .await
+                .ok()?;
+                conn.close().await.ok()
+            })
+        })
+        .join();
+    }
+}
