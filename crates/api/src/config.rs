@@ -35,9 +35,61 @@ pub struct Config {
     #[arg(long, env = "LMS_DB_MAX_CONNECTIONS", default_value_t = DEFAULT_DB_MAX_CONNECTIONS)]
     pub db_max_connections: u32,
 
+    /// `development` or `production`. Production refuses to start without LMS_SECRET_KEY.
+    #[arg(long = "env", env = "LMS_ENV", value_enum, default_value_t = Environment::Development)]
+    pub environment: Environment,
+
+    /// Server secret (32+ characters) from which the token-signing and encryption keys are derived.
+    /// In development, when unset, a random one is created in LMS_SECRET_KEY_FILE.
+    #[arg(long, env = "LMS_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// Where the development secret is kept when LMS_SECRET_KEY is unset.
+    #[arg(long, env = "LMS_SECRET_KEY_FILE", default_value = "lms.secret")]
+    pub secret_key_file: std::path::PathBuf,
+
+    /// Public base URL of the web app, for links in emails.
+    #[arg(long, env = "LMS_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
+
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, env = "LMS_ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
+    pub access_token_ttl_secs: i64,
+
+    /// Lifetime of a session (its refresh tokens), in seconds.
+    #[arg(long, env = "LMS_SESSION_TTL_SECS", default_value_t = 30 * 24 * 3600)]
+    pub session_ttl_secs: i64,
+
+    /// SMTP server for outgoing mail, e.g. smtp://user:pass@mail.example.com:587?tls=required.
+    /// Unset: emails are written to the log.
+    #[arg(long, env = "LMS_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of outgoing mail.
+    #[arg(
+        long,
+        env = "LMS_MAIL_FROM",
+        default_value = "LMS <no-reply@localhost>"
+    )]
+    pub mail_from: String,
+
+    /// Take the client address from X-Forwarded-For (only behind a proxy you trust).
+    #[arg(long, env = "LMS_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trust_forwarded_for: bool,
+
+    /// How many password hashes may run at once (default: the number of CPUs).
+    #[arg(long, env = "LMS_PASSWORD_HASH_CONCURRENCY")]
+    pub password_hash_concurrency: Option<usize>,
+
     /// Log format (the level comes from RUST_LOG, default info).
     #[arg(long, env = "LMS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Environment {
+    Development,
+    Production,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -56,11 +108,69 @@ impl Config {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             request_timeout_secs: DEFAULT_REQUEST_TIMEOUT_SECS,
             db_max_connections: DEFAULT_DB_MAX_CONNECTIONS,
+            environment: Environment::Development,
+            secret_key: None,
+            secret_key_file: "lms.secret".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            access_token_ttl_secs: 900,
+            session_ttl_secs: 30 * 24 * 3600,
+            smtp_url: None,
+            mail_from: "LMS <no-reply@localhost>".into(),
+            trust_forwarded_for: false,
+            password_hash_concurrency: None,
             log_format: LogFormat::Text,
         }
+    }
+
+    /// The server secret: LMS_SECRET_KEY, or in development a random one kept in a file
+    /// (created on first start, readable by its owner only).
+    pub fn load_secret(&self) -> anyhow::Result<Vec<u8>> {
+        if let Some(secret) = &self.secret_key {
+            anyhow::ensure!(
+                secret.len() >= 32,
+                "LMS_SECRET_KEY must be at least 32 characters"
+            );
+            return Ok(secret.as_bytes().to_vec());
+        }
+        anyhow::ensure!(
+            self.environment == Environment::Development,
+            "LMS_SECRET_KEY is required when LMS_ENV=production"
+        );
+        let path = &self.secret_key_file;
+        if let Ok(existing) = std::fs::read_to_string(path) {
+            let existing = existing.trim();
+            anyhow::ensure!(
+                existing.len() >= 32,
+                "{} holds a secret shorter than 32 characters",
+                path.display()
+            );
+            return Ok(existing.as_bytes().to_vec());
+        }
+        let secret = hex::encode(crate::security::tokens::random_bytes::<32>());
+        write_private(path, &secret)?;
+        tracing::warn!(file = %path.display(), "LMS_SECRET_KEY is not set: created a development secret");
+        Ok(secret.into_bytes())
+    }
+
+    pub fn hash_concurrency(&self) -> usize {
+        self.password_hash_concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
     }
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
     }
+}
+
+fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
 }

@@ -3,10 +3,14 @@
 //! `startup::Application` builds everything from one `config::Config`; `main.rs` only parses the
 //! command line and runs it.
 pub mod config;
+pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod mail;
 pub mod openapi;
 pub mod routes;
+pub mod security;
+pub mod service;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

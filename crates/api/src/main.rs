@@ -25,6 +25,18 @@ struct Cli {
 enum Command {
     /// Serve the API (the default).
     Serve,
+    /// Create an admin account (the first admin cannot be made over HTTP). The password is read from
+    /// LMS_ADMIN_PASSWORD, or else from the first line of standard input; it follows the password policy.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long, default_value = "Site")]
+        first_name: String,
+        #[arg(long, default_value = "Admin")]
+        last_name: String,
+    },
 }
 
 #[tokio::main]
@@ -34,6 +46,12 @@ async fn main() -> ExitCode {
     telemetry::init(cli.config.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.config).await,
+        Command::CreateAdmin {
+            email,
+            username,
+            first_name,
+            last_name,
+        } => create_admin(cli.config, email, username, first_name, last_name).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -50,6 +68,49 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     app.run_until_stopped(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn create_admin(
+    config: Config,
+    email: String,
+    username: String,
+    first_name: String,
+    last_name: String,
+) -> anyhow::Result<()> {
+    let password = match std::env::var("LMS_ADMIN_PASSWORD") {
+        Ok(password) => password,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    let db = api::startup::open_database(&config).await?;
+    let auth = api::state::Auth::new(&config, &config.load_secret()?, api::mail::Mailer::Log)?;
+    let input = api::service::auth::Registration {
+        email,
+        username,
+        password,
+        first_name,
+        last_name,
+    };
+    match api::service::auth::create_user(&db, &auth, input, entity::users::UserRole::Admin).await {
+        Ok(user) => {
+            println!(
+                "created admin {} <{}> (id {})",
+                user.username, user.email, user.id
+            );
+            Ok(())
+        }
+        Err(api::AppError::Validation(errors)) => {
+            let lines: Vec<String> = errors
+                .iter()
+                .map(|(field, messages)| format!("  {field}: {}", messages.join("; ")))
+                .collect();
+            anyhow::bail!("the admin account was not created:\n{}", lines.join("\n"))
+        }
+        Err(err) => anyhow::bail!("the admin account was not created: {err}"),
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -16,6 +16,10 @@ use crate::error::Problem;
     modifiers(&BearerAuth),
     tags(
         (name = "health", description = "Liveness and readiness probes"),
+        (name = "auth", description = "Accounts, sign-in, tokens and sessions"),
+        (name = "2fa", description = "TOTP two-factor authentication"),
+        (name = "users", description = "Your profile"),
+        (name = "admin", description = "User administration (admins only)"),
     )
 )]
 pub struct ApiDoc;

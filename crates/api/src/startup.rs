@@ -22,9 +22,10 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
 use crate::error::{AppError, PROBLEM_JSON, problem_response};
+use crate::mail::Mailer;
 use crate::openapi::ApiDoc;
 use crate::routes;
-use crate::state::AppState;
+use crate::state::{AppState, Auth};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -38,27 +39,28 @@ impl Application {
     /// Opens the database, applies pending migrations (unless disabled), binds the listener.
     /// Fails, with a message naming what went wrong, instead of starting half-ready.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let target = redact_url(&config.database_url);
-        let pool = PoolOptions {
-            max_connections: config.db_max_connections,
-            ..PoolOptions::default()
+        let mailer = match &config.smtp_url {
+            Some(url) => Mailer::smtp(url, &config.mail_from)?,
+            None => Mailer::Log,
         };
-        let db = migration::connect(&config.database_url, &pool)
-            .await
-            .with_context(|| format!("cannot open the database {target}"))?;
-        if config.auto_migrate {
-            Migrator::up(&db, None)
-                .await
-                .with_context(|| format!("migrating {target} failed; refusing to start"))?;
-        }
+        Self::build_with_mailer(config, mailer).await
+    }
+
+    /// As `build`, sending mail through `mailer` (tests pass `Mailer::memory()` to read what was sent).
+    pub async fn build_with_mailer(config: Config, mailer: Mailer) -> anyhow::Result<Self> {
+        let secret = config.load_secret()?;
+        let auth = Arc::new(Auth::new(&config, &secret, mailer)?);
+        let db = open_database(&config).await?;
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let state = AppState {
             db,
             config: Arc::new(config),
+            auth,
         };
         let router = router(state.clone());
+        let target = redact_url(&state.config.database_url);
         tracing::info!(database = %target, address = %listener.local_addr()?, "LMS API ready");
         Ok(Self {
             listener,
@@ -86,12 +88,33 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await?;
         self.state.db.clone().close().await.ok();
         Ok(())
     }
+}
+
+/// Opens the configured database and, unless disabled, applies pending migrations.
+pub async fn open_database(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let target = redact_url(&config.database_url);
+    let pool = PoolOptions {
+        max_connections: config.db_max_connections,
+        ..PoolOptions::default()
+    };
+    let db = migration::connect(&config.database_url, &pool)
+        .await
+        .with_context(|| format!("cannot open the database {target}"))?;
+    if config.auto_migrate {
+        Migrator::up(&db, None)
+            .await
+            .with_context(|| format!("migrating {target} failed; refusing to start"))?;
+    }
+    Ok(db)
 }
 
 /// The whole HTTP surface: `/api/v1/...`, health probes, the OpenAPI document and Swagger UI.

@@ -6,6 +6,11 @@ pub mod chat_message_reactions;
 pub mod chat_messages;
 pub mod courses;
 pub mod enrollments;
+pub mod mfa_challenges;
+pub mod rate_limits;
+pub mod recovery_codes;
+pub mod refresh_tokens;
+pub mod sessions;
 pub mod users;
 
 pub mod prelude {
@@ -13,5 +18,10 @@ pub mod prelude {
     pub use super::chat_messages::Entity as ChatMessages;
     pub use super::courses::Entity as Courses;
     pub use super::enrollments::Entity as Enrollments;
+    pub use super::mfa_challenges::Entity as MfaChallenges;
+    pub use super::rate_limits::Entity as RateLimits;
+    pub use super::recovery_codes::Entity as RecoveryCodes;
+    pub use super::refresh_tokens::Entity as RefreshTokens;
+    pub use super::sessions::Entity as Sessions;
     pub use super::users::Entity as Users;
 }

@@ -122,3 +122,59 @@ pub enum ChatMessageReactions {
     Emoji,
     CreatedAt,
 }
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum Sessions {
+    Table,
+    Id,
+    PublicId,
+    UserId,
+    UserAgent,
+    IpAddress,
+    CreatedAt,
+    LastUsedAt,
+    ExpiresAt,
+    RevokedAt,
+    RevokedReason,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum RefreshTokens {
+    Table,
+    TokenHash,
+    SessionId,
+    CreatedAt,
+    RotatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum RecoveryCodes {
+    Table,
+    Id,
+    UserId,
+    CodeHash,
+    UsedAt,
+    CreatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum MfaChallenges {
+    Table,
+    TokenHash,
+    UserId,
+    FailedAttempts,
+    UserAgent,
+    IpAddress,
+    ExpiresAt,
+    ConsumedAt,
+    CreatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum RateLimits {
+    Table,
+    Key,
+    Hits,
+    WindowStart,
+    BlockedUntil,
+}

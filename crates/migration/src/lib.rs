@@ -1,6 +1,7 @@
 //! The LMS schema as numbered migrations, plus the database connection both the API and the CLIs use.
 //!
-//! Order: create users, courses, enrollments, chat_messages, then one index migration per table.
+//! Order: create users, courses, enrollments, chat_messages, then one index migration per table;
+//! later changes follow as new migrations (9: sessions and the other auth tables).
 //! Applied migrations are never edited; a change to the schema is a new migration at the end.
 pub use sea_orm_migration::prelude::*;
 
@@ -14,6 +15,7 @@ mod m0005_add_indexes_to_users_table;
 mod m0006_add_indexes_to_courses_table;
 mod m0007_add_indexes_to_enrollments_table;
 mod m0008_add_indexes_to_chat_messages_table;
+mod m0009_create_auth_tables;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 use std::time::Duration;
@@ -36,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_add_indexes_to_courses_table::Migration),
             Box::new(m0007_add_indexes_to_enrollments_table::Migration),
             Box::new(m0008_add_indexes_to_chat_messages_table::Migration),
+            Box::new(m0009_create_auth_tables::Migration),
         ]
     }
 }

@@ -7,6 +7,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub mod auth;
+pub use auth::{AdminUser, AuthUser, ClientInfo};
+
 use crate::error::AppError;
 
 /// JSON body in, JSON body out.

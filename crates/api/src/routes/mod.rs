@@ -3,9 +3,13 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
+pub mod auth;
 pub mod health;
+pub mod users;
 
 /// Everything under `/api/v1`.
 pub fn api_v1() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .merge(auth::router())
+        .merge(users::router())
 }

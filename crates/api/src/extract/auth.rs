@@ -1,0 +1,116 @@
+//! Who is calling: the bearer token's user and session, checked against the database on every request
+//! (so logout, suspension and password changes take effect immediately), and the client's address.
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header;
+use axum::http::request::Parts;
+use entity::sessions;
+use entity::users::{self, UserRole, UserStatus};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::error::AppError;
+use crate::service::{Client, now};
+use crate::state::AppState;
+
+/// A signed-in user with a live session.
+pub struct AuthUser {
+    pub user: users::Model,
+    pub session: sessions::Model,
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        const INVALID: &str = "a valid access token is required (Authorization: Bearer <token>)";
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or_else(|| AppError::Unauthorized(INVALID.into()))?;
+        let claims = state
+            .auth
+            .jwt
+            .verify(token)
+            .ok_or_else(|| AppError::Unauthorized(INVALID.into()))?;
+        let (session, user) = sessions::Entity::find()
+            .filter(sessions::Column::PublicId.eq(claims.sid))
+            .find_also_related(users::Entity)
+            .one(&state.db)
+            .await?
+            .and_then(|(s, u)| Some((s, u?)))
+            .ok_or_else(|| AppError::Unauthorized(INVALID.into()))?;
+        let live = session.revoked_at.is_none()
+            && session.expires_at > now()
+            && user.status == UserStatus::Active
+            && claims.sub == user.id.to_string();
+        if !live {
+            return Err(AppError::Unauthorized(
+                "the session has ended; sign in again".into(),
+            ));
+        }
+        Ok(AuthUser { user, session })
+    }
+}
+
+/// A signed-in admin; anyone else signed in gets 403.
+pub struct AdminUser(pub AuthUser);
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let auth = AuthUser::from_request_parts(parts, state).await?;
+        if auth.user.role != UserRole::Admin {
+            return Err(AppError::Forbidden("this needs the admin role".into()));
+        }
+        Ok(AdminUser(auth))
+    }
+}
+
+/// The client's address (the peer, or X-Forwarded-For behind a trusted proxy) and user agent.
+pub struct ClientInfo(pub Client);
+
+impl FromRequestParts<AppState> for ClientInfo {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let forwarded = state
+            .config
+            .trust_forwarded_for
+            .then(|| parts.headers.get("x-forwarded-for"))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(|ip| ip.trim().to_string())
+            .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(512).collect());
+        Ok(ClientInfo(Client {
+            ip: forwarded.or(peer),
+            user_agent,
+        }))
+    }
+}

@@ -1,0 +1,177 @@
+//! Profiles and user administration.
+use entity::users::{self, UserRole, UserStatus};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+
+use super::now;
+use crate::domain::{Errors, PersonName};
+use crate::error::{AppError, AppResult};
+
+pub const MAX_PAGE: u64 = 100;
+
+#[derive(Default)]
+pub struct ProfileChanges {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// Some(None) clears it.
+    pub bio: Option<Option<String>>,
+    pub avatar_url: Option<Option<String>>,
+    pub preferences: Option<serde_json::Value>,
+}
+
+pub async fn update_profile(
+    db: &DatabaseConnection,
+    user: &users::Model,
+    changes: ProfileChanges,
+) -> AppResult<users::Model> {
+    let mut errors = Errors::default();
+    let mut active = user.clone().into_active_model();
+    if let Some(name) = changes.first_name {
+        if let Some(name) = errors.check("first_name", PersonName::parse(&name)) {
+            active.first_name = Set(name.into_inner());
+        }
+    }
+    if let Some(name) = changes.last_name {
+        if let Some(name) = errors.check("last_name", PersonName::parse(&name)) {
+            active.last_name = Set(name.into_inner());
+        }
+    }
+    if let Some(bio) = changes.bio {
+        if bio.as_ref().is_some_and(|b| b.chars().count() > 2000) {
+            errors.add("bio", "must be at most 2000 characters");
+        }
+        active.bio = Set(bio.map(|b| b.trim().to_string()).filter(|b| !b.is_empty()));
+    }
+    if let Some(url) = changes.avatar_url {
+        let ok = url.as_ref().is_none_or(|u| {
+            u.len() <= 2048
+                && (u.starts_with("https://") || u.starts_with("http://"))
+                && !u.chars().any(char::is_whitespace)
+        });
+        if !ok {
+            errors.add(
+                "avatar_url",
+                "must be an http(s) URL of at most 2048 characters",
+            );
+        }
+        active.avatar_url = Set(url);
+    }
+    if let Some(preferences) = changes.preferences {
+        if !preferences.is_object() || preferences.to_string().len() > 8 * 1024 {
+            errors.add("preferences", "must be a JSON object of at most 8 KiB");
+        }
+        active.preferences = Set(preferences);
+    }
+    errors.finish()?;
+    active.updated_at = Set(now());
+    Ok(active.update(db).await?)
+}
+
+#[derive(Default)]
+pub struct UserFilter {
+    pub role: Option<UserRole>,
+    pub status: Option<UserStatus>,
+    /// Case-insensitive substring of email, username or names.
+    pub q: Option<String>,
+    /// Keyset cursor: users with a larger id.
+    pub after: Option<i64>,
+    pub limit: Option<u64>,
+}
+
+/// A page of users in id order, and the cursor of the next page if there is one.
+pub async fn list_users(
+    db: &DatabaseConnection,
+    filter: UserFilter,
+) -> AppResult<(Vec<users::Model>, Option<i64>)> {
+    let limit = filter.limit.unwrap_or(20);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(AppError::invalid(
+            "limit",
+            format!("must be between 1 and {MAX_PAGE}"),
+        ));
+    }
+    let mut query = users::Entity::find().order_by_asc(users::Column::Id);
+    if let Some(role) = filter.role {
+        query = query.filter(users::Column::Role.eq(role));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(users::Column::Status.eq(status));
+    }
+    if let Some(after) = filter.after {
+        query = query.filter(users::Column::Id.gt(after));
+    }
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        if q.chars().count() > 100 {
+            return Err(AppError::invalid("q", "must be at most 100 characters"));
+        }
+        let pattern = format!(
+            "%{}%",
+            q.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let like = |col: users::Column| {
+            Expr::expr(Func::lower(Expr::col(col)))
+                .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        query = query.filter(
+            Condition::any()
+                .add(like(users::Column::Email))
+                .add(like(users::Column::Username))
+                .add(like(users::Column::FirstName))
+                .add(like(users::Column::LastName)),
+        );
+    }
+    let mut rows = query.limit(limit + 1).all(db).await?;
+    let next = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|u| u.id)
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+pub struct AdminChanges {
+    pub role: Option<UserRole>,
+    pub status: Option<UserStatus>,
+}
+
+/// Changes a user's role or status. Suspending or deactivating ends all of the user's sessions at once.
+pub async fn admin_update(
+    db: &DatabaseConnection,
+    admin: &users::Model,
+    user_id: i64,
+    changes: AdminChanges,
+) -> AppResult<users::Model> {
+    if user_id == admin.id {
+        return Err(AppError::Conflict(
+            "admins cannot change their own role or status".into(),
+        ));
+    }
+    let user = users::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such user".into()))?;
+    let txn = db.begin().await?;
+    let mut active = user.into_active_model();
+    if let Some(role) = changes.role {
+        active.role = Set(role);
+    }
+    let ends_sessions = changes.status.is_some_and(|s| s != UserStatus::Active);
+    if let Some(status) = changes.status {
+        active.status = Set(status);
+    }
+    active.updated_at = Set(now());
+    let user = active.update(&txn).await?;
+    if ends_sessions {
+        super::auth::revoke_all_sessions(&txn, user.id, None, "suspended").await?;
+    }
+    txn.commit().await?;
+    tracing::info!(admin_id = admin.id, user_id = user.id, role = ?user.role, status = ?user.status, "user changed by admin");
+    Ok(user)
+}
