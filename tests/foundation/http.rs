@@ -153,6 +153,7 @@ async fn the_app_refuses_to_start_when_migrations_fail(backend: Backend) {
     .await
     .unwrap();
     let mut config = api::Config::new(test_db.url.clone());
+    config.secret_key = Some("x".repeat(32));
     config.bind = "127.0.0.1:0".parse().unwrap();
     let err = api::Application::build(config)
         .await

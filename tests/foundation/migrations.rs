@@ -13,7 +13,10 @@ async fn every_migration_goes_up_down_and_up_again_to_the_same_schema(backend: B
     let test_db = TestDb::new(backend).await;
     let db = test_db.connect().await;
     let count = Migrator::migrations().len();
-    assert_eq!(count, 8);
+    assert!(
+        count >= 8,
+        "the eight original migrations and any later ones"
+    );
 
     Migrator::install(&db).await.unwrap();
     let mut after_step = vec![schema::snapshot(&db).await];
@@ -52,21 +55,26 @@ async fn down_all_leaves_no_application_tables(backend: Backend) {
     let test_db = TestDb::new(backend).await;
     let db = test_db.connect().await;
     Migrator::up(&db, None).await.unwrap();
-    assert_eq!(
-        schema::tables(&db).await,
-        [
-            "chat_message_reactions",
-            "chat_messages",
-            "courses",
-            "enrollments",
-            "users"
-        ]
-    );
-    Migrator::down(&db, Some(8)).await.unwrap();
+    let tables = schema::tables(&db).await;
+    for table in [
+        "chat_message_reactions",
+        "chat_messages",
+        "courses",
+        "enrollments",
+        "users",
+        "sessions",
+    ] {
+        assert!(
+            tables.iter().any(|t| t == table),
+            "{table} missing from {tables:?}"
+        );
+    }
+    let count = Migrator::migrations().len() as u32;
+    Migrator::down(&db, Some(count)).await.unwrap();
     assert!(schema::tables(&db).await.is_empty());
     assert_eq!(
-        Migrator::get_pending_migrations(&db).await.unwrap().len(),
-        8
+        Migrator::get_pending_migrations(&db).await.unwrap().len() as u32,
+        count
     );
 }
 

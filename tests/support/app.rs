@@ -1,6 +1,7 @@
 //! The real application, started in-process on port 0 against a fresh database.
 use std::net::SocketAddr;
 
+use api::mail::{Email, Mailer};
 use api::{Application, Config};
 use reqwest::{Client, Response};
 use sea_orm::DatabaseConnection;
@@ -16,6 +17,8 @@ pub struct TestApp {
     /// The app's own pool (shared with its handlers).
     pub db: DatabaseConnection,
     pub test_db: TestDb,
+    /// Everything the app has sent by email.
+    pub mailer: Mailer,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -31,8 +34,11 @@ impl TestApp {
         let mut config = Config::new(test_db.url.clone());
         config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
         config.db_max_connections = 8;
+        config.secret_key = Some(hex_secret());
+        config.password_hash_concurrency = Some(2);
         configure(&mut config);
-        let app = Application::build(config)
+        let mailer = Mailer::memory();
+        let app = Application::build_with_mailer(config, mailer.clone())
             .await
             .expect("the application starts");
         let addr = app.local_addr();
@@ -47,8 +53,18 @@ impl TestApp {
             client: Client::builder().build().expect("http client"),
             db,
             test_db,
+            mailer,
             shutdown: Some(tx),
         }
+    }
+
+    /// The emails sent to `to`, oldest first.
+    pub fn emails_to(&self, to: &str) -> Vec<Email> {
+        self.mailer
+            .sent()
+            .into_iter()
+            .filter(|e| e.to == to)
+            .collect()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -67,6 +83,10 @@ impl TestApp {
             .await
             .expect("POST")
     }
+}
+
+fn hex_secret() -> String {
+    uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string()
 }
 
 impl Drop for TestApp {

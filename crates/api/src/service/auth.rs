@@ -237,6 +237,8 @@ pub async fn login(
         .map_err(anyhow::Error::from)?;
     let known_id = user.as_ref().map(|u| u.id);
     let Some(user) = user.filter(|_| matched) else {
+        // The clock after hashing (which may have queued): a block starts when the failure is known.
+        let at = now().timestamp();
         throttle::record_failure(db, &account, LOGIN_ACCOUNT, at).await?;
         throttle::record_failure(db, &address, LOGIN_ADDRESS, at).await?;
         if let Some(id) = known_id {
@@ -793,7 +795,7 @@ async fn confirm_password(
         .await
         .map_err(anyhow::Error::from)?;
     if !matched {
-        throttle::record_failure(db, &key, LOGIN_ACCOUNT, at).await?;
+        throttle::record_failure(db, &key, LOGIN_ACCOUNT, now().timestamp()).await?;
         return Err(AppError::Forbidden(
             "the current password is incorrect".into(),
         ));

@@ -29,15 +29,17 @@ pub async fn update_profile(
 ) -> AppResult<users::Model> {
     let mut errors = Errors::default();
     let mut active = user.clone().into_active_model();
-    if let Some(name) = changes.first_name {
-        if let Some(name) = errors.check("first_name", PersonName::parse(&name)) {
-            active.first_name = Set(name.into_inner());
-        }
+    if let Some(name) = changes
+        .first_name
+        .and_then(|n| errors.check("first_name", PersonName::parse(&n)))
+    {
+        active.first_name = Set(name.into_inner());
     }
-    if let Some(name) = changes.last_name {
-        if let Some(name) = errors.check("last_name", PersonName::parse(&name)) {
-            active.last_name = Set(name.into_inner());
-        }
+    if let Some(name) = changes
+        .last_name
+        .and_then(|n| errors.check("last_name", PersonName::parse(&n)))
+    {
+        active.last_name = Set(name.into_inner());
     }
     if let Some(bio) = changes.bio {
         if bio.as_ref().is_some_and(|b| b.chars().count() > 2000) {

@@ -1,0 +1,132 @@
+use lms_e2e::app::assert_problem;
+use lms_e2e::{Backend, TestApp, backend_tests};
+use serde_json::{Value, json};
+
+use crate::common::{PASSWORD, get, login, login_raw, register};
+
+backend_tests!(
+    login_by_email_or_username_returns_tokens_and_the_user,
+    unknown_email_and_wrong_password_get_the_same_401,
+    protected_routes_need_a_valid_bearer_token,
+    repeated_failures_on_one_account_are_throttled_briefly,
+    repeated_failures_from_one_address_are_throttled,
+);
+
+async fn login_by_email_or_username_returns_tokens_and_the_user(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    register(&app, "ada").await;
+    for login_name in ["ada@example.com", "ADA@Example.com", "ada"] {
+        let tokens = login(&app, login_name).await;
+        assert_eq!(tokens["token_type"], "Bearer");
+        assert_eq!(tokens["user"]["username"], "ada");
+        let expires_in = tokens["expires_in"].as_i64().unwrap();
+        assert!(
+            (60..=900).contains(&expires_in),
+            "access tokens live minutes: {expires_in}"
+        );
+        assert!(tokens["refresh_token"].as_str().unwrap().len() >= 43);
+        let me = get(
+            &app,
+            "/api/v1/users/me",
+            tokens["access_token"].as_str().unwrap(),
+        )
+        .await;
+        assert_eq!(me.status(), 200);
+        let me: Value = me.json().await.unwrap();
+        assert_eq!(me["username"], "ada");
+        assert!(me["last_login_at"].is_string());
+    }
+    // `email` and `username` are accepted as names of the login field.
+    let by_field = app
+        .post_json(
+            "/api/v1/auth/login",
+            &json!({"email": "ada@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(by_field.status(), 200);
+}
+
+async fn unknown_email_and_wrong_password_get_the_same_401(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    register(&app, "ada").await;
+    let wrong_password = assert_problem(
+        login_raw(&app, "ada@example.com", "not the password").await,
+        401,
+    )
+    .await;
+    let unknown_user = assert_problem(
+        login_raw(&app, "nobody@example.com", "not the password").await,
+        401,
+    )
+    .await;
+    assert_eq!(wrong_password, unknown_user);
+}
+
+async fn protected_routes_need_a_valid_bearer_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (tokens, _) = crate::common::signed_up(&app, "ada").await;
+    let missing = app.get("/api/v1/users/me").await;
+    assert_eq!(
+        missing.headers()["www-authenticate"],
+        "Bearer realm=\"lms\""
+    );
+    assert_problem(missing, 401).await;
+    for bad in [
+        "garbage",
+        "eyJhbGciOiJIUzI1NiJ9.e30.x",
+        tokens["refresh_token"].as_str().unwrap(),
+    ] {
+        let response = get(&app, "/api/v1/users/me", bad).await;
+        assert!(response.headers().contains_key("www-authenticate"));
+        assert_problem(response, 401).await;
+    }
+    // A token signed with another server's key is refused.
+    let other = TestApp::spawn(backend).await;
+    let (_, foreign) = crate::common::signed_up(&other, "ada").await;
+    assert_problem(get(&app, "/api/v1/users/me", &foreign).await, 401).await;
+}
+
+async fn repeated_failures_on_one_account_are_throttled_briefly(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    register(&app, "ada").await;
+    for _ in 0..5 {
+        assert_problem(login_raw(&app, "ada", "wrong password").await, 401).await;
+    }
+    // The sixth failure starts a short block: even the right password waits.
+    assert_problem(login_raw(&app, "ada", "wrong password").await, 401).await;
+    let blocked = login_raw(&app, "ada", PASSWORD).await;
+    let retry_after: u64 = blocked.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=120).contains(&retry_after),
+        "a real user is never locked out for long: {retry_after}"
+    );
+    assert_problem(blocked, 429).await;
+    // Unknown accounts are throttled identically, so the throttle reveals nothing.
+    for _ in 0..6 {
+        assert_problem(login_raw(&app, "ghost", "wrong password").await, 401).await;
+    }
+    assert_problem(login_raw(&app, "ghost", "wrong password").await, 429).await;
+    // After the wait, the right password works and clears the count.
+    tokio::time::sleep(std::time::Duration::from_secs(retry_after)).await;
+    login(&app, "ada").await;
+}
+
+async fn repeated_failures_from_one_address_are_throttled(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    register(&app, "ada").await;
+    // Spread over many accounts so that no single account is blocked.
+    for i in 0..51 {
+        assert_problem(
+            login_raw(&app, &format!("user{}", i % 25), "wrong password").await,
+            401,
+        )
+        .await;
+    }
+    let blocked = login_raw(&app, "ada", PASSWORD).await;
+    assert!(blocked.headers().contains_key("retry-after"));
+    assert_problem(blocked, 429).await;
+}
