@@ -5,6 +5,7 @@ mod admin;
 mod common;
 mod email_and_passwords;
 mod login;
+mod openapi;
 mod registration;
 mod sessions;
 mod two_factor;

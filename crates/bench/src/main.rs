@@ -1,0 +1,53 @@
+//! `bench`: measures the LMS against a release build and prints each figure next to the limit it is
+//! judged against, measured in the same run. Run it through `scripts/bench.sh`, which builds release.
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod login;
+mod server;
+
+#[derive(Parser)]
+#[command(
+    name = "bench",
+    about = "LMS benchmarks (run via scripts/bench.sh, on a release build)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// POST /auth/login throughput next to the argon2 ceiling (cores / single-hash time), and the
+    /// server's peak memory when 500 logins arrive at once.
+    Login(login::Args),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Login(args) => login::run(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A binary built next to this one (same profile).
+pub fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let path = exe.with_file_name(name);
+    anyhow::ensure!(
+        path.exists(),
+        "{} not found: build it first (scripts/bench.sh does)",
+        path.display()
+    );
+    Ok(path)
+}

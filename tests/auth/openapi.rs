@@ -1,0 +1,77 @@
+use lms_e2e::{Backend, TestApp, backend_tests};
+use serde_json::Value;
+
+backend_tests!(the_openapi_document_describes_every_auth_endpoint_and_its_errors);
+
+const ENDPOINTS: &[(&str, &str, bool)] = &[
+    // (method, path, has a JSON request body)
+    ("post", "/api/v1/auth/register", true),
+    ("post", "/api/v1/auth/login", true),
+    ("post", "/api/v1/auth/login/2fa", true),
+    ("post", "/api/v1/auth/refresh", true),
+    ("post", "/api/v1/auth/logout", false),
+    ("get", "/api/v1/auth/sessions", false),
+    ("delete", "/api/v1/auth/sessions/{id}", false),
+    ("post", "/api/v1/auth/verify-email", true),
+    ("post", "/api/v1/auth/verify-email/resend", false),
+    ("post", "/api/v1/auth/password/forgot", true),
+    ("post", "/api/v1/auth/password/reset", true),
+    ("post", "/api/v1/auth/password/change", true),
+    ("post", "/api/v1/auth/2fa/setup", false),
+    ("post", "/api/v1/auth/2fa/enable", true),
+    ("post", "/api/v1/auth/2fa/disable", true),
+    ("post", "/api/v1/auth/2fa/recovery-codes", true),
+    ("get", "/api/v1/users/me", false),
+    ("patch", "/api/v1/users/me", true),
+    ("get", "/api/v1/admin/users", false),
+    ("patch", "/api/v1/admin/users/{id}", true),
+];
+
+async fn the_openapi_document_describes_every_auth_endpoint_and_its_errors(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+    for (method, path, has_body) in ENDPOINTS {
+        let operation = &doc["paths"][*path][*method];
+        assert!(operation.is_object(), "{method} {path} is not documented");
+        assert!(
+            operation["summary"].is_string() || operation["description"].is_string(),
+            "{method} {path}"
+        );
+        if *has_body {
+            assert!(
+                operation["requestBody"]["content"]["application/json"]["schema"].is_object(),
+                "{method} {path} body"
+            );
+        }
+        let responses = operation["responses"].as_object().unwrap();
+        assert!(
+            responses.keys().any(|s| s.starts_with('2')),
+            "{method} {path} has no success response"
+        );
+        let errors: Vec<_> = responses
+            .iter()
+            .filter(|(s, _)| s.starts_with('4') || s.starts_with('5'))
+            .collect();
+        assert!(!errors.is_empty(), "{method} {path} documents no error");
+        for (status, response) in errors {
+            let schema = &response["content"]["application/problem+json"]["schema"]["$ref"];
+            assert_eq!(
+                schema, "#/components/schemas/Problem",
+                "{method} {path} {status}"
+            );
+        }
+    }
+    for schema in [
+        "RegisterRequest",
+        "LoginResponse",
+        "TokenResponse",
+        "MfaRequiredResponse",
+        "UserResponse",
+        "TwoFactorSetupResponse",
+    ] {
+        assert!(
+            doc["components"]["schemas"][schema].is_object(),
+            "schema {schema}"
+        );
+    }
+}
