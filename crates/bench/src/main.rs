@@ -25,7 +25,9 @@ enum Command {
     Login(login::Args),
 }
 
-#[tokio::main]
+/// One thread for the load generator: it shares the machine with the server, so it should take as
+/// little CPU as it can.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

@@ -1,17 +1,35 @@
-//! argon2id password hashing with OWASP parameters (`Argon2::default()`: m=19456 KiB, t=2, p=1), run on
-//! the blocking pool behind a semaphore: at most `concurrency` hashes at once, so 500 simultaneous
-//! logins queue instead of allocating 500 x 19 MiB.
-use std::sync::Arc;
+//! argon2id password hashing with OWASP parameters (`Argon2::default()`: m=19456 KiB, t=2, p=1) on a
+//! fixed pool of worker threads, one per allowed concurrent hash.
+//!
+//! Why not `spawn_blocking`: tokio's blocking pool grows to hundreds of threads, and every argon2 call
+//! allocates 19 MiB that the allocator tends to keep; 500 simultaneous logins then hold gigabytes. Here
+//! at most `concurrency` hashes run at once, the rest queue, and each worker hashes and verifies in its
+//! one preallocated argon2 memory, so the pool's memory is `concurrency` x 19 MiB, whatever the load.
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
 
-use argon2::{Argon2, PasswordHasher as _, PasswordVerifier as _};
-use tokio::sync::Semaphore;
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
+use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, Block, Params, PasswordHash, Version};
+use tokio::sync::oneshot;
 
 /// The PHC prefix of hashes made with the current parameters; others are rehashed at login.
 const CURRENT_PARAMS: &str = "$argon2id$v=19$m=19456,t=2,p=1$";
 
+enum Job {
+    Hash {
+        password: String,
+        reply: oneshot::Sender<Result<String, String>>,
+    },
+    Verify {
+        password: String,
+        hash: Arc<str>,
+        reply: oneshot::Sender<bool>,
+    },
+}
+
 #[derive(Clone)]
 pub struct PasswordHasher {
-    permits: Arc<Semaphore>,
+    jobs: Sender<Job>,
     /// A real hash of a random password: verified against when the user does not exist, so that an
     /// unknown email costs the same time as a wrong password.
     dummy_hash: Arc<str>,
@@ -21,54 +39,133 @@ pub struct PasswordHasher {
 pub enum HashError {
     #[error("password hashing failed: {0}")]
     Hash(String),
-    #[error("password hashing task failed: {0}")]
-    Join(#[from] tokio::task::JoinError),
-    #[error("password hasher closed")]
+    #[error("the password hashing pool has stopped")]
     Closed,
 }
 
 impl PasswordHasher {
+    /// Starts `concurrency` worker threads; they stop when the last clone of the hasher is dropped.
     pub fn new(concurrency: usize) -> Result<Self, HashError> {
-        let mut random = [0u8; 32];
-        getrandom::fill(&mut random).map_err(|e| HashError::Hash(e.to_string()))?;
-        let dummy_hash = hash_now(&hex::encode(random))?;
+        let (jobs, queue) = channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..concurrency.max(1) {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || worker(&queue))
+                .map_err(|e| HashError::Hash(e.to_string()))?;
+        }
+        let dummy = hex::encode(super::tokens::random_bytes::<32>());
+        let mut memory = vec![Block::default(); Params::default().block_count()];
+        let dummy_hash = hash_with(&mut memory, &dummy)?;
         Ok(Self {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            jobs,
             dummy_hash: dummy_hash.into(),
         })
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Hash {
+                password: password.to_owned(),
+                reply,
+            })
             .map_err(|_| HashError::Closed)?;
-        let password = password.to_owned();
-        tokio::task::spawn_blocking(move || hash_now(&password)).await?
+        answer
+            .await
+            .map_err(|_| HashError::Closed)?
+            .map_err(HashError::Hash)
     }
 
     /// Verifies `password` against `stored`, or against the dummy hash when there is no stored hash.
     /// Returns true only for a real match.
     pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, HashError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| HashError::Closed)?;
-        let password = password.to_owned();
         let (hash, real) = match stored {
-            Some(hash) => (hash.to_owned(), true),
-            None => (self.dummy_hash.to_string(), false),
+            Some(hash) => (Arc::from(hash), true),
+            None => (self.dummy_hash.clone(), false),
         };
-        let matched = tokio::task::spawn_blocking(move || {
-            Argon2::default()
-                .verify_password(password.as_bytes(), hash.as_str())
-                .is_ok()
-        })
-        .await?;
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Verify {
+                password: password.to_owned(),
+                hash,
+                reply,
+            })
+            .map_err(|_| HashError::Closed)?;
+        let matched = answer.await.map_err(|_| HashError::Closed)?;
         Ok(matched && real)
     }
+}
+
+fn worker(queue: &Mutex<Receiver<Job>>) {
+    let mut memory = vec![Block::default(); Params::default().block_count()];
+    loop {
+        // Hold the lock only to take a job, not while hashing.
+        let job = match queue.lock() {
+            Ok(queue) => queue.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else { return };
+        match job {
+            Job::Hash { password, reply } => {
+                let _ = reply.send(hash_with(&mut memory, &password).map_err(|e| e.to_string()));
+            }
+            Job::Verify {
+                password,
+                hash,
+                reply,
+            } => {
+                let _ = reply.send(verify_with(&mut memory, &password, &hash));
+            }
+        }
+    }
+}
+
+/// Verifies like `PasswordVerifier::verify_password`, but in the given memory instead of a fresh
+/// 19 MiB allocation per call.
+fn verify_with(memory: &mut Vec<Block>, password: &str, stored: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        Algorithm::try_from(parsed.algorithm.as_str()),
+        Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    let Ok(version) = parsed
+        .version
+        .map_or(Ok(Version::default()), Version::try_from)
+    else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let mut out = vec![0u8; expected.as_bytes().len()];
+    let argon2 = Argon2::new(algorithm, version, params);
+    if argon2
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            salt.as_ref(),
+            &mut out,
+            &mut memory[..blocks],
+        )
+        .is_err()
+    {
+        return false;
+    }
+    // Constant time: look at every byte whatever the first difference.
+    let difference = out
+        .iter()
+        .zip(expected.as_bytes())
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    difference == 0
 }
 
 /// True when `stored` was made with other parameters than today's and should be rehashed.
@@ -76,9 +173,98 @@ pub fn needs_rehash(stored: &str) -> bool {
     !stored.starts_with(CURRENT_PARAMS)
 }
 
-fn hash_now(password: &str) -> Result<String, HashError> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|hash| hash.to_string())
-        .map_err(|e| HashError::Hash(e.to_string()))
+/// A new argon2id PHC string with today's parameters and a random 16-byte salt, computed in `memory`.
+fn hash_with(memory: &mut [Block], password: &str) -> Result<String, HashError> {
+    let fail = |e: &dyn std::fmt::Display| HashError::Hash(e.to_string());
+    let params = Params::default();
+    let salt = super::tokens::random_bytes::<16>();
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            &salt,
+            &mut out,
+            &mut memory[..params.block_count()],
+        )
+        .map_err(|e| fail(&e))?;
+    let phc = PasswordHash {
+        algorithm: ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| fail(&e))?,
+        salt: Some(Salt::new(&salt).map_err(|e| fail(&e))?),
+        hash: Some(Output::new(&out).map_err(|e| fail(&e))?),
+    };
+    Ok(phc.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn verification_in_reused_memory_agrees_with_the_crate() {
+        let hasher = PasswordHasher::new(2).unwrap_or_else(|e| panic!("{e}"));
+        let hash = hasher
+            .hash("correct horse")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(hash.starts_with(CURRENT_PARAMS));
+        for _ in 0..3 {
+            assert!(
+                hasher
+                    .verify("correct horse", Some(&hash))
+                    .await
+                    .unwrap_or(false)
+            );
+            assert!(
+                !hasher
+                    .verify("correct horsf", Some(&hash))
+                    .await
+                    .unwrap_or(true)
+            );
+        }
+        // What the crate's own verifier accepts, and the other way round.
+        use argon2::{PasswordHasher as _, PasswordVerifier as _};
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", hash.as_str())
+                .is_ok()
+        );
+        let theirs = Argon2::default()
+            .hash_password(b"their horse")
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        assert!(
+            hasher
+                .verify("their horse", Some(&theirs))
+                .await
+                .unwrap_or(false)
+        );
+        // Hashes with other parameters (older or newer) still verify, and are flagged for rehashing.
+        let weaker = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8192, 1, 1, None).unwrap_or_default(),
+        )
+        .hash_password(b"old password")
+        .map(|h| h.to_string())
+        .unwrap_or_default();
+        assert!(
+            hasher
+                .verify("old password", Some(&weaker))
+                .await
+                .unwrap_or(false)
+        );
+        assert!(needs_rehash(&weaker));
+        assert!(
+            !hasher.verify("anything", None).await.unwrap_or(true),
+            "the dummy hash never matches"
+        );
+        assert!(
+            !hasher
+                .verify("anything", Some("not a phc string"))
+                .await
+                .unwrap_or(true)
+        );
+    }
 }

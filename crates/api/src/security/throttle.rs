@@ -41,6 +41,27 @@ pub const LOGIN_ADDRESS: Policy = Policy {
 /// Wrong second-factor codes per user (across all their pending logins): as for passwords.
 pub const SECOND_FACTOR: Policy = LOGIN_ACCOUNT;
 
+/// The buckets that exist among `keys` (one query for several throttles).
+pub async fn lookup<C: ConnectionTrait>(
+    db: &C,
+    keys: &[&str],
+) -> Result<Vec<rate_limits::Model>, DbErr> {
+    rate_limits::Entity::find()
+        .filter(Column::Key.is_in(keys.iter().copied()))
+        .all(db)
+        .await
+}
+
+/// The longest wait any of `buckets` imposes at `now`, if any.
+pub fn longest_wait(buckets: &[rate_limits::Model], now: i64) -> Option<u64> {
+    buckets
+        .iter()
+        .filter_map(|b| b.blocked_until)
+        .filter(|until| *until > now)
+        .max()
+        .map(|until| (until - now) as u64)
+}
+
 /// Seconds until `key` may be tried again, or None when it is not blocked.
 pub async fn blocked_for<C: ConnectionTrait>(
     db: &C,

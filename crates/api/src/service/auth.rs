@@ -219,11 +219,8 @@ pub async fn login(
 
     let at = now().timestamp();
     let (account, address) = (account_key(login), address_key(client));
-    let blocked = [
-        throttle::blocked_for(db, &account, at).await?,
-        throttle::blocked_for(db, &address, at).await?,
-    ];
-    if let Some(wait) = blocked.into_iter().flatten().max() {
+    let buckets = throttle::lookup(db, &[&account, &address]).await?;
+    if let Some(wait) = throttle::longest_wait(&buckets, at) {
         return Err(too_many(wait));
     }
 
@@ -259,7 +256,9 @@ pub async fn login(
             "this account is suspended or deactivated".into(),
         ));
     }
-    throttle::clear(db, &account).await?;
+    if buckets.iter().any(|b| b.key == account) {
+        throttle::clear(db, &account).await?;
+    }
 
     let mut active = user.clone().into_active_model();
     active.failed_login_attempts = Set(0);
