@@ -77,6 +77,10 @@ pub struct Config {
     #[arg(long, env = "LMS_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_forwarded_for: bool,
 
+    /// Shared secret of the payment provider's webhook (HMAC-SHA256). Unset: the webhook answers 503.
+    #[arg(long, env = "LMS_PAYMENT_WEBHOOK_SECRET", hide_env_values = true)]
+    pub payment_webhook_secret: Option<String>,
+
     /// How many password hashes may run at once (default: the number of CPUs).
     #[arg(long, env = "LMS_PASSWORD_HASH_CONCURRENCY")]
     pub password_hash_concurrency: Option<usize>,
@@ -118,6 +122,7 @@ impl Config {
             mail_from: "LMS <no-reply@localhost>".into(),
             trust_forwarded_for: false,
             password_hash_concurrency: None,
+            payment_webhook_secret: None,
             log_format: LogFormat::Text,
         }
     }

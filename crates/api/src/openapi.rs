@@ -20,6 +20,9 @@ use crate::error::Problem;
         (name = "2fa", description = "TOTP two-factor authentication"),
         (name = "users", description = "Your profile"),
         (name = "admin", description = "User administration (admins only)"),
+        (name = "courses", description = "The catalog and course management"),
+        (name = "enrollments", description = "Enrolling, progress, certificates, reviews"),
+        (name = "payments", description = "The payment provider's webhook"),
     )
 )]
 pub struct ApiDoc;

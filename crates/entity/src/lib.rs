@@ -5,8 +5,10 @@
 pub mod chat_message_reactions;
 pub mod chat_messages;
 pub mod courses;
+pub mod enrollment_events;
 pub mod enrollments;
 pub mod mfa_challenges;
+pub mod payment_events;
 pub mod rate_limits;
 pub mod recovery_codes;
 pub mod refresh_tokens;
@@ -17,8 +19,10 @@ pub mod prelude {
     pub use super::chat_message_reactions::Entity as ChatMessageReactions;
     pub use super::chat_messages::Entity as ChatMessages;
     pub use super::courses::Entity as Courses;
+    pub use super::enrollment_events::Entity as EnrollmentEvents;
     pub use super::enrollments::Entity as Enrollments;
     pub use super::mfa_challenges::Entity as MfaChallenges;
+    pub use super::payment_events::Entity as PaymentEvents;
     pub use super::rate_limits::Entity as RateLimits;
     pub use super::recovery_codes::Entity as RecoveryCodes;
     pub use super::refresh_tokens::Entity as RefreshTokens;

@@ -178,3 +178,29 @@ pub enum RateLimits {
     WindowStart,
     BlockedUntil,
 }
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum EnrollmentEvents {
+    Table,
+    Id,
+    EnrollmentId,
+    FromStatus,
+    ToStatus,
+    ActorId,
+    ActorKind,
+    Note,
+    CreatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum PaymentEvents {
+    Table,
+    Id,
+    ProviderEventId,
+    EventType,
+    PaymentReference,
+    EnrollmentId,
+    Outcome,
+    Detail,
+    ReceivedAt,
+}

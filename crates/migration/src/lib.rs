@@ -1,7 +1,8 @@
 //! The LMS schema as numbered migrations, plus the database connection both the API and the CLIs use.
 //!
 //! Order: create users, courses, enrollments, chat_messages, then one index migration per table;
-//! later changes follow as new migrations (9: sessions and the other auth tables).
+//! later changes follow as new migrations (9: sessions and the other auth tables; 10: the enrollment audit trail and
+//! payment events).
 //! Applied migrations are never edited; a change to the schema is a new migration at the end.
 pub use sea_orm_migration::prelude::*;
 
@@ -16,6 +17,7 @@ mod m0006_add_indexes_to_courses_table;
 mod m0007_add_indexes_to_enrollments_table;
 mod m0008_add_indexes_to_chat_messages_table;
 mod m0009_create_auth_tables;
+mod m0010_create_enrollment_events_and_payment_events;
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 use std::time::Duration;
@@ -39,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_add_indexes_to_enrollments_table::Migration),
             Box::new(m0008_add_indexes_to_chat_messages_table::Migration),
             Box::new(m0009_create_auth_tables::Migration),
+            Box::new(m0010_create_enrollment_events_and_payment_events::Migration),
         ]
     }
 }

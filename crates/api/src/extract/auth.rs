@@ -62,6 +62,26 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
+/// The signed-in user if there is an Authorization header (which must then be valid), else nobody.
+pub struct MaybeUser(pub Option<AuthUser>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            Ok(MaybeUser(Some(
+                AuthUser::from_request_parts(parts, state).await?,
+            )))
+        } else {
+            Ok(MaybeUser(None))
+        }
+    }
+}
+
 /// A signed-in admin; anyone else signed in gets 403.
 pub struct AdminUser(pub AuthUser);
 

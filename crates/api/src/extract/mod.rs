@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub mod auth;
-pub use auth::{AdminUser, AuthUser, ClientInfo};
+pub use auth::{AdminUser, AuthUser, ClientInfo, MaybeUser};
 
 use crate::error::AppError;
 

@@ -4,6 +4,8 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::state::AppState;
 
 pub mod auth;
+pub mod courses;
+pub mod enrollments;
 pub mod health;
 pub mod users;
 

@@ -1,0 +1,326 @@
+//! Enrollments, certificates and the payment provider's webhook.
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Utc};
+use entity::courses;
+use entity::enrollments::{self, EnrollmentStatus, PaymentMethod, PaymentStatus};
+use entity::users;
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::courses::PageQuery;
+use crate::error::{AppError, AppResult, Problem};
+use crate::extract::{AuthUser, Json, Path, Query};
+use crate::service::enrollments::{self as service, PaymentEvent, WebhookOutcome};
+use crate::state::AppState;
+
+const JSON_PROBLEM: &str = "application/problem+json";
+/// Webhook signatures older or newer than this are refused (replays).
+pub const WEBHOOK_TOLERANCE_SECS: i64 = 300;
+pub const SIGNATURE_HEADER: &str = "lms-signature";
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CourseSummary {
+    pub id: i64,
+    pub slug: String,
+    pub title: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StudentSummary {
+    pub id: i64,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+}
+
+impl From<&users::Model> for StudentSummary {
+    fn from(u: &users::Model) -> Self {
+        Self {
+            id: u.id,
+            username: u.username.clone(),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            email: u.email.clone(),
+        }
+    }
+}
+
+/// An enrollment with its payment, progress, certificate and review. Only the student, the course's
+/// instructor and admins ever see one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrollmentResponse {
+    pub id: i64,
+    pub user_id: i64,
+    pub course: CourseSummary,
+    #[schema(value_type = String, example = "active")]
+    pub status: EnrollmentStatus,
+    /// Price of the enrollment in minor units of `currency` (what is due while `pending_payment`).
+    pub amount_cents: i64,
+    pub currency: String,
+    #[schema(value_type = Option<String>)]
+    pub payment_method: Option<PaymentMethod>,
+    #[schema(value_type = String)]
+    pub payment_status: PaymentStatus,
+    pub payment_reference: Option<String>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub progress_percent: i16,
+    pub last_accessed_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub certificate_code: Option<String>,
+    pub certificate_issued_at: Option<DateTime<Utc>>,
+    pub rating: Option<i16>,
+    pub review_comment: Option<String>,
+    pub reviewed_at: Option<DateTime<Utc>>,
+    pub enrolled_at: DateTime<Utc>,
+}
+
+impl EnrollmentResponse {
+    pub fn new(e: enrollments::Model, course: &courses::Model) -> Self {
+        Self {
+            id: e.id,
+            user_id: e.user_id,
+            course: CourseSummary {
+                id: course.id,
+                slug: course.slug.clone(),
+                title: course.title.clone(),
+            },
+            status: e.status,
+            amount_cents: e.amount_cents,
+            currency: e.currency,
+            payment_method: e.payment_method,
+            payment_status: e.payment_status,
+            payment_reference: e.payment_reference,
+            paid_at: e.paid_at,
+            progress_percent: e.progress_percent,
+            last_accessed_at: e.last_accessed_at,
+            completed_at: e.completed_at,
+            certificate_code: e.certificate_code,
+            certificate_issued_at: e.certificate_issued_at,
+            rating: e.rating,
+            review_comment: e.review_comment,
+            reviewed_at: e.reviewed_at,
+            enrolled_at: e.enrolled_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrollmentListResponse {
+    pub items: Vec<EnrollmentResponse>,
+    pub next_cursor: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProgressRequest {
+    /// 0 to 100. Never decreases: a lower value leaves the recorded one.
+    pub progress_percent: i16,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRequest {
+    /// 1 to 5.
+    pub rating: i16,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CertificateResponse {
+    pub code: String,
+    pub student_name: String,
+    pub course_id: i64,
+    pub course_title: String,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub issued_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookResponse {
+    /// `applied` or `duplicate` (already applied; nothing changed).
+    pub status: &'static str,
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(my_enrollments))
+        .routes(routes!(get_enrollment))
+        .routes(routes!(progress))
+        .routes(routes!(cancel))
+        .routes(routes!(review))
+        .routes(routes!(certificate))
+        .routes(routes!(payment_webhook))
+}
+
+/// Your enrollments, newest first, with course summary and progress.
+#[utoipa::path(get, path = "/users/me/enrollments", tag = "enrollments", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = EnrollmentListResponse), (status = 401, body = Problem, content_type = JSON_PROBLEM)))]
+async fn my_enrollments(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<PageQuery>,
+) -> AppResult<Json<EnrollmentListResponse>> {
+    let (rows, next_cursor) = service::list_mine(&state.db, &auth.user, q.cursor, q.limit).await?;
+    let items = rows
+        .into_iter()
+        .map(|(e, c)| EnrollmentResponse::new(e, &c))
+        .collect();
+    Ok(Json(EnrollmentListResponse { items, next_cursor }))
+}
+
+/// One enrollment: the student, the course's instructor, or an admin (404 for anyone else).
+#[utoipa::path(get, path = "/enrollments/{id}", tag = "enrollments", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = EnrollmentResponse), (status = 401, body = Problem, content_type = JSON_PROBLEM),
+        (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
+async fn get_enrollment(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+) -> AppResult<Json<EnrollmentResponse>> {
+    let (e, c) = service::get(&state.db, &auth.user, id).await?;
+    Ok(Json(EnrollmentResponse::new(e, &c)))
+}
+
+/// Record progress (the student). 100 completes the enrollment and issues a certificate.
+#[utoipa::path(put, path = "/enrollments/{id}/progress", tag = "enrollments", security(("bearer" = [])), params(("id" = i64, Path)),
+    request_body = ProgressRequest,
+    responses((status = 200, body = EnrollmentResponse), (status = 403, body = Problem, content_type = JSON_PROBLEM),
+        (status = 404, body = Problem, content_type = JSON_PROBLEM), (status = 409, body = Problem, content_type = JSON_PROBLEM),
+        (status = 422, body = Problem, content_type = JSON_PROBLEM)))]
+async fn progress(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+    Json(body): Json<ProgressRequest>,
+) -> AppResult<Json<EnrollmentResponse>> {
+    service::update_progress(&state.db, &auth.user, id, body.progress_percent).await?;
+    let (e, c) = service::get(&state.db, &auth.user, id).await?;
+    Ok(Json(EnrollmentResponse::new(e, &c)))
+}
+
+/// Cancel (the student or an admin); progress and history are kept.
+#[utoipa::path(post, path = "/enrollments/{id}/cancel", tag = "enrollments", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = EnrollmentResponse), (status = 403, body = Problem, content_type = JSON_PROBLEM),
+        (status = 404, body = Problem, content_type = JSON_PROBLEM), (status = 409, body = Problem, content_type = JSON_PROBLEM)))]
+async fn cancel(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+) -> AppResult<Json<EnrollmentResponse>> {
+    service::cancel(&state.db, &auth.user, id).await?;
+    let (e, c) = service::get(&state.db, &auth.user, id).await?;
+    Ok(Json(EnrollmentResponse::new(e, &c)))
+}
+
+/// Review the course (the student, active or completed): one review per enrollment, editable.
+#[utoipa::path(put, path = "/enrollments/{id}/review", tag = "enrollments", security(("bearer" = [])), params(("id" = i64, Path)),
+    request_body = ReviewRequest,
+    responses((status = 200, body = EnrollmentResponse), (status = 403, body = Problem, content_type = JSON_PROBLEM),
+        (status = 404, body = Problem, content_type = JSON_PROBLEM), (status = 409, body = Problem, content_type = JSON_PROBLEM),
+        (status = 422, body = Problem, content_type = JSON_PROBLEM)))]
+async fn review(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+    Json(body): Json<ReviewRequest>,
+) -> AppResult<Json<EnrollmentResponse>> {
+    service::review(&state.db, &auth.user, id, body.rating, body.comment).await?;
+    let (e, c) = service::get(&state.db, &auth.user, id).await?;
+    Ok(Json(EnrollmentResponse::new(e, &c)))
+}
+
+/// Public verification of a certificate: who, which course, when.
+#[utoipa::path(get, path = "/certificates/{code}", tag = "enrollments", params(("code" = String, Path)),
+    responses((status = 200, body = CertificateResponse), (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
+async fn certificate(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> AppResult<Json<CertificateResponse>> {
+    let (e, c, u) = service::certificate(&state.db, &code).await?;
+    Ok(Json(CertificateResponse {
+        code: e.certificate_code.unwrap_or_default(),
+        student_name: format!("{} {}", u.first_name, u.last_name),
+        course_id: c.id,
+        course_title: c.title,
+        completed_at: e.completed_at,
+        issued_at: e.certificate_issued_at,
+    }))
+}
+
+/// Checks `LMS-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+pub fn verify_signature(
+    secret: &str,
+    header: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Result<(), &'static str> {
+    let header = header.ok_or("missing LMS-Signature header")?;
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", t)) => timestamp = t.parse::<i64>().ok(),
+            Some(("v1", sig)) => signatures.push(sig.to_string()),
+            _ => {}
+        }
+    }
+    let timestamp = timestamp.ok_or("the signature has no timestamp")?;
+    if (now - timestamp).abs() > WEBHOOK_TOLERANCE_SECS {
+        return Err("the signature timestamp is outside the replay window");
+    }
+    let matches = signatures.iter().any(|sig| {
+        let Ok(expected) = hex::decode(sig) else {
+            return false;
+        };
+        let Ok(mut mac) = <Hmac<Sha256>>::new_from_slice(secret.as_bytes()) else {
+            return false;
+        };
+        mac.update(timestamp.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        mac.verify_slice(&expected).is_ok()
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err("the signature does not match")
+    }
+}
+
+/// The payment provider's webhook: `payment.succeeded` activates a pending enrollment,
+/// `payment.refunded` refunds it. Signed with HMAC-SHA256 (see the README); idempotent.
+#[utoipa::path(post, path = "/payments/webhook", tag = "payments",
+    params(("LMS-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>")),
+    request_body(content = String, description = "{\"id\": \"evt_1\", \"type\": \"payment.succeeded\", \"data\": {\"enrollment_id\": 1, \"reference\": \"pi_1\", \"amount_cents\": 4900, \"currency\": \"USD\"}}", content_type = "application/json"),
+    responses((status = 200, body = WebhookResponse), (status = 401, description = "Bad signature", body = Problem, content_type = JSON_PROBLEM),
+        (status = 409, body = Problem, content_type = JSON_PROBLEM), (status = 422, description = "Mismatched amount or currency", body = Problem, content_type = JSON_PROBLEM),
+        (status = 503, description = "No webhook secret configured", body = Problem, content_type = JSON_PROBLEM)))]
+async fn payment_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<(StatusCode, Json<WebhookResponse>)> {
+    let Some(secret) = state.config.payment_webhook_secret.as_deref() else {
+        return Err(AppError::Unavailable(
+            "the payment webhook is not configured (LMS_PAYMENT_WEBHOOK_SECRET)".into(),
+        ));
+    };
+    let header = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+    verify_signature(secret, header, &body, Utc::now().timestamp()).map_err(|why| {
+        tracing::warn!(why, "payment webhook refused");
+        AppError::Unauthorized(why.into())
+    })?;
+    let event: PaymentEvent = serde_json::from_slice(&body)
+        .map_err(|e| AppError::invalid("body", format!("not a payment event: {e}")))?;
+    let status = match service::apply_payment_event(&state.db, event).await? {
+        WebhookOutcome::Applied(_) => "applied",
+        WebhookOutcome::Duplicate => "duplicate",
+    };
+    Ok((StatusCode::OK, Json(WebhookResponse { status })))
+}

@@ -1,0 +1,768 @@
+//! Enrollments: enroll (free -> active, paid -> pending_payment), progress and certificates, cancel,
+//! reviews with exact course aggregates, and the payment provider's webhook.
+//!
+//! Every status change is one conditional UPDATE (`... WHERE status = <expected>`) plus an audit row in
+//! the same transaction, so two racing requests cannot both move an enrollment, and the trail is never
+//! missing a step. Course counters move in the same transaction as the change that moves them.
+use chrono::Utc;
+use entity::courses::{self, CourseStatus};
+use entity::enrollment_events;
+use entity::enrollments::{self, EnrollmentStatus, PaymentMethod, PaymentStatus};
+use entity::users::{self, UserRole};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    TransactionTrait,
+};
+
+use super::courses::{can_manage, effective_price, find_visible, page_limit};
+use super::now;
+use crate::error::{AppError, AppResult};
+use crate::security::tokens::random_bytes;
+
+/// Who moved an enrollment.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor {
+    User(i64),
+    PaymentProvider,
+}
+
+fn status_name(status: EnrollmentStatus) -> &'static str {
+    match status {
+        EnrollmentStatus::PendingPayment => "pending_payment",
+        EnrollmentStatus::Active => "active",
+        EnrollmentStatus::Completed => "completed",
+        EnrollmentStatus::Cancelled => "cancelled",
+        EnrollmentStatus::Refunded => "refunded",
+    }
+}
+
+/// The transitions an enrollment may take.
+fn allowed(from: EnrollmentStatus, to: EnrollmentStatus) -> bool {
+    use EnrollmentStatus::*;
+    matches!(
+        (from, to),
+        (PendingPayment, Active)
+            | (PendingPayment, Cancelled)
+            | (Active, Completed)
+            | (Active, Cancelled)
+            | (Active, Refunded)
+            | (Completed, Refunded)
+    )
+}
+
+/// Whether the status counts the student in `courses.student_count`.
+fn counts(status: EnrollmentStatus) -> bool {
+    matches!(
+        status,
+        EnrollmentStatus::Active | EnrollmentStatus::Completed
+    )
+}
+
+async fn record(
+    txn: &impl ConnectionTrait,
+    enrollment_id: i64,
+    from: Option<EnrollmentStatus>,
+    to: EnrollmentStatus,
+    actor: Actor,
+    note: Option<String>,
+) -> Result<(), sea_orm::DbErr> {
+    let (actor_id, actor_kind) = match actor {
+        Actor::User(id) => (Some(id), "user"),
+        Actor::PaymentProvider => (None, "payment_provider"),
+    };
+    enrollment_events::ActiveModel {
+        enrollment_id: Set(enrollment_id),
+        from_status: Set(from),
+        to_status: Set(to),
+        actor_id: Set(actor_id),
+        actor_kind: Set(actor_kind.into()),
+        note: Set(note),
+        created_at: Set(now()),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
+
+async fn adjust_students(
+    txn: &impl ConnectionTrait,
+    course_id: i64,
+    delta: i32,
+) -> Result<(), sea_orm::DbErr> {
+    if delta != 0 {
+        courses::Entity::update_many()
+            .col_expr(
+                courses::Column::StudentCount,
+                Expr::col(courses::Column::StudentCount).add(delta),
+            )
+            .filter(courses::Column::Id.eq(course_id))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Moves `enrollment` to `to` (with the extra column changes in `extra`), inside `txn`: refused with
+/// 409 naming the current state when the transition is not allowed or someone else moved it first.
+async fn transition(
+    txn: &DatabaseTransaction,
+    enrollment: &enrollments::Model,
+    to: EnrollmentStatus,
+    actor: Actor,
+    note: Option<String>,
+    extra: impl FnOnce(
+        sea_orm::UpdateMany<enrollments::Entity>,
+    ) -> sea_orm::UpdateMany<enrollments::Entity>,
+) -> AppResult<enrollments::Model> {
+    let from = enrollment.status;
+    if !allowed(from, to) {
+        return Err(AppError::Conflict(format!(
+            "an enrollment that is {} cannot become {}",
+            status_name(from),
+            status_name(to)
+        )));
+    }
+    let update = enrollments::Entity::update_many()
+        .col_expr(enrollments::Column::Status, Expr::value(to))
+        .col_expr(enrollments::Column::UpdatedAt, Expr::value(now()))
+        .filter(enrollments::Column::Id.eq(enrollment.id))
+        .filter(enrollments::Column::Status.eq(from));
+    if extra(update).exec(txn).await?.rows_affected != 1 {
+        let current = enrollments::Entity::find_by_id(enrollment.id)
+            .one(txn)
+            .await?
+            .map(|e| e.status)
+            .unwrap_or(from);
+        return Err(AppError::Conflict(format!(
+            "the enrollment changed meanwhile; it is now {}",
+            status_name(current)
+        )));
+    }
+    record(txn, enrollment.id, Some(from), to, actor, note).await?;
+    let delta = i32::from(counts(to)) - i32::from(counts(from));
+    adjust_students(txn, enrollment.course_id, delta).await?;
+    enrollments::Entity::find_by_id(enrollment.id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such enrollment".into()))
+}
+
+/// Enrolls `user` in a published course: free courses start active, paid ones wait for payment of the
+/// effective price. The database allows one enrollment per user and course.
+pub async fn enroll(
+    db: &DatabaseConnection,
+    user: &users::Model,
+    course_id: i64,
+) -> AppResult<(enrollments::Model, courses::Model)> {
+    let course = find_visible(db, Some(user), &course_id.to_string()).await?;
+    if course.instructor_id == user.id {
+        return Err(AppError::Conflict(
+            "instructors cannot enroll in their own course".into(),
+        ));
+    }
+    if course.status != CourseStatus::Published {
+        return Err(AppError::Conflict(
+            "the course is not open for enrollment".into(),
+        ));
+    }
+    let at = now();
+    let price = effective_price(&course, at);
+    let (status, method, payment_status) = if price == 0 {
+        (
+            EnrollmentStatus::Active,
+            Some(PaymentMethod::Free),
+            PaymentStatus::None,
+        )
+    } else {
+        (
+            EnrollmentStatus::PendingPayment,
+            None,
+            PaymentStatus::Pending,
+        )
+    };
+    let txn = db.begin().await?;
+    let inserted = enrollments::ActiveModel {
+        user_id: Set(user.id),
+        course_id: Set(course.id),
+        status: Set(status),
+        amount_cents: Set(price),
+        currency: Set(course.currency.clone()),
+        payment_method: Set(method),
+        payment_status: Set(payment_status),
+        progress_percent: Set(0),
+        enrolled_at: Set(at),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await;
+    let enrollment = match inserted {
+        Ok(enrollment) => enrollment,
+        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            txn.rollback().await?;
+            let existing = enrollments::Entity::find()
+                .filter(enrollments::Column::UserId.eq(user.id))
+                .filter(enrollments::Column::CourseId.eq(course.id))
+                .one(db)
+                .await?;
+            let state = existing.map_or("enrolled", |e| status_name(e.status));
+            return Err(AppError::Conflict(format!(
+                "already enrolled in this course (the enrollment is {state})"
+            )));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    record(
+        &txn,
+        enrollment.id,
+        None,
+        status,
+        Actor::User(user.id),
+        None,
+    )
+    .await?;
+    adjust_students(&txn, course.id, i32::from(counts(status))).await?;
+    txn.commit().await?;
+    Ok((enrollment, course))
+}
+
+/// Whether `user` may read this enrollment: the student, the course's instructor, or an admin.
+fn can_read(user: &users::Model, enrollment: &enrollments::Model, course: &courses::Model) -> bool {
+    enrollment.user_id == user.id || can_manage(Some(user), course)
+}
+
+/// An enrollment the actor may read, with its course; everyone else gets 404 (it does not exist for
+/// them, and its id tells them nothing).
+pub async fn get(
+    db: &DatabaseConnection,
+    actor: &users::Model,
+    id: i64,
+) -> AppResult<(enrollments::Model, courses::Model)> {
+    let (enrollment, course) = enrollments::Entity::find_by_id(id)
+        .find_also_related(courses::Entity)
+        .one(db)
+        .await?
+        .and_then(|(e, c)| Some((e, c?)))
+        .filter(|(e, c)| can_read(actor, e, c))
+        .ok_or_else(|| AppError::NotFound("no such enrollment".into()))?;
+    Ok((enrollment, course))
+}
+
+/// As `get`, for what only the student may do (403 for staff who can read it).
+async fn own(
+    db: &DatabaseConnection,
+    actor: &users::Model,
+    id: i64,
+) -> AppResult<(enrollments::Model, courses::Model)> {
+    let (enrollment, course) = get(db, actor, id).await?;
+    if enrollment.user_id != actor.id {
+        return Err(AppError::Forbidden(
+            "only the enrolled student may do this".into(),
+        ));
+    }
+    Ok((enrollment, course))
+}
+
+pub async fn list_mine(
+    db: &DatabaseConnection,
+    user: &users::Model,
+    cursor: Option<i64>,
+    limit: Option<u64>,
+) -> AppResult<(Vec<(enrollments::Model, courses::Model)>, Option<i64>)> {
+    let limit = page_limit(limit)?;
+    let mut query = enrollments::Entity::find()
+        .filter(enrollments::Column::UserId.eq(user.id))
+        .find_also_related(courses::Entity)
+        .order_by_desc(enrollments::Column::Id);
+    if let Some(before) = cursor {
+        query = query.filter(enrollments::Column::Id.lt(before));
+    }
+    let rows: Vec<_> = query
+        .limit(limit + 1)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|(e, c)| Some((e, c?)))
+        .collect();
+    Ok(paged(rows, limit, |(e, _)| e.id))
+}
+
+fn paged<T>(mut rows: Vec<T>, limit: u64, id: impl Fn(&T) -> i64) -> (Vec<T>, Option<i64>) {
+    if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        let next = rows.last().map(&id);
+        (rows, next)
+    } else {
+        (rows, None)
+    }
+}
+
+/// The roster of a course, for its instructor and admins.
+pub async fn roster(
+    db: &DatabaseConnection,
+    actor: &users::Model,
+    course_id: i64,
+    status: Option<EnrollmentStatus>,
+    cursor: Option<i64>,
+    limit: Option<u64>,
+) -> AppResult<(Vec<(enrollments::Model, users::Model)>, Option<i64>)> {
+    let limit = page_limit(limit)?;
+    super::courses::find_managed(db, actor, course_id).await?;
+    let mut query = enrollments::Entity::find()
+        .filter(enrollments::Column::CourseId.eq(course_id))
+        .find_also_related(users::Entity)
+        .order_by_desc(enrollments::Column::Id);
+    if let Some(status) = status {
+        query = query.filter(enrollments::Column::Status.eq(status));
+    }
+    if let Some(before) = cursor {
+        query = query.filter(enrollments::Column::Id.lt(before));
+    }
+    let rows: Vec<_> = query
+        .limit(limit + 1)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|(e, u)| Some((e, u?)))
+        .collect();
+    Ok(paged(rows, limit, |(e, _)| e.id))
+}
+
+fn certificate_code() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let chars: String = random_bytes::<12>()
+        .iter()
+        .map(|b| ALPHABET[(*b & 31) as usize] as char)
+        .collect();
+    format!("LMS-{}-{}-{}", &chars[0..4], &chars[4..8], &chars[8..12])
+}
+
+/// Records progress. Progress never goes down: a lower value (an out-of-order update) leaves the
+/// stored one. Reaching 100 completes the enrollment and issues its certificate.
+pub async fn update_progress(
+    db: &DatabaseConnection,
+    actor: &users::Model,
+    id: i64,
+    percent: i16,
+) -> AppResult<enrollments::Model> {
+    if !(0..=100).contains(&percent) {
+        return Err(AppError::invalid(
+            "progress_percent",
+            "must be between 0 and 100",
+        ));
+    }
+    let (enrollment, _) = own(db, actor, id).await?;
+    match enrollment.status {
+        EnrollmentStatus::Active => {}
+        EnrollmentStatus::Completed => return Ok(enrollment),
+        other => {
+            return Err(AppError::Conflict(format!(
+                "progress is recorded on active enrollments; this one is {}",
+                status_name(other)
+            )));
+        }
+    }
+    let txn = db.begin().await?;
+    enrollments::Entity::update_many()
+        .col_expr(enrollments::Column::ProgressPercent, Expr::value(percent))
+        .col_expr(enrollments::Column::LastAccessedAt, Expr::value(now()))
+        .col_expr(enrollments::Column::UpdatedAt, Expr::value(now()))
+        .filter(enrollments::Column::Id.eq(id))
+        .filter(enrollments::Column::ProgressPercent.lt(percent))
+        .exec(&txn)
+        .await?;
+    let current = enrollments::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no such enrollment".into()))?;
+    let updated = if percent == 100 && current.status == EnrollmentStatus::Active {
+        let at = now();
+        let code = certificate_code();
+        transition(
+            &txn,
+            &current,
+            EnrollmentStatus::Completed,
+            Actor::User(actor.id),
+            Some("progress reached 100%".into()),
+            |u| {
+                u.col_expr(enrollments::Column::CompletedAt, Expr::value(at))
+                    .col_expr(enrollments::Column::CertificateCode, Expr::value(code))
+                    .col_expr(enrollments::Column::CertificateIssuedAt, Expr::value(at))
+            },
+        )
+        .await?
+    } else {
+        current
+    };
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Cancels, by the student or an admin; progress and history stay.
+pub async fn cancel(
+    db: &DatabaseConnection,
+    actor: &users::Model,
+    id: i64,
+) -> AppResult<enrollments::Model> {
+    let (enrollment, _) = get(db, actor, id).await?;
+    if enrollment.user_id != actor.id && actor.role != UserRole::Admin {
+        return Err(AppError::Forbidden(
+            "only the student or an admin may cancel an enrollment".into(),
+        ));
+    }
+    let txn = db.begin().await?;
+    let updated = transition(
+        &txn,
+        &enrollment,
+        EnrollmentStatus::Cancelled,
+        Actor::User(actor.id),
+        None,
+        |u| u,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Writes or edits the student's review. The course's sum and count move by exactly the difference, in
+/// one UPDATE with the enrollment's own conditional update, so concurrent reviews never lose one.
+pub async fn review(
+    db: &DatabaseConnection,
+    actor: &users::Model,
+    id: i64,
+    rating: i16,
+    comment: Option<String>,
+) -> AppResult<enrollments::Model> {
+    if !(1..=5).contains(&rating) {
+        return Err(AppError::invalid("rating", "must be 1 to 5"));
+    }
+    let comment = comment
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty());
+    if comment.as_ref().is_some_and(|c| c.chars().count() > 5000) {
+        return Err(AppError::invalid(
+            "comment",
+            "must be at most 5000 characters",
+        ));
+    }
+    for _attempt in 0..5 {
+        let (enrollment, _) = own(db, actor, id).await?;
+        if !matches!(
+            enrollment.status,
+            EnrollmentStatus::Active | EnrollmentStatus::Completed
+        ) {
+            return Err(AppError::Conflict(format!(
+                "only active or completed enrollments can be reviewed; this one is {}",
+                status_name(enrollment.status)
+            )));
+        }
+        let previous = enrollment.rating;
+        let txn = db.begin().await?;
+        let mut update = enrollments::Entity::update_many()
+            .col_expr(enrollments::Column::Rating, Expr::value(rating))
+            .col_expr(
+                enrollments::Column::ReviewComment,
+                Expr::value(comment.clone()),
+            )
+            .col_expr(enrollments::Column::ReviewedAt, Expr::value(now()))
+            .col_expr(enrollments::Column::UpdatedAt, Expr::value(now()))
+            .filter(enrollments::Column::Id.eq(id));
+        update = match previous {
+            Some(old) => update.filter(enrollments::Column::Rating.eq(old)),
+            None => update.filter(enrollments::Column::Rating.is_null()),
+        };
+        if update.exec(&txn).await?.rows_affected != 1 {
+            // Another edit of this review won the race: read it again and apply ours on top.
+            txn.rollback().await?;
+            continue;
+        }
+        let (sum_delta, count_delta) = match previous {
+            Some(old) => (i64::from(rating - old), 0),
+            None => (i64::from(rating), 1),
+        };
+        use courses::Column as C;
+        let new_sum = Expr::col(C::RatingSum).add(sum_delta);
+        let new_count = Expr::col(C::RatingCount).add(count_delta);
+        courses::Entity::update_many()
+            .col_expr(C::RatingSum, new_sum.clone())
+            .col_expr(C::RatingCount, new_count.clone())
+            .col_expr(C::RatingAverage, new_sum.mul(Expr::val(1.0)).div(new_count))
+            .filter(C::Id.eq(enrollment.course_id))
+            .exec(&txn)
+            .await?;
+        let updated = enrollments::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| AppError::NotFound("no such enrollment".into()))?;
+        txn.commit().await?;
+        return Ok(updated);
+    }
+    Err(AppError::Conflict(
+        "the review is being edited elsewhere; try again".into(),
+    ))
+}
+
+/// Published reviews of a visible course, newest first.
+pub async fn reviews(
+    db: &DatabaseConnection,
+    viewer: Option<&users::Model>,
+    course_id: i64,
+    cursor: Option<i64>,
+    limit: Option<u64>,
+) -> AppResult<(Vec<(enrollments::Model, users::Model)>, Option<i64>)> {
+    let limit = page_limit(limit)?;
+    find_visible(db, viewer, &course_id.to_string()).await?;
+    let mut query = enrollments::Entity::find()
+        .filter(enrollments::Column::CourseId.eq(course_id))
+        .filter(enrollments::Column::Rating.is_not_null())
+        .find_also_related(users::Entity)
+        .order_by_desc(enrollments::Column::Id);
+    if let Some(before) = cursor {
+        query = query.filter(enrollments::Column::Id.lt(before));
+    }
+    let rows: Vec<_> = query
+        .limit(limit + 1)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|(e, u)| Some((e, u?)))
+        .collect();
+    Ok(paged(rows, limit, |(e, _)| e.id))
+}
+
+/// Public verification of a certificate.
+pub async fn certificate(
+    db: &DatabaseConnection,
+    code: &str,
+) -> AppResult<(enrollments::Model, courses::Model, users::Model)> {
+    let enrollment = enrollments::Entity::find()
+        .filter(enrollments::Column::CertificateCode.eq(code.trim().to_uppercase()))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("no certificate has this code".into()))?;
+    let course = courses::Entity::find_by_id(enrollment.course_id)
+        .one(db)
+        .await?;
+    let user = users::Entity::find_by_id(enrollment.user_id)
+        .one(db)
+        .await?;
+    match (course, user) {
+        (Some(course), Some(user)) => Ok((enrollment, course, user)),
+        _ => Err(AppError::NotFound("no certificate has this code".into())),
+    }
+}
+
+/// A verified webhook event from the payment provider.
+#[derive(Debug, serde::Deserialize)]
+pub struct PaymentEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub data: PaymentData,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct PaymentData {
+    pub enrollment_id: i64,
+    pub reference: String,
+    pub amount_cents: i64,
+    pub currency: String,
+}
+
+/// What became of a webhook delivery.
+pub enum WebhookOutcome {
+    Applied(enrollments::Model),
+    /// Already applied (a redelivery, or a parallel delivery that lost the race): nothing changed.
+    Duplicate,
+}
+
+/// Applies a payment event once. The provider's event id is unique in `payment_events`, and the
+/// enrollment moves with a conditional UPDATE, in one transaction: redeliveries and parallel deliveries
+/// change the enrollment once. Amounts or currencies that do not match are refused and logged.
+pub async fn apply_payment_event(
+    db: &DatabaseConnection,
+    event: PaymentEvent,
+) -> AppResult<WebhookOutcome> {
+    use entity::payment_events;
+    let txn = db.begin().await?;
+    let logged = payment_events::ActiveModel {
+        provider_event_id: Set(event.id.clone()),
+        event_type: Set(event.kind.clone()),
+        payment_reference: Set(Some(event.data.reference.clone())),
+        enrollment_id: Set(None),
+        outcome: Set("applied".into()),
+        detail: Set(None),
+        received_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await;
+    let logged = match logged {
+        Ok(row) => row,
+        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            txn.rollback().await?;
+            return Ok(WebhookOutcome::Duplicate);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let set_outcome =
+        |outcome: &'static str, detail: Option<String>, enrollment_id: Option<i64>| {
+            payment_events::Entity::update_many()
+                .col_expr(payment_events::Column::Outcome, Expr::value(outcome))
+                .col_expr(payment_events::Column::Detail, Expr::value(detail))
+                .col_expr(
+                    payment_events::Column::EnrollmentId,
+                    Expr::value(enrollment_id),
+                )
+                .filter(payment_events::Column::Id.eq(logged.id))
+        };
+
+    let enrollment = enrollments::Entity::find_by_id(event.data.enrollment_id)
+        .one(&txn)
+        .await?;
+    let Some(enrollment) = enrollment else {
+        set_outcome("rejected", Some("no such enrollment".into()), None)
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        tracing::warn!(event = %event.id, "payment event for an unknown enrollment refused");
+        return Err(AppError::invalid(
+            "data.enrollment_id",
+            "no such enrollment",
+        ));
+    };
+    if event.data.amount_cents != enrollment.amount_cents
+        || !event
+            .data
+            .currency
+            .eq_ignore_ascii_case(&enrollment.currency)
+    {
+        let detail = format!(
+            "paid {} {} but {} {} is due",
+            event.data.amount_cents,
+            event.data.currency,
+            enrollment.amount_cents,
+            enrollment.currency
+        );
+        set_outcome("rejected", Some(detail.clone()), Some(enrollment.id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        tracing::warn!(event = %event.id, enrollment_id = enrollment.id, %detail, "payment event refused: amount or currency mismatch");
+        return Err(AppError::invalid(
+            "data.amount_cents",
+            format!("the amount or currency does not match the enrollment: {detail}"),
+        ));
+    }
+    let reference = event.data.reference.clone();
+    let result = match event.kind.as_str() {
+        "payment.succeeded" => {
+            if enrollment.payment_reference.as_deref() == Some(reference.as_str())
+                && enrollment.payment_status == PaymentStatus::Paid
+            {
+                None
+            } else {
+                let at = now();
+                Some(
+                    transition(
+                        &txn,
+                        &enrollment,
+                        EnrollmentStatus::Active,
+                        Actor::PaymentProvider,
+                        Some(format!("payment {reference}")),
+                        |u| {
+                            u.col_expr(
+                                enrollments::Column::PaymentStatus,
+                                Expr::value(PaymentStatus::Paid),
+                            )
+                            .col_expr(
+                                enrollments::Column::PaymentMethod,
+                                Expr::value(PaymentMethod::Card),
+                            )
+                            .col_expr(
+                                enrollments::Column::PaymentReference,
+                                Expr::value(reference.clone()),
+                            )
+                            .col_expr(enrollments::Column::PaidAt, Expr::value(at))
+                        },
+                    )
+                    .await,
+                )
+            }
+        }
+        "payment.refunded" => {
+            if enrollment.payment_reference.as_deref() != Some(reference.as_str()) {
+                Some(Err(AppError::Conflict(
+                    "the refund does not match the enrollment's payment".into(),
+                )))
+            } else if enrollment.status == EnrollmentStatus::Refunded {
+                None
+            } else {
+                Some(
+                    transition(
+                        &txn,
+                        &enrollment,
+                        EnrollmentStatus::Refunded,
+                        Actor::PaymentProvider,
+                        Some(format!("refund of {reference}")),
+                        |u| {
+                            u.col_expr(
+                                enrollments::Column::PaymentStatus,
+                                Expr::value(PaymentStatus::Refunded),
+                            )
+                        },
+                    )
+                    .await,
+                )
+            }
+        }
+        other => Some(Err(AppError::invalid(
+            "type",
+            format!("unsupported event type {other:?}"),
+        ))),
+    };
+    match result {
+        None => {
+            set_outcome(
+                "ignored",
+                Some("already applied".into()),
+                Some(enrollment.id),
+            )
+            .exec(&txn)
+            .await?;
+            txn.commit().await?;
+            Ok(WebhookOutcome::Duplicate)
+        }
+        Some(Ok(updated)) => {
+            set_outcome("applied", None, Some(enrollment.id))
+                .exec(&txn)
+                .await?;
+            txn.commit().await?;
+            tracing::info!(event = %event.id, enrollment_id = updated.id, status = status_name(updated.status), "payment event applied");
+            Ok(WebhookOutcome::Applied(updated))
+        }
+        Some(Err(err)) => {
+            txn.rollback().await?;
+            // Keep a record of the refusal outside the rolled-back transaction.
+            let detail = err.to_string();
+            let _ = payment_events::ActiveModel {
+                provider_event_id: Set(event.id.clone()),
+                event_type: Set(event.kind.clone()),
+                payment_reference: Set(Some(reference)),
+                enrollment_id: Set(Some(enrollment.id)),
+                outcome: Set("rejected".into()),
+                detail: Set(Some(detail.clone())),
+                received_at: Set(Utc::now()),
+                ..Default::default()
+            }
+            .insert(db)
+            .await;
+            tracing::warn!(event = %event.id, enrollment_id = enrollment.id, %detail, "payment event refused");
+            Err(err)
+        }
+    }
+}

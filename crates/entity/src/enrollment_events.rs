@@ -1,0 +1,34 @@
+use sea_orm::entity::prelude::*;
+
+use crate::enrollments::EnrollmentStatus;
+
+/// One status transition of an enrollment: from what, to what, by whom, when.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "enrollment_events")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub enrollment_id: i64,
+    /// None for the enrollment's creation.
+    pub from_status: Option<EnrollmentStatus>,
+    pub to_status: EnrollmentStatus,
+    pub actor_id: Option<i64>,
+    /// `user`, `payment_provider` or `system`.
+    pub actor_kind: String,
+    pub note: Option<String>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::enrollments::Entity",
+        from = "Column::EnrollmentId",
+        to = "super::enrollments::Column::Id",
+        on_update = "Cascade",
+        on_delete = "Cascade"
+    )]
+    Enrollment,
+}
+
+impl ActiveModelBehavior for ActiveModel {}
