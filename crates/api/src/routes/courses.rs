@@ -183,8 +183,7 @@ pub struct ReviewListResponse {
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(catalog, create))
-        .routes(routes!(get_course))
-        .routes(routes!(update, delete))
+        .routes(routes!(get_course, update, delete))
         .routes(routes!(publish))
         .routes(routes!(archive))
         .routes(routes!(enroll, roster))
@@ -250,7 +249,7 @@ async fn catalog(
 }
 
 /// One course by id or slug. Drafts and private courses: their instructor and admins only.
-#[utoipa::path(get, path = "/courses/{id_or_slug}", tag = "courses", params(("id_or_slug" = String, Path)),
+#[utoipa::path(get, path = "/courses/{id}", tag = "courses", params(("id" = String, Path, description = "Numeric id or slug")),
     responses((status = 200, body = CourseResponse), (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
 async fn get_course(
     State(state): State<AppState>,

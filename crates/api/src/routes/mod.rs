@@ -14,4 +14,6 @@ pub fn api_v1() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(auth::router())
         .merge(users::router())
+        .merge(courses::router())
+        .merge(enrollments::router())
 }

@@ -220,13 +220,13 @@ fn apply(
             sea_orm::ActiveValue::Set(d) | sea_orm::ActiveValue::Unchanged(d) => *d,
             sea_orm::ActiveValue::NotSet => None,
         });
-    if let (Some(d), Some(p)) = (discount, price) {
-        if d < 0 || d >= p {
-            errors.add(
-                "discount_price_cents",
-                "must be at least 0 and below the list price",
-            );
-        }
+    if let (Some(d), Some(p)) = (discount, price)
+        && (d < 0 || d >= p)
+    {
+        errors.add(
+            "discount_price_cents",
+            "must be at least 0 and below the list price",
+        );
     }
     if let Some(d) = input.discount_price_cents {
         active.discount_price_cents = Set(d);

@@ -575,7 +575,7 @@ pub struct PaymentData {
 
 /// What became of a webhook delivery.
 pub enum WebhookOutcome {
-    Applied(enrollments::Model),
+    Applied(Box<enrollments::Model>),
     /// Already applied (a redelivery, or a parallel delivery that lost the race): nothing changed.
     Duplicate,
 }
@@ -743,7 +743,7 @@ pub async fn apply_payment_event(
                 .await?;
             txn.commit().await?;
             tracing::info!(event = %event.id, enrollment_id = updated.id, status = status_name(updated.status), "payment event applied");
-            Ok(WebhookOutcome::Applied(updated))
+            Ok(WebhookOutcome::Applied(Box::new(updated)))
         }
         Some(Err(err)) => {
             txn.rollback().await?;

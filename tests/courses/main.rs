@@ -1,0 +1,8 @@
+//! Courses and enrollments end to end over HTTP, on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod authorization;
+mod catalog;
+mod enrollments;
+mod payments;
+mod world;
