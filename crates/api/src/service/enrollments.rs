@@ -11,9 +11,9 @@ use entity::enrollments::{self, EnrollmentStatus, PaymentMethod, PaymentStatus};
 use entity::users::{self, UserRole};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Related, SqlErr, TransactionTrait,
 };
 
 use super::courses::{can_manage, effective_price, find_visible, page_limit};
@@ -274,31 +274,48 @@ pub async fn list_mine(
     limit: Option<u64>,
 ) -> AppResult<(Vec<(enrollments::Model, courses::Model)>, Option<i64>)> {
     let limit = page_limit(limit)?;
+    enrollment_page::<courses::Entity>(
+        db,
+        Condition::all().add(enrollments::Column::UserId.eq(user.id)),
+        cursor,
+        limit,
+    )
+    .await
+}
+
+/// One keyset page of the enrollments matching `filter`, newest first, each with its related `R`
+/// (its course or its student), and the cursor of the next page.
+async fn enrollment_page<R>(
+    db: &DatabaseConnection,
+    filter: Condition,
+    cursor: Option<i64>,
+    limit: u64,
+) -> AppResult<(Vec<(enrollments::Model, R::Model)>, Option<i64>)>
+where
+    R: EntityTrait,
+    enrollments::Entity: Related<R>,
+{
     let mut query = enrollments::Entity::find()
-        .filter(enrollments::Column::UserId.eq(user.id))
-        .find_also_related(courses::Entity)
+        .filter(filter)
+        .find_also_related(R::default())
         .order_by_desc(enrollments::Column::Id);
     if let Some(before) = cursor {
         query = query.filter(enrollments::Column::Id.lt(before));
     }
-    let rows: Vec<_> = query
+    let mut rows: Vec<_> = query
         .limit(limit + 1)
         .all(db)
         .await?
         .into_iter()
-        .filter_map(|(e, c)| Some((e, c?)))
+        .filter_map(|(e, r)| Some((e, r?)))
         .collect();
-    Ok(paged(rows, limit, |(e, _)| e.id))
-}
-
-fn paged<T>(mut rows: Vec<T>, limit: u64, id: impl Fn(&T) -> i64) -> (Vec<T>, Option<i64>) {
-    if rows.len() as u64 > limit {
+    let next = if rows.len() as u64 > limit {
         rows.truncate(limit as usize);
-        let next = rows.last().map(&id);
-        (rows, next)
+        rows.last().map(|(e, _)| e.id)
     } else {
-        (rows, None)
-    }
+        None
+    };
+    Ok((rows, next))
 }
 
 /// The roster of a course, for its instructor and admins.
@@ -312,24 +329,11 @@ pub async fn roster(
 ) -> AppResult<(Vec<(enrollments::Model, users::Model)>, Option<i64>)> {
     let limit = page_limit(limit)?;
     super::courses::find_managed(db, actor, course_id).await?;
-    let mut query = enrollments::Entity::find()
-        .filter(enrollments::Column::CourseId.eq(course_id))
-        .find_also_related(users::Entity)
-        .order_by_desc(enrollments::Column::Id);
+    let mut filter = Condition::all().add(enrollments::Column::CourseId.eq(course_id));
     if let Some(status) = status {
-        query = query.filter(enrollments::Column::Status.eq(status));
+        filter = filter.add(enrollments::Column::Status.eq(status));
     }
-    if let Some(before) = cursor {
-        query = query.filter(enrollments::Column::Id.lt(before));
-    }
-    let rows: Vec<_> = query
-        .limit(limit + 1)
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|(e, u)| Some((e, u?)))
-        .collect();
-    Ok(paged(rows, limit, |(e, _)| e.id))
+    enrollment_page::<users::Entity>(db, filter, cursor, limit).await
 }
 
 fn certificate_code() -> String {
@@ -516,22 +520,10 @@ pub async fn reviews(
 ) -> AppResult<(Vec<(enrollments::Model, users::Model)>, Option<i64>)> {
     let limit = page_limit(limit)?;
     find_visible(db, viewer, &course_id.to_string()).await?;
-    let mut query = enrollments::Entity::find()
-        .filter(enrollments::Column::CourseId.eq(course_id))
-        .filter(enrollments::Column::Rating.is_not_null())
-        .find_also_related(users::Entity)
-        .order_by_desc(enrollments::Column::Id);
-    if let Some(before) = cursor {
-        query = query.filter(enrollments::Column::Id.lt(before));
-    }
-    let rows: Vec<_> = query
-        .limit(limit + 1)
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|(e, u)| Some((e, u?)))
-        .collect();
-    Ok(paged(rows, limit, |(e, _)| e.id))
+    let filter = Condition::all()
+        .add(enrollments::Column::CourseId.eq(course_id))
+        .add(enrollments::Column::Rating.is_not_null());
+    enrollment_page::<users::Entity>(db, filter, cursor, limit).await
 }
 
 /// Public verification of a certificate.
