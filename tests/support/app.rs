@@ -29,8 +29,12 @@ impl TestApp {
 
     /// Starts the app after `configure` has adjusted the test configuration.
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_on(TestDb::new(backend).await, configure).await
+    }
+
+    /// Starts the app on an existing test database (for example one a CLI has filled).
+    pub async fn spawn_on(test_db: TestDb, configure: impl FnOnce(&mut Config)) -> Self {
         crate::init_logs();
-        let test_db = TestDb::new(backend).await;
         let mut config = Config::new(test_db.url.clone());
         config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
         config.db_max_connections = 8;

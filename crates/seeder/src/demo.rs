@@ -1,0 +1,437 @@
+//! Demo data that makes the API meaningful at once: an admin, two instructors, five students (one with
+//! 2FA on), published, discounted and draft courses, enrollments in every state with progress,
+//! certificates and reviews, and chat threads with replies, a pin and reactions.
+use chrono::{Duration, Utc};
+use entity::chat_message_reactions;
+use entity::chat_messages::{self, MessageType};
+use entity::courses::{self, CourseLevel, CourseStatus, CourseVisibility};
+use entity::enrollment_events;
+use entity::enrollments::{self, EnrollmentStatus, PaymentMethod, PaymentStatus};
+use entity::users::{self, UserRole, UserStatus};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
+
+use crate::runner::{DEMO_DOMAIN, Tools};
+
+/// What the checksum of the demo seeders covers.
+pub const SOURCE: &str = include_str!("demo.rs");
+
+/// The password of every demo account (documented in the README).
+pub const DEMO_PASSWORD: &str = "learn-with-lms-2026";
+
+/// The TOTP secret of the demo account with 2FA on (base32; documented, so it can go into an app).
+pub const DEMO_TOTP_SECRET_BASE32: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
+/// (username, first name, last name, role)
+const PEOPLE: &[(&str, &str, &str, UserRole)] = &[
+    ("admin", "Site", "Admin", UserRole::Admin),
+    ("ada", "Ada", "Lovelace", UserRole::Instructor),
+    ("grace", "Grace", "Hopper", UserRole::Instructor),
+    ("alice", "Alice", "Liddell", UserRole::Student),
+    ("bob", "Bob", "Marley", UserRole::Student),
+    ("carol", "Carol", "Danvers", UserRole::Student),
+    ("dave", "Dave", "Bowman", UserRole::Student),
+    ("erin", "Erin", "Brockovich", UserRole::Student),
+];
+
+fn email(username: &str) -> String {
+    format!("{username}@{DEMO_DOMAIN}")
+}
+
+async fn user(db: &impl ConnectionTrait, username: &str) -> anyhow::Result<users::Model> {
+    users::Entity::find()
+        .filter(users::Column::Email.eq(email(username)))
+        .one(db)
+        .await?
+        .ok_or_else(|| {
+            anyhow::anyhow!("demo user {username} is missing: run the demo_users seeder first")
+        })
+}
+
+async fn course(db: &impl ConnectionTrait, slug: &str) -> anyhow::Result<courses::Model> {
+    courses::Entity::find()
+        .filter(courses::Column::Slug.eq(slug))
+        .one(db)
+        .await?
+        .ok_or_else(|| {
+            anyhow::anyhow!("demo course {slug} is missing: run the demo_courses seeder first")
+        })
+}
+
+pub async fn users(db: &impl ConnectionTrait, tools: &Tools) -> anyhow::Result<u64> {
+    let now = Utc::now();
+    for (username, first, last, role) in PEOPLE {
+        let mut user = users::ActiveModel {
+            email: Set(email(username)),
+            username: Set((*username).into()),
+            password_hash: Set(Some(tools.password_hash.clone())),
+            first_name: Set((*first).into()),
+            last_name: Set((*last).into()),
+            role: Set(*role),
+            status: Set(UserStatus::Active),
+            email_verified_at: Set(Some(now)),
+            two_factor_enabled: Set(false),
+            preferences: Set(serde_json::json!({"theme": "light"})),
+            metadata: Set(serde_json::json!({"seeded": "demo"})),
+            failed_login_attempts: Set(0),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+        if *username == "erin" {
+            let secret = decode_base32(DEMO_TOTP_SECRET_BASE32);
+            let mut active: users::ActiveModel = user.clone().into();
+            active.two_factor_enabled = Set(true);
+            active.two_factor_secret_enc = Set(Some(
+                tools.secrets.seal(&secret, &format!("totp:{}", user.id)),
+            ));
+            user = active.update(db).await?;
+            println!(
+                "  demo 2FA account: {} (TOTP secret {DEMO_TOTP_SECRET_BASE32})",
+                user.email
+            );
+        }
+    }
+    Ok(PEOPLE.len() as u64)
+}
+
+fn decode_base32(input: &str) -> Vec<u8> {
+    let (mut bits, mut count, mut out) = (0u64, 0, Vec::new());
+    for c in input.chars() {
+        let value = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".find(c).unwrap_or(0) as u64;
+        bits = (bits << 5) | value;
+        count += 5;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    out
+}
+
+/// (slug, title, instructor, price cents, discount cents, status, level, category)
+type CourseSpec = (
+    &'static str,
+    &'static str,
+    &'static str,
+    i64,
+    Option<i64>,
+    CourseStatus,
+    CourseLevel,
+    &'static str,
+);
+const COURSES: &[CourseSpec] = &[
+    (
+        "rust-from-zero",
+        "Rust from Zero",
+        "ada",
+        0,
+        None,
+        CourseStatus::Published,
+        CourseLevel::Beginner,
+        "programming",
+    ),
+    (
+        "async-rust-in-production",
+        "Async Rust in Production",
+        "ada",
+        4900,
+        None,
+        CourseStatus::Published,
+        CourseLevel::Advanced,
+        "programming",
+    ),
+    (
+        "compilers-by-hand",
+        "Compilers by Hand",
+        "grace",
+        7900,
+        Some(3900),
+        CourseStatus::Published,
+        CourseLevel::Intermediate,
+        "computer-science",
+    ),
+    (
+        "quantum-cooking",
+        "Quantum Cooking",
+        "grace",
+        2900,
+        None,
+        CourseStatus::Draft,
+        CourseLevel::AllLevels,
+        "cooking",
+    ),
+];
+
+pub async fn courses(db: &impl ConnectionTrait) -> anyhow::Result<u64> {
+    let now = Utc::now();
+    for (slug, title, instructor, price, discount, status, level, category) in COURSES {
+        let teacher = user(db, instructor).await?;
+        courses::ActiveModel {
+            instructor_id: Set(teacher.id),
+            title: Set((*title).into()),
+            slug: Set((*slug).into()),
+            short_description: Set(Some(format!(
+                "{title}, taught by {} {}.",
+                teacher.first_name, teacher.last_name
+            ))),
+            description: Set(Some(format!(
+                "{title}: a demo course with lessons, exercises and a course chat."
+            ))),
+            category: Set(Some((*category).into())),
+            level: Set(*level),
+            language: Set("en".into()),
+            price_cents: Set(*price),
+            currency: Set("USD".into()),
+            discount_price_cents: Set(*discount),
+            discount_ends_at: Set(discount.map(|_| now + Duration::days(30))),
+            status: Set(*status),
+            visibility: Set(CourseVisibility::Public),
+            is_featured: Set(*slug == "rust-from-zero"),
+            rating_average: Set(0.0),
+            rating_sum: Set(0),
+            rating_count: Set(0),
+            student_count: Set(0),
+            duration_minutes: Set(240),
+            published_at: Set((*status == CourseStatus::Published).then_some(now)),
+            thumbnail_url: Set(None),
+            metadata: Set(serde_json::json!({"seeded": "demo"})),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+    }
+    Ok(COURSES.len() as u64)
+}
+
+/// (student, course, status, progress, rating)
+const ENROLLMENTS: &[(&str, &str, EnrollmentStatus, i16, Option<i16>)] = &[
+    (
+        "alice",
+        "rust-from-zero",
+        EnrollmentStatus::Completed,
+        100,
+        Some(5),
+    ),
+    (
+        "alice",
+        "async-rust-in-production",
+        EnrollmentStatus::Active,
+        40,
+        Some(4),
+    ),
+    (
+        "bob",
+        "rust-from-zero",
+        EnrollmentStatus::Active,
+        60,
+        Some(4),
+    ),
+    (
+        "bob",
+        "compilers-by-hand",
+        EnrollmentStatus::PendingPayment,
+        0,
+        None,
+    ),
+    (
+        "carol",
+        "async-rust-in-production",
+        EnrollmentStatus::Refunded,
+        15,
+        None,
+    ),
+    (
+        "carol",
+        "rust-from-zero",
+        EnrollmentStatus::Cancelled,
+        10,
+        None,
+    ),
+    (
+        "dave",
+        "compilers-by-hand",
+        EnrollmentStatus::Active,
+        20,
+        Some(3),
+    ),
+    ("erin", "rust-from-zero", EnrollmentStatus::Active, 5, None),
+];
+
+pub async fn enrollments(db: &impl ConnectionTrait) -> anyhow::Result<u64> {
+    let now = Utc::now();
+    let mut rows = 0;
+    for (i, (student, slug, status, progress, rating)) in ENROLLMENTS.iter().enumerate() {
+        let student = user(db, student).await?;
+        let course = course(db, slug).await?;
+        let price = api::service::courses::effective_price(&course, now);
+        let paid = price > 0 && *status != EnrollmentStatus::PendingPayment;
+        let (payment_status, method) = match (price, status) {
+            (0, _) => (PaymentStatus::None, Some(PaymentMethod::Free)),
+            (_, EnrollmentStatus::PendingPayment) => (PaymentStatus::Pending, None),
+            (_, EnrollmentStatus::Refunded) => (PaymentStatus::Refunded, Some(PaymentMethod::Card)),
+            _ => (PaymentStatus::Paid, Some(PaymentMethod::Card)),
+        };
+        let completed = *status == EnrollmentStatus::Completed;
+        let enrollment = enrollments::ActiveModel {
+            user_id: Set(student.id),
+            course_id: Set(course.id),
+            status: Set(*status),
+            amount_cents: Set(price),
+            currency: Set(course.currency.clone()),
+            payment_method: Set(method),
+            payment_status: Set(payment_status),
+            payment_reference: Set(paid.then(|| format!("demo_pi_{i}"))),
+            paid_at: Set(paid.then_some(now)),
+            progress_percent: Set(*progress),
+            last_accessed_at: Set(Some(now)),
+            completed_at: Set(completed.then_some(now)),
+            certificate_code: Set(completed.then(|| format!("LMS-DEMO-{:04}-CERT", i + 1))),
+            certificate_issued_at: Set(completed.then_some(now)),
+            rating: Set(*rating),
+            review_comment: Set(rating.map(|r| format!("Demo review: {r} stars."))),
+            reviewed_at: Set(rating.map(|_| now)),
+            enrolled_at: Set(now),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+        enrollment_events::ActiveModel {
+            enrollment_id: Set(enrollment.id),
+            from_status: Set(None),
+            to_status: Set(*status),
+            actor_id: Set(None),
+            actor_kind: Set("system".into()),
+            note: Set(Some("demo data".into())),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+        rows += 2;
+    }
+    Ok(rows)
+}
+
+pub async fn chat(db: &impl ConnectionTrait) -> anyhow::Result<u64> {
+    let now = Utc::now();
+    let rust = course(db, "rust-from-zero").await?;
+    let async_rust = course(db, "async-rust-in-production").await?;
+    let (ada, alice, bob) = (
+        user(db, "ada").await?,
+        user(db, "alice").await?,
+        user(db, "bob").await?,
+    );
+    let post = |course: &courses::Model,
+                author: &users::Model,
+                parent: Option<i64>,
+                kind: MessageType,
+                text: &str,
+                pinned: bool| chat_messages::ActiveModel {
+        course_id: Set(course.id),
+        user_id: Set(Some(author.id)),
+        parent_id: Set(parent),
+        message_type: Set(kind),
+        content: Set(text.into()),
+        edit_count: Set(0),
+        pinned_at: Set(pinned.then_some(now)),
+        pinned_by: Set(pinned.then_some(author.id)),
+        metadata: Set(serde_json::json!({})),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let welcome = post(
+        &rust,
+        &ada,
+        None,
+        MessageType::Announcement,
+        "Welcome to Rust from Zero! Introduce yourselves here.",
+        true,
+    )
+    .insert(db)
+    .await?;
+    let question = post(
+        &rust,
+        &alice,
+        None,
+        MessageType::Question,
+        "Why does the borrow checker reject my loop?",
+        false,
+    )
+    .insert(db)
+    .await?;
+    post(
+        &rust,
+        &ada,
+        Some(question.id),
+        MessageType::Answer,
+        "You hold a reference across the push; clone the value or index instead.",
+        false,
+    )
+    .insert(db)
+    .await?;
+    post(
+        &rust,
+        &bob,
+        Some(question.id),
+        MessageType::Text,
+        "Same problem here, thanks!",
+        false,
+    )
+    .insert(db)
+    .await?;
+    post(
+        &rust,
+        &bob,
+        None,
+        MessageType::Text,
+        "Hi all, Bob from Kingston.",
+        false,
+    )
+    .insert(db)
+    .await?;
+    let asked = post(
+        &async_rust,
+        &alice,
+        None,
+        MessageType::Question,
+        "When should I use spawn_blocking?",
+        false,
+    )
+    .insert(db)
+    .await?;
+    post(
+        &async_rust,
+        &ada,
+        Some(asked.id),
+        MessageType::Answer,
+        "For CPU-heavy or blocking work, such as password hashing.",
+        false,
+    )
+    .insert(db)
+    .await?;
+    for (message, who, emoji) in [
+        (welcome.id, alice.id, "👍"),
+        (welcome.id, bob.id, "🎉"),
+        (question.id, bob.id, "👍"),
+    ] {
+        chat_message_reactions::ActiveModel {
+            message_id: Set(message),
+            user_id: Set(who),
+            emoji: Set(emoji.into()),
+            created_at: Set(now),
+        }
+        .insert(db)
+        .await?;
+    }
+    Ok(10)
+}

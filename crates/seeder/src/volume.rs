@@ -1,0 +1,398 @@
+//! Volume data for load tests, `--scale N`: N courses, 100*N users (N/10 of them instructors),
+//! two enrollments per student (~200*N), and 1000*N chat messages (one in five a reply).
+//!
+//! Deterministic: a fixed seed and fixed timestamps, so the same N gives the same rows. Rows go in as
+//! multi-row INSERTs with explicit ids (known up front, so children can refer to them), inside the
+//! seeder's one transaction; `runner::fix_sequences` moves PostgreSQL's sequences past them afterwards.
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+use sea_orm::sea_query::{Alias, InsertStatement, Query, SimpleExpr};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+
+use crate::rng::Rng;
+use crate::runner::{Tools, VOLUME_DOMAIN};
+
+/// What the checksum of the volume seeders covers.
+pub const SOURCE: &str = include_str!("volume.rs");
+
+const SEED: u64 = 0x4C4D_5300_2026_1122;
+const FIRST_NAMES: &[&str] = &[
+    "Ana", "Ben", "Chen", "Dara", "Eli", "Fatima", "Goran", "Hana", "Ivo", "Jun", "Kemal", "Lina",
+];
+const LAST_NAMES: &[&str] = &[
+    "Silva", "Novak", "Okafor", "Tanaka", "Moreau", "Kowalski", "Haddad", "Larsen", "Rossi",
+    "Singh",
+];
+const PRICES: &[i64] = &[0, 0, 1900, 2900, 4900, 9900];
+const CATEGORIES: &[&str] = &[
+    "programming",
+    "design",
+    "data",
+    "business",
+    "languages",
+    "music",
+];
+
+fn epoch() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+fn instructors(n: u32) -> u64 {
+    u64::from(n / 10).max(1)
+}
+
+async fn max_id(db: &impl ConnectionTrait, table: &str) -> anyhow::Result<i64> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT COALESCE(MAX(id), 0) FROM {table}"),
+        ))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no answer from MAX(id)"))?;
+    Ok(row.try_get_by_index::<i64>(0)?)
+}
+
+async fn ids(db: &impl ConnectionTrait, sql: &str) -> anyhow::Result<Vec<(i64, i64)>> {
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await?;
+    rows.into_iter()
+        .map(|r| Ok((r.try_get_by_index::<i64>(0)?, r.try_get_by_index::<i64>(1)?)))
+        .collect()
+}
+
+fn progress(label: &str, total: u64) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>20} [{bar:30}] {pos}/{len} rows {per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(label.to_string());
+    bar
+}
+
+/// Inserts `total` generated rows into `table` in multi-row statements of `batch` rows.
+async fn bulk_insert(
+    db: &impl ConnectionTrait,
+    table: &str,
+    columns: &[&str],
+    total: u64,
+    batch: u64,
+    mut row: impl FnMut(u64) -> Vec<SimpleExpr>,
+) -> anyhow::Result<u64> {
+    let bar = progress(table, total);
+    let mut start = 0;
+    while start < total {
+        let end = (start + batch).min(total);
+        let mut insert: InsertStatement = Query::insert();
+        insert
+            .into_table(Alias::new(table))
+            .columns(columns.iter().map(|c| Alias::new(*c)));
+        for i in start..end {
+            insert.values(row(i))?;
+        }
+        db.execute(&insert).await?;
+        bar.inc(end - start);
+        start = end;
+    }
+    bar.finish_and_clear();
+    Ok(total)
+}
+
+fn v(value: impl Into<Value>) -> SimpleExpr {
+    SimpleExpr::Value(value.into())
+}
+
+pub async fn users(db: &impl ConnectionTrait, tools: &Tools, n: u32) -> anyhow::Result<u64> {
+    let base = max_id(db, "users").await?;
+    let teachers = instructors(n);
+    let mut rng = Rng::new(SEED ^ 1);
+    let at = epoch();
+    let columns = [
+        "id",
+        "email",
+        "username",
+        "password_hash",
+        "first_name",
+        "last_name",
+        "role",
+        "status",
+        "email_verified_at",
+        "two_factor_enabled",
+        "preferences",
+        "metadata",
+        "failed_login_attempts",
+        "created_at",
+        "updated_at",
+    ];
+    bulk_insert(db, "users", &columns, u64::from(n) * 100, 1000, |i| {
+        let role = if i < teachers {
+            "instructor"
+        } else {
+            "student"
+        };
+        let created = at + Duration::seconds(i as i64);
+        vec![
+            v(base + 1 + i as i64),
+            v(format!("user{i}@{VOLUME_DOMAIN}")),
+            v(format!("vol_user_{i}")),
+            v(tools.password_hash.clone()),
+            v(*rng.pick(FIRST_NAMES)),
+            v(*rng.pick(LAST_NAMES)),
+            v(role),
+            v("active"),
+            v(created),
+            v(false),
+            v(serde_json::json!({})),
+            v(serde_json::json!({"seeded": "volume"})),
+            v(0),
+            v(created),
+            v(created),
+        ]
+    })
+    .await
+}
+
+pub async fn courses(db: &impl ConnectionTrait, n: u32) -> anyhow::Result<u64> {
+    let teachers: Vec<i64> = ids(
+        db,
+        &format!("SELECT id, id FROM users WHERE email LIKE '%@{VOLUME_DOMAIN}' AND role = 'instructor' ORDER BY id"),
+    )
+    .await?
+    .into_iter()
+    .map(|(id, _)| id)
+    .collect();
+    anyhow::ensure!(
+        !teachers.is_empty(),
+        "no volume instructors: run volume_users first"
+    );
+    let base = max_id(db, "courses").await?;
+    let mut rng = Rng::new(SEED ^ 2);
+    let at = epoch();
+    let columns = [
+        "id",
+        "instructor_id",
+        "title",
+        "slug",
+        "short_description",
+        "description",
+        "category",
+        "level",
+        "language",
+        "price_cents",
+        "currency",
+        "status",
+        "visibility",
+        "is_featured",
+        "duration_minutes",
+        "published_at",
+        "metadata",
+        "created_at",
+        "updated_at",
+    ];
+    bulk_insert(db, "courses", &columns, u64::from(n), 500, |i| {
+        let published = i % 10 != 9;
+        let created = at + Duration::seconds(i as i64);
+        let category = *rng.pick(CATEGORIES);
+        vec![
+            v(base + 1 + i as i64),
+            v(teachers[i as usize % teachers.len()]),
+            v(format!("Volume course {i} on {category}")),
+            v(format!("vol-course-{i}")),
+            v(format!("Course {i} for load tests")),
+            v(format!(
+                "Generated course number {i} about {category}, with enough text to be searched."
+            )),
+            v(category),
+            v(*rng.pick(&["beginner", "intermediate", "advanced", "all_levels"])),
+            v("en"),
+            v(*rng.pick(PRICES)),
+            v("USD"),
+            v(if published { "published" } else { "draft" }),
+            v("public"),
+            v(i % 50 == 0),
+            v(rng.below(600) as i32 + 30),
+            v(published.then_some(created)),
+            v(serde_json::json!({"seeded": "volume"})),
+            v(created),
+            v(created),
+        ]
+    })
+    .await
+}
+
+pub async fn enrollments(db: &impl ConnectionTrait, _n: u32) -> anyhow::Result<u64> {
+    let students = ids(db, &format!("SELECT id, id FROM users WHERE email LIKE '%@{VOLUME_DOMAIN}' AND role = 'student' ORDER BY id")).await?;
+    let courses = ids(db, "SELECT id, price_cents FROM courses WHERE slug LIKE 'vol-course-%' AND status = 'published' ORDER BY id").await?;
+    anyhow::ensure!(
+        !courses.is_empty() && !students.is_empty(),
+        "run volume_users and volume_courses first"
+    );
+    let base = max_id(db, "enrollments").await?;
+    let mut rng = Rng::new(SEED ^ 3);
+    let at = epoch();
+    let columns = [
+        "id",
+        "user_id",
+        "course_id",
+        "status",
+        "amount_cents",
+        "currency",
+        "payment_method",
+        "payment_status",
+        "payment_reference",
+        "paid_at",
+        "progress_percent",
+        "completed_at",
+        "certificate_code",
+        "certificate_issued_at",
+        "rating",
+        "reviewed_at",
+        "enrolled_at",
+        "created_at",
+        "updated_at",
+    ];
+    // Two different courses per student (one when there is a single course).
+    let per_student: u64 = if courses.len() > 1 { 2 } else { 1 };
+    let total = students.len() as u64 * per_student;
+    let course_count = courses.len() as u64;
+    bulk_insert(db, "enrollments", &columns, total, 1000, |k| {
+        let id = base + 1 + k as i64;
+        let (student, _) = students[(k / per_student) as usize];
+        let first = (student as u64 * 7919) % course_count;
+        let index = if k % per_student == 0 {
+            first
+        } else {
+            (first + 1 + (student as u64 % (course_count - 1))) % course_count
+        };
+        let (course, price) = courses[index as usize];
+        let roll = rng.below(100);
+        let status = match roll {
+            0..70 => "active",
+            70..85 => "completed",
+            85..95 => "pending_payment",
+            _ => "cancelled",
+        };
+        let when = at + Duration::seconds(k as i64);
+        let paid = price > 0 && matches!(status, "active" | "completed");
+        let completed = status == "completed";
+        let progress: i16 = match status {
+            "completed" => 100,
+            "pending_payment" => 0,
+            _ => rng.below(100) as i16,
+        };
+        let rating: Option<i16> =
+            (completed || (status == "active" && roll < 20)).then(|| 1 + rng.below(5) as i16);
+        vec![
+            v(id),
+            v(student),
+            v(course),
+            v(status),
+            v(price),
+            v("USD"),
+            v(if price == 0 {
+                Some("free")
+            } else if paid {
+                Some("card")
+            } else {
+                None
+            }),
+            v(if price == 0 {
+                "none"
+            } else if paid {
+                "paid"
+            } else {
+                "pending"
+            }),
+            v(paid.then(|| format!("vol_pi_{id}"))),
+            v(paid.then_some(when)),
+            v(progress),
+            v(completed.then_some(when)),
+            v(completed.then(|| format!("VOL-{id}"))),
+            v(completed.then_some(when)),
+            v(rating),
+            v(rating.map(|_| when)),
+            v(when),
+            v(when),
+            v(when),
+        ]
+    })
+    .await
+}
+
+pub async fn chat_messages(db: &impl ConnectionTrait, n: u32) -> anyhow::Result<u64> {
+    let authors: Vec<i64> = ids(
+        db,
+        &format!("SELECT id, id FROM users WHERE email LIKE '%@{VOLUME_DOMAIN}' ORDER BY id"),
+    )
+    .await?
+    .into_iter()
+    .map(|(id, _)| id)
+    .collect();
+    let courses: Vec<i64> = ids(db, "SELECT id, id FROM courses WHERE slug LIKE 'vol-course-%' AND status = 'published' ORDER BY id")
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    anyhow::ensure!(
+        !courses.is_empty() && !authors.is_empty(),
+        "run volume_users and volume_courses first"
+    );
+    let base = max_id(db, "chat_messages").await?;
+    let per_course = courses.len() as u64;
+    let mut rng = Rng::new(SEED ^ 4);
+    let at = epoch();
+    let columns = [
+        "id",
+        "course_id",
+        "user_id",
+        "parent_id",
+        "message_type",
+        "content",
+        "edit_count",
+        "metadata",
+        "created_at",
+        "updated_at",
+    ];
+    let batch = if db.get_database_backend() == DbBackend::Postgres {
+        3000
+    } else {
+        2000
+    };
+    bulk_insert(
+        db,
+        "chat_messages",
+        &columns,
+        u64::from(n) * 1000,
+        batch,
+        |k| {
+            let id = base + 1 + k as i64;
+            // Message k belongs to course k mod P, so message k - P is in the same course: a valid parent.
+            let course = courses[(k % per_course) as usize];
+            let reply = k >= per_course && rng.below(5) == 0;
+            let when = at + Duration::seconds(k as i64);
+            vec![
+                v(id),
+                v(course),
+                v(*rng.pick(&authors)),
+                v(reply.then(|| id - per_course as i64)),
+                v(if reply { "answer" } else { "text" }),
+                v(format!(
+                    "Volume message {k}: notes on lesson {} and a question about exercise {}.",
+                    rng.below(40),
+                    rng.below(12)
+                )),
+                v(0),
+                v(serde_json::json!({})),
+                v(when),
+                v(when),
+            ]
+        },
+    )
+    .await
+}
