@@ -1,7 +1,16 @@
 #!/usr/bin/env bash
-# Runs a benchmark against a release build: scripts/bench.sh login [--seconds N] [--database-url URL]
+# Runs a benchmark against a release build:
+#   scripts/bench.sh login [--seconds N] [--database-url URL]
+#   scripts/bench.sh seed [--scale N]        (starts a throwaway PostgreSQL unless BENCH_POSTGRES_URL is set)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lms-target}"
-cargo build --release -p api -p bench -q
-exec "$CARGO_TARGET_DIR/release/bench" "$@"
+cargo build --release -p api -p seeder -p bench -q
+if [[ "${1:-}" == "seed" && -z "${BENCH_POSTGRES_URL:-}" ]]; then
+  # shellcheck source=scripts/pg.sh
+  source scripts/pg.sh
+  pg_start
+  trap pg_stop EXIT
+  export BENCH_POSTGRES_URL="$PG_URL"
+fi
+"$CARGO_TARGET_DIR/release/bench" "$@"

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod login;
+mod seed;
 mod server;
 
 #[derive(Parser)]
@@ -23,6 +24,8 @@ enum Command {
     /// POST /auth/login throughput next to the argon2 ceiling (cores / single-hash time), and the
     /// server's peak memory when 500 logins arrive at once.
     Login(login::Args),
+    /// `seeder run --scale N` on PostgreSQL and SQLite, next to a raw COPY of the same chat-message rows.
+    Seed(seed::Args),
 }
 
 /// One thread for the load generator: it shares the machine with the server, so it should take as
@@ -32,6 +35,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Login(args) => login::run(args).await,
+        Command::Seed(args) => seed::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

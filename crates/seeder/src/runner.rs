@@ -250,6 +250,21 @@ pub async fn run(
     let mut total = 0;
     for seeder in todo {
         let began = Instant::now();
+        if let (Seeder::VolumeChatMessages(n), DbBackend::Postgres) =
+            (seeder, db.get_database_backend())
+        {
+            let rows = volume::chat_messages_by_copy(db, *n, || {
+                (
+                    seeder.name(),
+                    seeder.checksum(),
+                    began.elapsed().as_millis() as i64,
+                )
+            })
+            .await?;
+            report(seeder, rows, &began);
+            total += rows;
+            continue;
+        }
         let txn = db.begin().await?;
         let rows = match seeder {
             Seeder::DemoUsers => demo::users(&txn, &tools).await?,
@@ -262,25 +277,14 @@ pub async fn run(
             Seeder::VolumeChatMessages(n) => volume::chat_messages(&txn, *n).await?,
         };
         recompute_course_counters(&txn).await?;
-        let elapsed = began.elapsed().as_millis() as i64;
-        let insert = Query::insert()
-            .into_table(Alias::new(TRACKING_TABLE))
-            .columns(["name", "checksum", "rows_inserted", "duration_ms", "ran_at"].map(Alias::new))
-            .values_panic([
-                seeder.name().into(),
-                seeder.checksum().into(),
-                (rows as i64).into(),
-                elapsed.into(),
-                Utc::now().into(),
-            ])
-            .to_owned();
-        txn.execute(&insert).await?;
+        txn.execute(&tracking_insert(
+            seeder,
+            rows,
+            began.elapsed().as_millis() as i64,
+        ))
+        .await?;
         txn.commit().await?;
-        let rate = rows as f64 / began.elapsed().as_secs_f64().max(1e-9);
-        println!(
-            "{:<22}  {rows:>10} rows in {elapsed:>7} ms ({rate:.0} rows/s)",
-            seeder.name()
-        );
+        report(seeder, rows, &began);
         total += rows;
     }
     fix_sequences(db).await?;
@@ -289,6 +293,34 @@ pub async fn run(
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+fn tracking_insert(
+    seeder: &Seeder,
+    rows: u64,
+    elapsed_ms: i64,
+) -> sea_orm::sea_query::InsertStatement {
+    Query::insert()
+        .into_table(Alias::new(TRACKING_TABLE))
+        .columns(["name", "checksum", "rows_inserted", "duration_ms", "ran_at"].map(Alias::new))
+        .values_panic([
+            seeder.name().into(),
+            seeder.checksum().into(),
+            (rows as i64).into(),
+            elapsed_ms.into(),
+            Utc::now().into(),
+        ])
+        .to_owned()
+}
+
+fn report(seeder: &Seeder, rows: u64, began: &Instant) {
+    let elapsed = began.elapsed();
+    let rate = rows as f64 / elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "{:<22}  {rows:>10} rows in {:>7} ms ({rate:.0} rows/s)",
+        seeder.name(),
+        elapsed.as_millis()
+    );
 }
 
 /// Derived values match the rows: students are active + completed enrollments; rating sum, count and

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use sea_orm::sea_query::{Alias, InsertStatement, Query, SimpleExpr};
-use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, Statement, Value};
 
 use crate::rng::Rng;
 use crate::runner::{Tools, VOLUME_DOMAIN};
@@ -325,7 +325,21 @@ pub async fn enrollments(db: &impl ConnectionTrait, _n: u32) -> anyhow::Result<u
     .await
 }
 
-pub async fn chat_messages(db: &impl ConnectionTrait, n: u32) -> anyhow::Result<u64> {
+/// One generated chat message.
+struct Message {
+    id: i64,
+    course: i64,
+    author: i64,
+    parent: Option<i64>,
+    content: String,
+    at: DateTime<Utc>,
+}
+
+/// The chat messages of scale `n`, generated lazily (1000*N of them), the same for both write paths.
+async fn message_plan(
+    db: &impl ConnectionTrait,
+    n: u32,
+) -> anyhow::Result<(u64, impl FnMut(u64) -> Message)> {
     let authors: Vec<i64> = ids(
         db,
         &format!("SELECT id, id FROM users WHERE email LIKE '%@{VOLUME_DOMAIN}' ORDER BY id"),
@@ -347,52 +361,108 @@ pub async fn chat_messages(db: &impl ConnectionTrait, n: u32) -> anyhow::Result<
     let per_course = courses.len() as u64;
     let mut rng = Rng::new(SEED ^ 4);
     let at = epoch();
-    let columns = [
-        "id",
-        "course_id",
-        "user_id",
-        "parent_id",
-        "message_type",
-        "content",
-        "edit_count",
-        "metadata",
-        "created_at",
-        "updated_at",
-    ];
-    let batch = if db.get_database_backend() == DbBackend::Postgres {
-        3000
-    } else {
-        2000
+    let next = move |k: u64| {
+        let id = base + 1 + k as i64;
+        // Message k belongs to course k mod P, so message k - P is in the same course: a valid parent.
+        let reply = k >= per_course && rng.below(5) == 0;
+        Message {
+            id,
+            course: courses[(k % per_course) as usize],
+            author: *rng.pick(&authors),
+            parent: reply.then(|| id - per_course as i64),
+            content: format!(
+                "Volume message {k}: notes on lesson {} and a question about exercise {}.",
+                rng.below(40),
+                rng.below(12)
+            ),
+            at: at + Duration::seconds(k as i64),
+        }
     };
-    bulk_insert(
-        db,
-        "chat_messages",
-        &columns,
-        u64::from(n) * 1000,
-        batch,
-        |k| {
-            let id = base + 1 + k as i64;
-            // Message k belongs to course k mod P, so message k - P is in the same course: a valid parent.
-            let course = courses[(k % per_course) as usize];
-            let reply = k >= per_course && rng.below(5) == 0;
-            let when = at + Duration::seconds(k as i64);
-            vec![
-                v(id),
-                v(course),
-                v(*rng.pick(&authors)),
-                v(reply.then(|| id - per_course as i64)),
-                v(if reply { "answer" } else { "text" }),
-                v(format!(
-                    "Volume message {k}: notes on lesson {} and a question about exercise {}.",
-                    rng.below(40),
-                    rng.below(12)
-                )),
-                v(0),
-                v(serde_json::json!({})),
-                v(when),
-                v(when),
-            ]
-        },
-    )
+    Ok((u64::from(n) * 1000, next))
+}
+
+const MESSAGE_COLUMNS: [&str; 10] = [
+    "id",
+    "course_id",
+    "user_id",
+    "parent_id",
+    "message_type",
+    "content",
+    "edit_count",
+    "metadata",
+    "created_at",
+    "updated_at",
+];
+
+/// Multi-row INSERTs: the portable path (SQLite).
+pub async fn chat_messages(db: &impl ConnectionTrait, n: u32) -> anyhow::Result<u64> {
+    let (total, mut next) = message_plan(db, n).await?;
+    bulk_insert(db, "chat_messages", &MESSAGE_COLUMNS, total, 2000, |k| {
+        let m = next(k);
+        vec![
+            v(m.id),
+            v(m.course),
+            v(m.author),
+            v(m.parent),
+            v(if m.parent.is_some() { "answer" } else { "text" }),
+            v(m.content),
+            v(0),
+            v(serde_json::json!({})),
+            v(m.at),
+            v(m.at),
+        ]
+    })
     .await
+}
+
+/// PostgreSQL: the same rows through `COPY ... FROM STDIN` on a transaction of its own, committed with
+/// the seeder's tracking row (name, checksum, duration in ms, from `tracking`), so it stays all-or-nothing like every other seeder.
+pub async fn chat_messages_by_copy(
+    db: &sea_orm::DatabaseConnection,
+    n: u32,
+    tracking: impl FnOnce() -> (&'static str, String, i64),
+) -> anyhow::Result<u64> {
+    use std::fmt::Write as _;
+    let (total, mut next) = message_plan(db, n).await?;
+    let mut txn = db.get_postgres_connection_pool().begin().await?;
+    let mut copy = txn
+        .copy_in_raw(&format!(
+            "COPY chat_messages ({}) FROM STDIN WITH (FORMAT csv)",
+            MESSAGE_COLUMNS.join(", ")
+        ))
+        .await?;
+    let bar = progress("chat_messages", total);
+    let mut chunk = String::with_capacity(1 << 20);
+    for k in 0..total {
+        let m = next(k);
+        let parent = m.parent.map(|p| p.to_string()).unwrap_or_default();
+        let kind = if m.parent.is_some() { "answer" } else { "text" };
+        let at = m.at.to_rfc3339();
+        let content = m.content.replace('"', "\"\"");
+        let _ = writeln!(
+            chunk,
+            "{},{},{},{parent},{kind},\"{content}\",0,{{}},{at},{at}",
+            m.id, m.course, m.author
+        );
+        if chunk.len() >= (1 << 20) - 512 {
+            copy.send(chunk.as_bytes()).await?;
+            chunk.clear();
+            bar.set_position(k + 1);
+        }
+    }
+    copy.send(chunk.as_bytes()).await?;
+    let rows = copy.finish().await?;
+    bar.finish_and_clear();
+    let (name, checksum, elapsed_ms) = tracking();
+    sea_orm::sqlx::query(
+        "INSERT INTO seaql_seeders (name, checksum, rows_inserted, duration_ms, ran_at) VALUES ($1, $2, $3, $4, now())",
+    )
+    .bind(name)
+    .bind(checksum)
+    .bind(rows as i64)
+    .bind(elapsed_ms)
+    .execute(&mut *txn)
+    .await?;
+    txn.commit().await?;
+    Ok(rows)
 }
