@@ -8,4 +8,5 @@ mod login;
 mod openapi;
 mod registration;
 mod sessions;
+mod smtp;
 mod two_factor;

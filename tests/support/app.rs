@@ -34,6 +34,15 @@ impl TestApp {
 
     /// Starts the app on an existing test database (for example one a CLI has filled).
     pub async fn spawn_on(test_db: TestDb, configure: impl FnOnce(&mut Config)) -> Self {
+        Self::start(test_db, configure, Mailer::memory()).await
+    }
+
+    /// Starts the app sending mail through `mailer` (e.g. real SMTP to a local server).
+    pub async fn spawn_with_mailer(backend: Backend, mailer: Mailer) -> Self {
+        Self::start(TestDb::new(backend).await, |_| {}, mailer).await
+    }
+
+    async fn start(test_db: TestDb, configure: impl FnOnce(&mut Config), mailer: Mailer) -> Self {
         crate::init_logs();
         let mut config = Config::new(test_db.url.clone());
         config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -41,7 +50,6 @@ impl TestApp {
         config.secret_key = Some(hex_secret());
         config.password_hash_concurrency = Some(2);
         configure(&mut config);
-        let mailer = Mailer::memory();
         let app = Application::build_with_mailer(config, mailer.clone())
             .await
             .expect("the application starts");

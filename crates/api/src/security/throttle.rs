@@ -9,7 +9,8 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait
 pub enum Lock {
     /// Past `max_failures`, refuse until the window ends.
     UntilWindowEnds,
-    /// Past `max_failures`, refuse for 1, 2, 4, ... seconds after each further failure, at most
+    /// Past `max_failures`, refuse for 1, 2, 4, ... seconds (whole seconds, rounded up) after each further
+    /// failure, at most
     /// `cap_secs`: a guesser is slowed to a crawl, the real user waits at most `cap_secs`.
     Growing { cap_secs: i64 },
 }
@@ -126,7 +127,10 @@ pub async fn record_failure<C: ConnectionTrait>(
     }
     let until = match policy.lock {
         Lock::UntilWindowEnds => row.window_start + policy.window_secs,
-        Lock::Growing { cap_secs } => now + Ord::min(1i64 << Ord::min(over - 1, 20), cap_secs),
+        // +1: times are whole seconds, so a block of d seconds must end at now + d + 1 to last at least d.
+        Lock::Growing { cap_secs } => {
+            now + Ord::min((1i64 << Ord::min(over - 1, 20)) + 1, cap_secs)
+        }
     };
     rate_limits::Entity::update_many()
         .col_expr(Column::BlockedUntil, Expr::value(until))
