@@ -74,3 +74,70 @@ async fn the_binary_creates_the_embedded_database_serves_docs_and_stops_on_sigte
         "graceful shutdown exits 0, got {status:?}"
     );
 }
+
+/// Starts the real `api` binary on `url` and returns it with the address it listens on.
+fn start_api(
+    url: &str,
+    cwd: &std::path::Path,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = Command::new(bin("api"))
+        .current_dir(cwd)
+        .env("DATABASE_URL", url)
+        .env(
+            "LMS_SECRET_KEY",
+            "a-test-secret-that-is-long-enough-0123456789",
+        )
+        .env("LMS_BIND", "127.0.0.1:0")
+        .env("LMS_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+async fn two_instances_starting_together_both_become_ready(backend: lms_e2e::Backend) {
+    let test_db = lms_e2e::TestDb::new(backend).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let mut instances = vec![
+        start_api(&test_db.url, cwd.path()),
+        start_api(&test_db.url, cwd.path()),
+    ];
+    for (child, logs) in &mut instances {
+        loop {
+            let line = match logs.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => line,
+                Err(_) => panic!(
+                    "an instance did not become ready; exit status {:?}",
+                    child.try_wait()
+                ),
+            };
+            if line.contains("LMS API ready") {
+                break;
+            }
+            assert!(!line.contains("refusing to start"), "{line}");
+        }
+    }
+    for (mut child, _) in instances {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let db = test_db.connect().await;
+    use migration::MigratorTrait;
+    assert!(
+        migration::Migrator::get_pending_migrations(&db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+lms_e2e::backend_tests!(two_instances_starting_together_both_become_ready);

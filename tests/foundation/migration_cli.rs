@@ -7,7 +7,10 @@ use migration::{Migrator, MigratorTrait};
 
 backend_tests!(
     up_status_down_8_and_up_again,
-    status_lists_every_migration_in_order_with_its_state
+    status_lists_every_migration_in_order_with_its_state,
+    two_up_runs_started_together_apply_each_migration_once,
+    status_check_fails_while_anything_is_pending,
+    up_to_and_down_to_stop_at_the_named_migration,
 );
 
 fn migration(args: &[&str], database_url: Option<&str>, cwd: &Path) -> Output {
@@ -201,4 +204,70 @@ fn generate_writes_the_next_numbered_migration_and_registers_it() {
     let bad = migration(&["generate", "Bad Name", "--dir", dir_arg], None, src);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("snake_case"));
+}
+
+async fn two_up_runs_started_together_apply_each_migration_once(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let spawn = || {
+        Command::new(bin("migration"))
+            .arg("up")
+            .current_dir(cwd.path())
+            .env("DATABASE_URL", &test_db.url)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        ok(child.wait_with_output().unwrap());
+    }
+    let db = test_db.connect().await;
+    use sea_orm::ConnectionTrait;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) FROM seaql_migrations",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.try_get_by_index::<i64>(0).unwrap() as usize,
+        names().len()
+    );
+}
+
+async fn status_check_fails_while_anything_is_pending(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let url = Some(test_db.url.as_str());
+    let pending = migration(&["status", "--check"], url, cwd.path());
+    assert!(!pending.status.success());
+    assert!(String::from_utf8_lossy(&pending.stderr).contains("pending"));
+    ok(migration(&["up"], url, cwd.path()));
+    ok(migration(&["status", "--check"], url, cwd.path()));
+}
+
+async fn up_to_and_down_to_stop_at_the_named_migration(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let url = Some(test_db.url.as_str());
+    let all = names();
+    ok(migration(&["up", "--to", &all[2]], url, cwd.path()));
+    let applied = |rows: Vec<(String, String)>| rows.iter().filter(|(_, s)| s == "applied").count();
+    assert_eq!(
+        applied(status_rows(&ok(migration(&["status"], url, cwd.path())))),
+        3
+    );
+    ok(migration(&["up"], url, cwd.path()));
+    ok(migration(&["down", "--to", &all[4]], url, cwd.path()));
+    let rows = status_rows(&ok(migration(&["status"], url, cwd.path())));
+    assert_eq!(applied(rows.clone()), 5);
+    assert_eq!(rows[4].1, "applied");
+    assert_eq!(rows[5].1, "pending");
+    let unknown = migration(&["up", "--to", "m9999_nope"], url, cwd.path());
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no migration named"));
 }

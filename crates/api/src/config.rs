@@ -23,6 +23,10 @@ pub struct Config {
     #[arg(long, env = "LMS_AUTO_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
     pub auto_migrate: bool,
 
+    /// Seconds to wait for another instance's migration lock at start-up.
+    #[arg(long, env = "LMS_MIGRATION_LOCK_TIMEOUT_SECS", default_value_t = 300)]
+    pub migration_lock_timeout_secs: u64,
+
     /// Largest accepted request body, in bytes (larger: 413).
     #[arg(long, env = "LMS_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
@@ -109,6 +113,7 @@ impl Config {
             database_url: database_url.into(),
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             auto_migrate: true,
+            migration_lock_timeout_secs: 300,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             request_timeout_secs: DEFAULT_REQUEST_TIMEOUT_SECS,
             db_max_connections: DEFAULT_DB_MAX_CONNECTIONS,

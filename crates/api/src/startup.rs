@@ -110,9 +110,13 @@ pub async fn open_database(config: &Config) -> anyhow::Result<sea_orm::DatabaseC
         .await
         .with_context(|| format!("cannot open the database {target}"))?;
     if config.auto_migrate {
-        Migrator::up(&db, None)
-            .await
-            .with_context(|| format!("migrating {target} failed; refusing to start"))?;
+        // Several instances starting together: one migrates, the others wait, then find nothing to do.
+        let timeout = std::time::Duration::from_secs(config.migration_lock_timeout_secs);
+        migration::with_migration_lock(&db, &config.database_url, timeout, || {
+            Migrator::up(&db, None)
+        })
+        .await
+        .with_context(|| format!("migrating {target} failed; refusing to start"))?;
     }
     Ok(db)
 }

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod helpers;
 mod idents;
+mod lock;
 mod m0001_create_users_table;
 mod m0002_create_courses_table;
 mod m0003_create_enrollments_table;
@@ -19,6 +20,7 @@ mod m0008_add_indexes_to_chat_messages_table;
 mod m0009_create_auth_tables;
 mod m0010_create_enrollment_events_and_payment_events;
 
+pub use lock::with_migration_lock;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 use std::time::Duration;
 

@@ -30,6 +30,10 @@ struct Cli {
     #[arg(short, long, global = true)]
     verbose: bool,
 
+    /// Seconds to wait for another run's migration lock (PostgreSQL advisory lock; SQLite lock file).
+    #[arg(long, default_value_t = 300, global = true)]
+    lock_timeout: u64,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -39,17 +43,27 @@ enum Command {
     /// Apply pending migrations, oldest first (the default command).
     Up {
         /// Apply at most N migrations.
-        #[arg(short = 'n', long = "num")]
+        #[arg(short = 'n', long = "num", conflicts_with = "to")]
         num: Option<u32>,
+        /// Apply pending migrations up to and including NAME.
+        #[arg(long, value_name = "NAME")]
+        to: Option<String>,
     },
     /// Roll back applied migrations, newest first.
     Down {
-        /// Roll back N migrations.
-        #[arg(short = 'n', long = "num", default_value_t = 1)]
-        num: u32,
+        /// Roll back N migrations (default 1).
+        #[arg(short = 'n', long = "num", conflicts_with = "to")]
+        num: Option<u32>,
+        /// Roll back every migration newer than NAME (NAME stays applied).
+        #[arg(long, value_name = "NAME")]
+        to: Option<String>,
     },
     /// List every migration in order with its state (applied, with when, or pending).
-    Status,
+    Status {
+        /// Exit non-zero when any migration is pending (for deploy pipelines).
+        #[arg(long)]
+        check: bool,
+    },
     /// Drop every table in the database (not only ours), then apply all migrations. Destroys data.
     Fresh,
     /// Roll back every applied migration, then apply all of them again. Destroys data.
@@ -81,7 +95,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let command = cli.command.unwrap_or(Command::Up { num: None });
+    let command = cli.command.unwrap_or(Command::Up {
+        num: None,
+        to: None,
+    });
     if let Command::Generate { name, dir } = &command {
         let dir = dir.clone().unwrap_or_else(default_source_dir);
         let file = generate::generate(&dir, name).map_err(|e| e.to_string())?;
@@ -94,22 +111,95 @@ async fn run(cli: Cli) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot connect to {target}: {e}"))?;
     let fail = |what: &str| {
-        let what = what.to_string();
+        let (what, target) = (what.to_string(), target.clone());
         move |e: sea_orm::DbErr| format!("{what} failed on {target}: {e}")
     };
+    let timeout = std::time::Duration::from_secs(cli.lock_timeout);
+    let url = cli.database_url.clone();
     match command {
-        Command::Up { num } => Migrator::up(&db, num).await.map_err(fail("up"))?,
-        Command::Down { num } => Migrator::down(&db, Some(num)).await.map_err(fail("down"))?,
-        Command::Status => print_status(&db).await.map_err(fail("status"))?,
-        Command::Fresh => Migrator::fresh(&db).await.map_err(fail("fresh"))?,
-        Command::Refresh => Migrator::refresh(&db).await.map_err(fail("refresh"))?,
-        Command::Reset => Migrator::reset(&db).await.map_err(fail("reset"))?,
+        Command::Up { num, to } => {
+            let steps = match to {
+                Some(name) => Some(steps_up_to(&db, &name).await.map_err(fail("up"))?),
+                None => num,
+            };
+            if steps != Some(0) {
+                migration::with_migration_lock(&db, &url, timeout, || Migrator::up(&db, steps))
+                    .await
+                    .map_err(fail("up"))?;
+            }
+        }
+        Command::Down { num, to } => {
+            let steps = match to {
+                Some(name) => steps_down_to(&db, &name).await.map_err(fail("down"))?,
+                None => num.unwrap_or(1),
+            };
+            if steps > 0 {
+                migration::with_migration_lock(&db, &url, timeout, || {
+                    Migrator::down(&db, Some(steps))
+                })
+                .await
+                .map_err(fail("down"))?;
+            }
+        }
+        Command::Status { check } => {
+            let pending = print_status(&db).await.map_err(fail("status"))?;
+            if check && pending > 0 {
+                return Err(format!("{pending} migration(s) pending"));
+            }
+        }
+        Command::Fresh => {
+            migration::with_migration_lock(&db, &url, timeout, || Migrator::fresh(&db))
+                .await
+                .map_err(fail("fresh"))?
+        }
+        Command::Refresh => {
+            migration::with_migration_lock(&db, &url, timeout, || Migrator::refresh(&db))
+                .await
+                .map_err(fail("refresh"))?
+        }
+        Command::Reset => {
+            migration::with_migration_lock(&db, &url, timeout, || Migrator::reset(&db))
+                .await
+                .map_err(fail("reset"))?
+        }
         Command::Generate { .. } => unreachable!("handled above"),
     }
     Ok(())
 }
 
-async fn print_status(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+fn position(name: &str) -> Result<usize, sea_orm::DbErr> {
+    Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == name)
+        .ok_or_else(|| {
+            sea_orm::DbErr::Custom(format!(
+                "no migration named {name:?} (see `migration status`)"
+            ))
+        })
+}
+
+/// How many pending migrations lie up to and including `name`.
+async fn steps_up_to(db: &DatabaseConnection, name: &str) -> Result<u32, sea_orm::DbErr> {
+    let target = position(name)?;
+    let migrations = Migrator::get_migration_with_status(db).await?;
+    Ok(migrations[..=target]
+        .iter()
+        .filter(|m| m.status() == MigrationStatus::Pending)
+        .count() as u32)
+}
+
+/// How many applied migrations come after `name`.
+async fn steps_down_to(db: &DatabaseConnection, name: &str) -> Result<u32, sea_orm::DbErr> {
+    let target = position(name)?;
+    let migrations = Migrator::get_migration_with_status(db).await?;
+    Ok(migrations[target + 1..]
+        .iter()
+        .filter(|m| m.status() == MigrationStatus::Applied)
+        .count() as u32)
+}
+
+/// Prints the status table; returns how many migrations are pending.
+async fn print_status(db: &DatabaseConnection) -> Result<usize, sea_orm::DbErr> {
     let migrations = Migrator::get_migration_with_status(db).await?;
     let applied_at: std::collections::HashMap<String, i64> = Migrator::get_migration_models(db)
         .await?
@@ -146,7 +236,7 @@ async fn print_status(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
         migrations.len(),
         migrations.len() - pending
     );
-    Ok(())
+    Ok(pending)
 }
 
 fn default_source_dir() -> PathBuf {

@@ -1,0 +1,107 @@
+//! One schema-changing run at a time, across processes and machines.
+//!
+//! PostgreSQL: a session advisory lock, taken with `pg_try_advisory_lock` in a poll loop on a
+//! connection of its own (a blocking `pg_advisory_lock` can deadlock with `CREATE INDEX CONCURRENTLY`,
+//! which waits for every other transaction), held for the whole run and released when it ends (or when
+//! the process dies and its session closes).
+//! SQLite: an exclusive OS lock on a file next to the database (`<file>.migrate-lock`); SQLite itself
+//! serialises writers, but not a whole run of several migrations.
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use sea_orm::{DatabaseConnection, DbBackend, DbErr};
+
+/// "LMS_MIGR": the advisory lock key of migration runs.
+const ADVISORY_KEY: i64 = 0x4C4D_535F_4D49_4752;
+const POLL: Duration = Duration::from_millis(200);
+
+/// Runs `work` while holding the migration lock of `db`, waiting at most `timeout` for it.
+pub async fn with_migration_lock<T, F, Fut>(
+    db: &DatabaseConnection,
+    url: &str,
+    timeout: Duration,
+    work: F,
+) -> Result<T, DbErr>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, DbErr>>,
+{
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let mut conn = db
+                .get_postgres_connection_pool()
+                .acquire()
+                .await
+                .map_err(|e| {
+                    DbErr::Custom(format!(
+                        "cannot open a connection for the migration lock: {e}"
+                    ))
+                })?;
+            let started = Instant::now();
+            loop {
+                let (got,): (bool,) = sea_orm::sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+                    .bind(ADVISORY_KEY)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(|e| DbErr::Custom(format!("taking the migration lock failed: {e}")))?;
+                if got {
+                    break;
+                }
+                if started.elapsed() >= timeout {
+                    return Err(DbErr::Custom(format!(
+                        "another migration run holds the lock; gave up after {} s (the wait is set with --lock-timeout)",
+                        timeout.as_secs()
+                    )));
+                }
+                tracing::info!("waiting for another migration run to finish");
+                tokio::time::sleep(POLL).await;
+            }
+            let result = work().await;
+            let _ = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(ADVISORY_KEY)
+                .execute(&mut *conn)
+                .await;
+            result
+        }
+        DbBackend::Sqlite => match sqlite_path(url) {
+            Some(path) => {
+                let lock_path = PathBuf::from(format!("{}.migrate-lock", path.display()));
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&lock_path)
+                    .map_err(|e| {
+                        DbErr::Custom(format!("cannot open {}: {e}", lock_path.display()))
+                    })?;
+                let started = Instant::now();
+                while file.try_lock().is_err() {
+                    if started.elapsed() >= timeout {
+                        return Err(DbErr::Custom(format!(
+                            "another migration run holds {}; gave up after {} s",
+                            lock_path.display(),
+                            timeout.as_secs()
+                        )));
+                    }
+                    tokio::time::sleep(POLL).await;
+                }
+                let result = work().await;
+                let _ = file.unlock();
+                result
+            }
+            // In-memory databases belong to one process.
+            None => work().await,
+        },
+        _ => work().await,
+    }
+}
+
+/// The file behind a `sqlite://` URL, if it is a file.
+fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
