@@ -11,6 +11,8 @@ backend_tests!(
     two_up_runs_started_together_apply_each_migration_once,
     status_check_fails_while_anything_is_pending,
     up_to_and_down_to_stop_at_the_named_migration,
+    up_records_checksums_and_refuses_when_an_applied_migration_changed,
+    dry_runs_print_the_sql_in_order_and_change_nothing,
 );
 
 fn migration(args: &[&str], database_url: Option<&str>, cwd: &Path) -> Output {
@@ -270,4 +272,116 @@ async fn up_to_and_down_to_stop_at_the_named_migration(backend: Backend) {
     let unknown = migration(&["up", "--to", "m9999_nope"], url, cwd.path());
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no migration named"));
+}
+
+async fn up_records_checksums_and_refuses_when_an_applied_migration_changed(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let test_db = TestDb::new(backend).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let url = Some(test_db.url.as_str());
+    ok(migration(&["up"], url, cwd.path()));
+    let db = test_db.connect().await;
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT version, checksum, duration_ms FROM seaql_migration_checksums ORDER BY version",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), names().len());
+    for row in &rows {
+        assert_eq!(
+            row.try_get_by_index::<String>(1).unwrap().len(),
+            64,
+            "a SHA-256 per migration"
+        );
+        assert!(
+            row.try_get_by_index::<Option<i64>>(2).unwrap().is_some(),
+            "and how long it took"
+        );
+    }
+
+    // Someone edits an applied migration (simulated by changing its recorded checksum) ...
+    db.execute_unprepared(&format!(
+        "UPDATE seaql_migration_checksums SET checksum = 'edited' WHERE version = '{}'",
+        names()[1]
+    ))
+    .await
+    .unwrap();
+    ok(migration(&["down"], url, cwd.path()));
+    let status = ok(migration(&["status"], url, cwd.path()));
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with(&names()[1]) && l.contains("CHANGED")),
+        "{status}"
+    );
+    assert!(
+        !migration(&["status", "--check"], url, cwd.path())
+            .status
+            .success()
+    );
+    let refused = migration(&["up"], url, cwd.path());
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&names()[1]) && stderr.contains("--allow-changed"),
+        "{stderr}"
+    );
+    // ... and a migration applied by a newer build is missing from this one.
+    db.execute_unprepared(
+        "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m9999_from_the_future', 0)",
+    )
+    .await
+    .unwrap();
+    let status = ok(migration(&["status"], url, cwd.path()));
+    assert!(
+        status.contains("m9999_from_the_future") && status.contains("MISSING"),
+        "{status}"
+    );
+    let refused = migration(&["up", "--allow-changed"], url, cwd.path());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("missing from this build"));
+    db.execute_unprepared("DELETE FROM seaql_migrations WHERE version = 'm9999_from_the_future'")
+        .await
+        .unwrap();
+    ok(migration(&["up", "--allow-changed"], url, cwd.path()));
+    let rows = status_rows(&ok(migration(&["status"], url, cwd.path())));
+    assert!(rows.iter().all(|(_, s)| s != "pending"), "{rows:?}");
+}
+
+async fn dry_runs_print_the_sql_in_order_and_change_nothing(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let url = Some(test_db.url.as_str());
+    let plan = ok(migration(&["up", "--dry-run"], url, cwd.path()));
+    let users = plan.find("CREATE TABLE \"users\"").expect("users first");
+    let courses = plan.find("CREATE TABLE \"courses\"").expect("then courses");
+    assert!(users < courses);
+    assert!(
+        plan.contains("CREATE UNIQUE INDEX \"uq_users_email\""),
+        "{plan}"
+    );
+    assert!(plan.trim_end().ends_with("-- dry run: nothing was changed"));
+    let db = test_db.connect().await;
+    assert!(
+        schema::tables(&db).await.is_empty(),
+        "a dry run creates nothing"
+    );
+    assert!(
+        status_rows(&ok(migration(&["status"], url, cwd.path())))
+            .iter()
+            .all(|(_, s)| s == "pending")
+    );
+
+    ok(migration(&["up"], url, cwd.path()));
+    let before = schema::snapshot(&db).await;
+    let down = ok(migration(
+        &["down", "-n", "2", "--dry-run"],
+        url,
+        cwd.path(),
+    ));
+    let last = names().last().unwrap().clone();
+    assert!(down.starts_with(&format!("-- {last} (down)")), "{down}");
+    assert!(down.contains("DROP TABLE"), "{down}");
+    assert_eq!(schema::snapshot(&db).await, before, "nothing changed");
 }

@@ -33,7 +33,7 @@ pub async fn snapshot(db: &DatabaseConnection) -> Vec<String> {
     rows
 }
 
-/// Names of the application's tables (everything but the migration bookkeeping).
+/// Names of the application's tables (everything but the migration bookkeeping, `seaql_*`).
 pub async fn tables(db: &DatabaseConnection) -> Vec<String> {
     let backend = db.get_database_backend();
     let sql = match backend {
@@ -47,6 +47,6 @@ pub async fn tables(db: &DatabaseConnection) -> Vec<String> {
         .expect("table query")
         .into_iter()
         .map(|row| row.try_get_by_index::<String>(0).expect("name"))
-        .filter(|name| name != "seaql_migrations")
+        .filter(|name| !name.starts_with("seaql_"))
         .collect()
 }

@@ -9,7 +9,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use migration::{Migrator, MigratorTrait, PoolOptions, redact_url};
+use migration::{PoolOptions, redact_url};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -112,8 +112,8 @@ pub async fn open_database(config: &Config) -> anyhow::Result<sea_orm::DatabaseC
     if config.auto_migrate {
         // Several instances starting together: one migrates, the others wait, then find nothing to do.
         let timeout = std::time::Duration::from_secs(config.migration_lock_timeout_secs);
-        migration::with_migration_lock(&db, &config.database_url, timeout, || {
-            Migrator::up(&db, None)
+        migration::with_migration_lock(&db, &config.database_url, timeout, || async {
+            migration::runner::up(&db, None, false).await.map(|_| ())
         })
         .await
         .with_context(|| format!("migrating {target} failed; refusing to start"))?;

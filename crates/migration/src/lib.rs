@@ -19,6 +19,7 @@ mod m0007_add_indexes_to_enrollments_table;
 mod m0008_add_indexes_to_chat_messages_table;
 mod m0009_create_auth_tables;
 mod m0010_create_enrollment_events_and_payment_events;
+pub mod runner;
 
 pub use lock::with_migration_lock;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};

@@ -3,7 +3,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use migration::{DEFAULT_DATABASE_URL, Migrator, MigratorTrait, PoolOptions, connect, redact_url};
+use migration::{
+    DEFAULT_DATABASE_URL, Migrator, MigratorTrait, PoolOptions, connect, redact_url, runner,
+};
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigrationStatus;
 
@@ -40,7 +42,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Apply pending migrations, oldest first (the default command).
+    /// Apply pending migrations, oldest first, recording each one's SQL checksum and duration (the
+    /// default command). Refuses when an applied migration changed since it ran.
     Up {
         /// Apply at most N migrations.
         #[arg(short = 'n', long = "num", conflicts_with = "to")]
@@ -48,6 +51,12 @@ enum Command {
         /// Apply pending migrations up to and including NAME.
         #[arg(long, value_name = "NAME")]
         to: Option<String>,
+        /// Print the SQL that would run, in order, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Migrate even though applied migrations changed since they ran. (Missing ones always refuse.)
+        #[arg(long)]
+        allow_changed: bool,
     },
     /// Roll back applied migrations, newest first.
     Down {
@@ -57,10 +66,14 @@ enum Command {
         /// Roll back every migration newer than NAME (NAME stays applied).
         #[arg(long, value_name = "NAME")]
         to: Option<String>,
+        /// Print the SQL that would run, in order, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
-    /// List every migration in order with its state (applied, with when, or pending).
+    /// List every migration in order: applied (when, how long), pending, changed since it was applied
+    /// (its SQL checksum differs), or missing (applied, but not in this build).
     Status {
-        /// Exit non-zero when any migration is pending (for deploy pipelines).
+        /// Exit non-zero when anything is pending, changed or missing (for deploy pipelines).
         #[arg(long)]
         check: bool,
     },
@@ -98,6 +111,8 @@ async fn run(cli: Cli) -> Result<(), String> {
     let command = cli.command.unwrap_or(Command::Up {
         num: None,
         to: None,
+        dry_run: false,
+        allow_changed: false,
     });
     if let Command::Generate { name, dir } = &command {
         let dir = dir.clone().unwrap_or_else(default_source_dir);
@@ -117,51 +132,80 @@ async fn run(cli: Cli) -> Result<(), String> {
     let timeout = std::time::Duration::from_secs(cli.lock_timeout);
     let url = cli.database_url.clone();
     match command {
-        Command::Up { num, to } => {
+        Command::Up {
+            num,
+            to,
+            dry_run,
+            allow_changed,
+        } => {
             let steps = match to {
                 Some(name) => Some(steps_up_to(&db, &name).await.map_err(fail("up"))?),
                 None => num,
             };
+            if dry_run {
+                return dry_run_up(&db, steps).await.map_err(fail("up --dry-run"));
+            }
             if steps != Some(0) {
-                migration::with_migration_lock(&db, &url, timeout, || Migrator::up(&db, steps))
-                    .await
-                    .map_err(fail("up"))?;
+                let applied = migration::with_migration_lock(&db, &url, timeout, || {
+                    runner::up(&db, steps, allow_changed)
+                })
+                .await
+                .map_err(fail("up"))?;
+                if applied.is_empty() {
+                    println!("No pending migrations");
+                }
             }
         }
-        Command::Down { num, to } => {
+        Command::Down { num, to, dry_run } => {
             let steps = match to {
                 Some(name) => steps_down_to(&db, &name).await.map_err(fail("down"))?,
                 None => num.unwrap_or(1),
             };
+            if dry_run {
+                return dry_run_down(&db, steps)
+                    .await
+                    .map_err(fail("down --dry-run"));
+            }
             if steps > 0 {
-                migration::with_migration_lock(&db, &url, timeout, || {
-                    Migrator::down(&db, Some(steps))
+                migration::with_migration_lock(&db, &url, timeout, || async {
+                    Migrator::down(&db, Some(steps)).await?;
+                    runner::forget_unapplied(&db).await
                 })
                 .await
                 .map_err(fail("down"))?;
             }
         }
         Command::Status { check } => {
-            let pending = print_status(&db).await.map_err(fail("status"))?;
-            if check && pending > 0 {
-                return Err(format!("{pending} migration(s) pending"));
+            let rows = runner::status(&db).await.map_err(fail("status"))?;
+            print_status(&rows);
+            let not_clean = rows
+                .iter()
+                .filter(|r| r.state != runner::State::Applied)
+                .count();
+            if check && not_clean > 0 {
+                return Err(format!(
+                    "{not_clean} migration(s) pending, changed or missing"
+                ));
             }
         }
-        Command::Fresh => {
-            migration::with_migration_lock(&db, &url, timeout, || Migrator::fresh(&db))
-                .await
-                .map_err(fail("fresh"))?
-        }
-        Command::Refresh => {
-            migration::with_migration_lock(&db, &url, timeout, || Migrator::refresh(&db))
-                .await
-                .map_err(fail("refresh"))?
-        }
-        Command::Reset => {
-            migration::with_migration_lock(&db, &url, timeout, || Migrator::reset(&db))
-                .await
-                .map_err(fail("reset"))?
-        }
+        Command::Fresh => migration::with_migration_lock(&db, &url, timeout, || async {
+            Migrator::fresh(&db).await?;
+            runner::forget_unapplied(&db).await
+        })
+        .await
+        .map_err(fail("fresh"))?,
+        Command::Refresh => migration::with_migration_lock(&db, &url, timeout, || async {
+            Migrator::refresh(&db).await?;
+            runner::forget_unapplied(&db).await
+        })
+        .await
+        .map_err(fail("refresh"))?,
+        Command::Reset => migration::with_migration_lock(&db, &url, timeout, || async {
+            Migrator::reset(&db).await?;
+            runner::forget_unapplied(&db).await
+        })
+        .await
+        .map_err(fail("reset"))?,
         Command::Generate { .. } => unreachable!("handled above"),
     }
     Ok(())
@@ -198,45 +242,93 @@ async fn steps_down_to(db: &DatabaseConnection, name: &str) -> Result<u32, sea_o
         .count() as u32)
 }
 
-/// Prints the status table; returns how many migrations are pending.
-async fn print_status(db: &DatabaseConnection) -> Result<usize, sea_orm::DbErr> {
-    let migrations = Migrator::get_migration_with_status(db).await?;
-    let applied_at: std::collections::HashMap<String, i64> = Migrator::get_migration_models(db)
+fn print_status(rows: &[runner::Row]) {
+    let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(9).max(9);
+    println!(
+        "{:<width$}  {:<8}  {:<19}  {:>8}",
+        "migration", "status", "applied at (UTC)", "took ms"
+    );
+    for row in rows {
+        let state = match row.state {
+            runner::State::Applied => "applied",
+            runner::State::Pending => "pending",
+            runner::State::Changed => "CHANGED",
+            runner::State::Missing => "MISSING",
+        };
+        let when = row
+            .applied_at
+            .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default();
+        let took = row.duration_ms.map(|d| d.to_string()).unwrap_or_default();
+        println!("{:<width$}  {state:<8}  {when:<19}  {took:>8}", row.name);
+    }
+    let count = |s: runner::State| rows.iter().filter(|r| r.state == s).count();
+    println!(
+        "{} migrations: {} applied, {} pending, {} changed, {} missing",
+        rows.len(),
+        count(runner::State::Applied),
+        count(runner::State::Pending),
+        count(runner::State::Changed),
+        count(runner::State::Missing)
+    );
+}
+
+/// The SQL of the next `steps` pending migrations, in order.
+async fn dry_run_up(db: &DatabaseConnection, steps: Option<u32>) -> Result<(), sea_orm::DbErr> {
+    let pending: Vec<String> = runner::status(db)
         .await?
         .into_iter()
-        .map(|m| (m.version, m.applied_at))
+        .filter(|r| r.state == runner::State::Pending)
+        .map(|r| r.name)
         .collect();
-    let width = migrations
+    let take = steps
+        .map_or(pending.len(), |n| n as usize)
+        .min(pending.len());
+    print_plan(db, &pending[..take], runner::Direction::Up).await
+}
+
+/// The SQL of rolling back the newest `steps` applied migrations, newest first.
+async fn dry_run_down(db: &DatabaseConnection, steps: u32) -> Result<(), sea_orm::DbErr> {
+    let applied: Vec<String> = Migrator::get_applied_migrations(db)
+        .await?
         .iter()
-        .map(|m| m.name().len())
-        .max()
-        .unwrap_or(9)
-        .max(9);
-    println!("{:<width$}  {:<8}  applied at (UTC)", "migration", "status");
-    let mut pending = 0;
-    for m in &migrations {
-        let (state, when) = match m.status() {
-            MigrationStatus::Applied => {
-                let when = applied_at
-                    .get(m.name())
-                    .and_then(|secs| chrono::DateTime::from_timestamp(*secs, 0))
-                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-                    .unwrap_or_default();
-                ("applied", when)
-            }
-            MigrationStatus::Pending => {
-                pending += 1;
-                ("pending", String::new())
-            }
-        };
-        println!("{:<width$}  {state:<8}  {when}", m.name());
+        .map(|m| m.name().to_string())
+        .collect();
+    let newest: Vec<String> = applied.into_iter().rev().take(steps as usize).collect();
+    print_plan(db, &newest, runner::Direction::Down).await
+}
+
+async fn print_plan(
+    db: &DatabaseConnection,
+    names: &[String],
+    direction: runner::Direction,
+) -> Result<(), sea_orm::DbErr> {
+    let backend = db.get_database_backend();
+    if names.is_empty() {
+        println!("-- nothing to run");
     }
-    println!(
-        "{} migrations: {} applied, {pending} pending",
-        migrations.len(),
-        migrations.len() - pending
-    );
-    Ok(pending)
+    for name in names {
+        let migration = Migrator::migrations()
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| sea_orm::DbErr::Migration(format!("{name} is not in this build")))?;
+        let in_txn = backend == sea_orm::DbBackend::Postgres;
+        println!(
+            "-- {name} ({}){}",
+            if direction == runner::Direction::Up {
+                "up"
+            } else {
+                "down"
+            },
+            if in_txn { ", in one transaction" } else { "" }
+        );
+        for statement in runner::planned_sql(migration.as_ref(), backend, direction).await? {
+            println!("{statement};");
+        }
+    }
+    println!("-- dry run: nothing was changed");
+    Ok(())
 }
 
 fn default_source_dir() -> PathBuf {

@@ -1,0 +1,287 @@
+//! Applying migrations the way production teams want it: one at a time under the migration lock, each
+//! with a checksum of the SQL it runs on this backend and how long it took (`seaql_migration_checksums`),
+//! refusing to go on when an applied migration was edited afterwards, and able to show the SQL without
+//! running it (dry run).
+//!
+//! The SQL of a migration is captured by running its `up()` / `down()` against SeaORM's MockDatabase,
+//! which records statements instead of executing them. Migrations here only issue statements (no
+//! queries), so what is recorded is exactly what would run.
+use std::collections::HashMap;
+use std::time::Instant;
+
+use sea_orm::sea_query::{Alias, ColumnDef, Expr, ExprTrait, Query, Table};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, MockDatabase, MockExecResult,
+};
+use sea_orm_migration::{MigrationTrait, MigratorTrait, SchemaManager};
+use sha2::{Digest, Sha256};
+
+use crate::Migrator;
+
+pub const CHECKSUM_TABLE: &str = "seaql_migration_checksums";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+/// The statements `migration` runs in `direction` on `backend`, in order.
+pub async fn planned_sql(
+    migration: &dyn MigrationTrait,
+    backend: DbBackend,
+    direction: Direction,
+) -> Result<Vec<String>, DbErr> {
+    let results = (0..10_000).map(|_| MockExecResult {
+        last_insert_id: 0,
+        rows_affected: 0,
+    });
+    let conn = MockDatabase::new(backend)
+        .append_exec_results(results)
+        .into_connection();
+    {
+        let manager = SchemaManager::new(&conn);
+        match direction {
+            Direction::Up => migration.up(&manager).await?,
+            Direction::Down => migration.down(&manager).await?,
+        }
+    }
+    Ok(conn
+        .into_transaction_log()
+        .iter()
+        .flat_map(|t| {
+            t.statements()
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect())
+}
+
+/// SHA-256 (hex) of the SQL a migration's `up()` runs on `backend`.
+pub async fn checksum(migration: &dyn MigrationTrait, backend: DbBackend) -> Result<String, DbErr> {
+    let mut hash = Sha256::new();
+    for statement in planned_sql(migration, backend, Direction::Up).await? {
+        hash.update(statement.as_bytes());
+        hash.update(b";\n");
+    }
+    Ok(hex::encode(hash.finalize()))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    Applied,
+    Pending,
+    /// Applied, but its SQL is not what was applied any more.
+    Changed,
+    /// Recorded as applied, but this build has no such migration.
+    Missing,
+}
+
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub name: String,
+    pub state: State,
+    pub applied_at: Option<i64>,
+    pub duration_ms: Option<i64>,
+}
+
+async fn ensure_checksum_table(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    let create = Table::create()
+        .table(Alias::new(CHECKSUM_TABLE))
+        .if_not_exists()
+        .col(
+            ColumnDef::new(Alias::new("version"))
+                .string()
+                .not_null()
+                .primary_key(),
+        )
+        .col(
+            ColumnDef::new(Alias::new("checksum"))
+                .string_len(64)
+                .not_null(),
+        )
+        .col(
+            ColumnDef::new(Alias::new("duration_ms"))
+                .big_integer()
+                .null(),
+        )
+        .to_owned();
+    db.execute(&create).await?;
+    Ok(())
+}
+
+/// version -> (checksum, duration)
+async fn recorded(
+    db: &impl ConnectionTrait,
+) -> Result<HashMap<String, (String, Option<i64>)>, DbErr> {
+    ensure_checksum_table(db).await?;
+    let select = Query::select()
+        .columns(["version", "checksum", "duration_ms"].map(Alias::new))
+        .from(Alias::new(CHECKSUM_TABLE))
+        .to_owned();
+    let mut out = HashMap::new();
+    for row in db.query_all(&select).await? {
+        out.insert(
+            row.try_get("", "version")?,
+            (
+                row.try_get("", "checksum")?,
+                row.try_get("", "duration_ms")?,
+            ),
+        );
+    }
+    Ok(out)
+}
+
+async fn record(
+    db: &impl ConnectionTrait,
+    version: &str,
+    checksum: &str,
+    duration_ms: Option<i64>,
+) -> Result<(), DbErr> {
+    let delete = Query::delete()
+        .from_table(Alias::new(CHECKSUM_TABLE))
+        .and_where(Expr::col(Alias::new("version")).eq(version))
+        .to_owned();
+    db.execute(&delete).await?;
+    let insert = Query::insert()
+        .into_table(Alias::new(CHECKSUM_TABLE))
+        .columns(["version", "checksum", "duration_ms"].map(Alias::new))
+        .values_panic([version.into(), checksum.into(), duration_ms.into()])
+        .to_owned();
+    db.execute(&insert).await?;
+    Ok(())
+}
+
+/// Every migration in order with its state, then the applied ones this build does not know.
+/// Applied migrations recorded before checksums existed get today's checksum (trusted as they are).
+pub async fn status(db: &DatabaseConnection) -> Result<Vec<Row>, DbErr> {
+    let backend = db.get_database_backend();
+    Migrator::install(db).await?;
+    let applied: HashMap<String, i64> = Migrator::get_migration_models(db)
+        .await?
+        .into_iter()
+        .map(|m| (m.version, m.applied_at))
+        .collect();
+    let mut recorded = recorded(db).await?;
+    let mut rows = Vec::new();
+    for migration in Migrator::migrations() {
+        let name = migration.name().to_string();
+        let Some(applied_at) = applied.get(&name).copied() else {
+            rows.push(Row {
+                name,
+                state: State::Pending,
+                applied_at: None,
+                duration_ms: None,
+            });
+            continue;
+        };
+        let current = checksum(migration.as_ref(), backend).await?;
+        let (state, duration_ms) = match recorded.get(&name) {
+            Some((stored, duration)) if *stored == current => (State::Applied, *duration),
+            Some((_, duration)) => (State::Changed, *duration),
+            None => {
+                record(db, &name, &current, None).await?;
+                recorded.insert(name.clone(), (current, None));
+                (State::Applied, None)
+            }
+        };
+        rows.push(Row {
+            name,
+            state,
+            applied_at: Some(applied_at),
+            duration_ms,
+        });
+    }
+    let known: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_string())
+        .collect();
+    let mut missing: Vec<_> = applied.iter().filter(|(v, _)| !known.contains(v)).collect();
+    missing.sort();
+    for (name, applied_at) in missing {
+        rows.push(Row {
+            name: name.clone(),
+            state: State::Missing,
+            applied_at: Some(*applied_at),
+            duration_ms: None,
+        });
+    }
+    Ok(rows)
+}
+
+/// Applies up to `steps` pending migrations (all when None), one at a time, recording checksum and
+/// duration of each. Refuses, naming them, when applied migrations are missing from this build, or
+/// changed since they ran (unless `allow_changed`). Call it under the migration lock. Returns the names
+/// applied.
+pub async fn up(
+    db: &DatabaseConnection,
+    steps: Option<u32>,
+    allow_changed: bool,
+) -> Result<Vec<String>, DbErr> {
+    let rows = status(db).await?;
+    let named = |state: State| {
+        rows.iter()
+            .filter(|r| r.state == state)
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let missing = named(State::Missing);
+    if !missing.is_empty() {
+        return Err(DbErr::Migration(format!(
+            "applied migrations are missing from this build: {missing} (a newer build applied them); refusing to migrate"
+        )));
+    }
+    let changed = named(State::Changed);
+    if !changed.is_empty() && !allow_changed {
+        return Err(DbErr::Migration(format!(
+            "applied migrations changed since they ran: {changed}; refusing to migrate (--allow-changed overrides)"
+        )));
+    }
+    let backend = db.get_database_backend();
+    let pending: Vec<String> = rows
+        .iter()
+        .filter(|r| r.state == State::Pending)
+        .map(|r| r.name.clone())
+        .collect();
+    let take = steps
+        .map_or(pending.len(), |n| n as usize)
+        .min(pending.len());
+    let mut applied = Vec::new();
+    for name in &pending[..take] {
+        let migration = Migrator::migrations()
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| DbErr::Migration(format!("{name} vanished")))?;
+        let sum = checksum(migration.as_ref(), backend).await?;
+        let started = Instant::now();
+        Migrator::up(db, Some(1))
+            .await
+            .map_err(|e| DbErr::Migration(format!("migration {name} failed: {e}")))?;
+        record(db, name, &sum, Some(started.elapsed().as_millis() as i64)).await?;
+        applied.push(name.clone());
+    }
+    Ok(applied)
+}
+
+/// Forgets checksums of migrations that are no longer applied (after down, fresh, reset).
+pub async fn forget_unapplied(db: &DatabaseConnection) -> Result<(), DbErr> {
+    ensure_checksum_table(db).await?;
+    Migrator::install(db).await?;
+    let applied: Vec<String> = Migrator::get_migration_models(db)
+        .await?
+        .into_iter()
+        .map(|m| m.version)
+        .collect();
+    for (version, _) in recorded(db).await? {
+        if !applied.contains(&version) {
+            let delete = Query::delete()
+                .from_table(Alias::new(CHECKSUM_TABLE))
+                .and_where(Expr::col(Alias::new("version")).eq(version))
+                .to_owned();
+            db.execute(&delete).await?;
+        }
+    }
+    Ok(())
+}
