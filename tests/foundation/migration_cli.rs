@@ -13,6 +13,7 @@ backend_tests!(
     up_to_and_down_to_stop_at_the_named_migration,
     up_records_checksums_and_refuses_when_an_applied_migration_changed,
     dry_runs_print_the_sql_in_order_and_change_nothing,
+    verify_passes_on_a_migrated_database_and_reports_drift,
 );
 
 fn migration(args: &[&str], database_url: Option<&str>, cwd: &Path) -> Output {
@@ -384,4 +385,29 @@ async fn dry_runs_print_the_sql_in_order_and_change_nothing(backend: Backend) {
     assert!(down.starts_with(&format!("-- {last} (down)")), "{down}");
     assert!(down.contains("DROP TABLE"), "{down}");
     assert_eq!(schema::snapshot(&db).await, before, "nothing changed");
+}
+
+async fn verify_passes_on_a_migrated_database_and_reports_drift(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let test_db = TestDb::new(backend).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let url = Some(test_db.url.as_str());
+    ok(migration(&["up"], url, cwd.path()));
+    let out = ok(migration(&["verify"], url, cwd.path()));
+    assert!(out.contains(&format!("matches the {} applied migrations", names().len())), "{out}");
+    // Partly rolled back is still consistent with what is applied.
+    ok(migration(&["down", "-n", "3"], url, cwd.path()));
+    ok(migration(&["verify"], url, cwd.path()));
+    ok(migration(&["up"], url, cwd.path()));
+
+    // Drift: an index dropped by hand, a column added by hand, a foreign key action changed.
+    let db = test_db.connect().await;
+    db.execute_unprepared("DROP INDEX idx_courses_category").await.unwrap();
+    db.execute_unprepared("ALTER TABLE users ADD COLUMN nickname VARCHAR(20)").await.unwrap();
+    let drift = migration(&["verify"], url, cwd.path());
+    assert!(!drift.status.success());
+    let report = String::from_utf8_lossy(&drift.stdout);
+    assert!(report.lines().any(|l| l.starts_with("missing:") && l.contains("idx_courses_category")), "{report}");
+    assert!(report.lines().any(|l| l.starts_with("unexpected:") && l.contains("nickname")), "{report}");
+    assert!(String::from_utf8_lossy(&drift.stderr).contains("differs"));
 }

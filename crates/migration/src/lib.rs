@@ -20,6 +20,7 @@ mod m0008_add_indexes_to_chat_messages_table;
 mod m0009_create_auth_tables;
 mod m0010_create_enrollment_events_and_payment_events;
 pub mod runner;
+pub mod verify;
 
 pub use lock::with_migration_lock;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};

@@ -77,6 +77,9 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Compare the live schema with what the applied migrations define (tables, columns, keys, foreign
+    /// keys, checks, indexes); print the differences and exit non-zero on drift.
+    Verify,
     /// Drop every table in the database (not only ours), then apply all migrations. Destroys data.
     Fresh,
     /// Roll back every applied migration, then apply all of them again. Destroys data.
@@ -206,6 +209,22 @@ async fn run(cli: Cli) -> Result<(), String> {
         })
         .await
         .map_err(fail("reset"))?,
+        Command::Verify => {
+            let (differences, applied) = migration::verify::verify(&db, &url)
+                .await
+                .map_err(fail("verify"))?;
+            if differences.is_empty() {
+                println!("the schema matches the {applied} applied migrations");
+            } else {
+                for line in &differences {
+                    println!("{line}");
+                }
+                return Err(format!(
+                    "the schema differs from the {applied} applied migrations in {} place(s)",
+                    differences.len()
+                ));
+            }
+        }
         Command::Generate { .. } => unreachable!("handled above"),
     }
     Ok(())
