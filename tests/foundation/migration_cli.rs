@@ -14,6 +14,7 @@ backend_tests!(
     up_records_checksums_and_refuses_when_an_applied_migration_changed,
     dry_runs_print_the_sql_in_order_and_change_nothing,
     verify_passes_on_a_migrated_database_and_reports_drift,
+    a_migration_failing_half_way_leaves_nothing_behind_and_names_the_statement,
 );
 
 fn migration(args: &[&str], database_url: Option<&str>, cwd: &Path) -> Output {
@@ -359,7 +360,8 @@ async fn dry_runs_print_the_sql_in_order_and_change_nothing(backend: Backend) {
     let courses = plan.find("CREATE TABLE \"courses\"").expect("then courses");
     assert!(users < courses);
     assert!(
-        plan.contains("CREATE UNIQUE INDEX \"uq_users_email\""),
+        plan.lines()
+            .any(|l| l.starts_with("CREATE UNIQUE INDEX") && l.contains("\"uq_users_email\"")),
         "{plan}"
     );
     assert!(plan.trim_end().ends_with("-- dry run: nothing was changed"));
@@ -394,7 +396,10 @@ async fn verify_passes_on_a_migrated_database_and_reports_drift(backend: Backend
     let url = Some(test_db.url.as_str());
     ok(migration(&["up"], url, cwd.path()));
     let out = ok(migration(&["verify"], url, cwd.path()));
-    assert!(out.contains(&format!("matches the {} applied migrations", names().len())), "{out}");
+    assert!(
+        out.contains(&format!("matches the {} applied migrations", names().len())),
+        "{out}"
+    );
     // Partly rolled back is still consistent with what is applied.
     ok(migration(&["down", "-n", "3"], url, cwd.path()));
     ok(migration(&["verify"], url, cwd.path()));
@@ -402,12 +407,202 @@ async fn verify_passes_on_a_migrated_database_and_reports_drift(backend: Backend
 
     // Drift: an index dropped by hand, a column added by hand, a foreign key action changed.
     let db = test_db.connect().await;
-    db.execute_unprepared("DROP INDEX idx_courses_category").await.unwrap();
-    db.execute_unprepared("ALTER TABLE users ADD COLUMN nickname VARCHAR(20)").await.unwrap();
+    db.execute_unprepared("DROP INDEX idx_courses_category")
+        .await
+        .unwrap();
+    db.execute_unprepared("ALTER TABLE users ADD COLUMN nickname VARCHAR(20)")
+        .await
+        .unwrap();
     let drift = migration(&["verify"], url, cwd.path());
     assert!(!drift.status.success());
     let report = String::from_utf8_lossy(&drift.stdout);
-    assert!(report.lines().any(|l| l.starts_with("missing:") && l.contains("idx_courses_category")), "{report}");
-    assert!(report.lines().any(|l| l.starts_with("unexpected:") && l.contains("nickname")), "{report}");
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("missing:") && l.contains("idx_courses_category")),
+        "{report}"
+    );
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("unexpected:") && l.contains("nickname")),
+        "{report}"
+    );
     assert!(String::from_utf8_lossy(&drift.stderr).contains("differs"));
+}
+
+async fn sql_count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql,
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+/// PostgreSQL only: SQLite has no concurrent index builds (its writers are serialised anyway).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_interrupted_concurrent_index_build_is_cleaned_up_and_retried() {
+    use sea_orm::ConnectionTrait;
+    let test_db = TestDb::new(Backend::Postgres).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let url = Some(test_db.url.as_str());
+    ok(migration(
+        &["up", "--to", "m0004_create_chat_messages_table"],
+        url,
+        cwd.path(),
+    ));
+    let db = test_db.connect().await;
+    // Duplicate emails make the unique index build fail half-way, leaving an INVALID index behind.
+    db.execute_unprepared(
+        "INSERT INTO users (email, username, first_name, last_name) VALUES ('dup@example.com', 'one', 'A', 'B'), ('dup@example.com', 'two', 'A', 'B')",
+    )
+    .await
+    .unwrap();
+    let failed = migration(&["up"], url, cwd.path());
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains("m0005_add_indexes_to_users_table"),
+        "the error names the migration: {stderr}"
+    );
+    let invalid = "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'uq_users_email' AND NOT i.indisvalid";
+    assert_eq!(
+        sql_count(&db, invalid).await,
+        1,
+        "the interrupted build left an invalid index"
+    );
+    assert!(status_rows(&ok(migration(&["status"], url, cwd.path())))[4].1 == "pending");
+
+    db.execute_unprepared("DELETE FROM users WHERE username = 'two'")
+        .await
+        .unwrap();
+    ok(migration(&["up"], url, cwd.path()));
+    assert_eq!(sql_count(&db, invalid).await, 0);
+    let valid = "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'uq_users_email' AND i.indisvalid";
+    assert_eq!(sql_count(&db, valid).await, 1);
+    ok(migration(&["verify"], url, cwd.path()));
+    let plan = ok(migration(
+        &["down", "-n", "4", "--dry-run"],
+        url,
+        cwd.path(),
+    ));
+    assert!(plan.contains("DROP INDEX CONCURRENTLY"), "{plan}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_inserts_keep_flowing_while_the_chat_index_migration_runs_on_a_million_rows() {
+    use sea_orm::ConnectionTrait;
+    use std::time::{Duration, Instant};
+    let test_db = TestDb::new(Backend::Postgres).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let url = Some(test_db.url.as_str());
+    ok(migration(
+        &["up", "--to", "m0007_add_indexes_to_enrollments_table"],
+        url,
+        cwd.path(),
+    ));
+    let db = test_db.connect().await;
+    db.execute_unprepared("INSERT INTO users (email, username, first_name, last_name) VALUES ('a@example.com', 'author', 'A', 'B')").await.unwrap();
+    db.execute_unprepared(
+        "INSERT INTO courses (instructor_id, title, slug) VALUES (1, 'Big', 'big')",
+    )
+    .await
+    .unwrap();
+    db.execute_unprepared(
+        "INSERT INTO chat_messages (course_id, user_id, content, created_at, updated_at) \
+         SELECT 1, 1, 'message ' || g, now(), now() FROM generate_series(1, 1000000) g",
+    )
+    .await
+    .unwrap();
+
+    let started = Instant::now();
+    let mut child = Command::new(bin("migration"))
+        .arg("up")
+        .current_dir(cwd.path())
+        .env("DATABASE_URL", &test_db.url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut inserted, mut slowest) = (0u32, Duration::ZERO);
+    while child.try_wait().unwrap().is_none() {
+        let t = Instant::now();
+        db.execute_unprepared("INSERT INTO chat_messages (course_id, user_id, content) VALUES (1, 1, 'during the build')").await.unwrap();
+        slowest = slowest.max(t.elapsed());
+        inserted += 1;
+    }
+    let build = started.elapsed();
+    assert!(child.wait().unwrap().success());
+    eprintln!("index migration took {build:?}; {inserted} inserts meanwhile, slowest {slowest:?}");
+    assert!(inserted > 0);
+    // A blocking CREATE INDEX would hold every insert for the length of a whole index build.
+    if build > Duration::from_secs(1) {
+        assert!(
+            slowest < build / 2,
+            "an insert waited {slowest:?} during a {build:?} migration"
+        );
+    }
+    assert!(
+        status_rows(&ok(migration(&["status"], url, cwd.path())))
+            .iter()
+            .all(|(_, s)| s == "applied")
+    );
+    ok(migration(&["verify"], url, cwd.path()));
+}
+
+async fn a_migration_failing_half_way_leaves_nothing_behind_and_names_the_statement(
+    backend: Backend,
+) {
+    use sea_orm::ConnectionTrait;
+    let test_db = TestDb::new(backend).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let url = Some(test_db.url.as_str());
+    ok(migration(
+        &["up", "--to", "m0008_add_indexes_to_chat_messages_table"],
+        url,
+        cwd.path(),
+    ));
+    let db = test_db.connect().await;
+    // m0009 creates sessions, refresh_tokens, recovery_codes, mfa_challenges, then rate_limits: which exists.
+    db.execute_unprepared("CREATE TABLE rate_limits (key VARCHAR(10))")
+        .await
+        .unwrap();
+    let failed = migration(&["up"], url, cwd.path());
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains("m0009_create_auth_tables") && stderr.contains("statement 5 of"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("CREATE TABLE \"rate_limits\""),
+        "the statement is named: {stderr}"
+    );
+    let tables = schema::tables(&db).await;
+    for table in [
+        "sessions",
+        "refresh_tokens",
+        "recovery_codes",
+        "mfa_challenges",
+    ] {
+        assert!(
+            !tables.iter().any(|t| t == table),
+            "{table} was left behind: {tables:?}"
+        );
+    }
+    let rows = status_rows(&ok(migration(&["status"], url, cwd.path())));
+    assert_eq!(
+        rows[8].1, "pending",
+        "no tracking row for the failed migration"
+    );
+    db.execute_unprepared("DROP TABLE rate_limits")
+        .await
+        .unwrap();
+    ok(migration(&["up"], url, cwd.path()));
+    ok(migration(&["verify"], url, cwd.path()));
 }

@@ -86,6 +86,41 @@ pub async fn create_indexes(
     Ok(())
 }
 
+/// Creates every index of a list without blocking writes: on PostgreSQL `CREATE INDEX CONCURRENTLY IF NOT
+/// EXISTS` (the migration must opt out of the transaction: `use_transaction` -> `Some(false)`), so inserts
+/// and updates keep going while a large table is indexed; `IF NOT EXISTS` lets an interrupted run resume.
+/// An INVALID index left by an interrupted build is dropped by the runner before it migrates. Other
+/// backends build the index as usual.
+pub async fn create_indexes_concurrently(
+    manager: &SchemaManager<'_>,
+    indexes: Vec<IndexDef>,
+) -> Result<(), DbErr> {
+    if manager.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return create_indexes(manager, indexes).await;
+    }
+    for index in indexes {
+        let sql = index.create.to_string(PostgresQueryBuilder);
+        let sql = sql.replacen("INDEX ", "INDEX CONCURRENTLY IF NOT EXISTS ", 1);
+        manager.get_connection().execute_unprepared(&sql).await?;
+    }
+    Ok(())
+}
+
+/// Drops every index of a list, newest first; on PostgreSQL `DROP INDEX CONCURRENTLY IF EXISTS`.
+pub async fn drop_indexes_concurrently(
+    manager: &SchemaManager<'_>,
+    indexes: Vec<IndexDef>,
+) -> Result<(), DbErr> {
+    if manager.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return drop_indexes(manager, indexes).await;
+    }
+    for index in indexes.into_iter().rev() {
+        let sql = format!("DROP INDEX CONCURRENTLY IF EXISTS \"{}\"", index.name);
+        manager.get_connection().execute_unprepared(&sql).await?;
+    }
+    Ok(())
+}
+
 /// Drops every index of a list, in reverse order.
 pub async fn drop_indexes(
     manager: &SchemaManager<'_>,

@@ -1,7 +1,7 @@
 //! Users: uniqueness of the identities (email, username, phone, social account) and lookups by role, status and token hash.
 use sea_orm_migration::prelude::*;
 
-use crate::helpers::{IndexDef, create_indexes, drop_indexes, index};
+use crate::helpers::{IndexDef, create_indexes_concurrently, drop_indexes_concurrently, index};
 use crate::idents::Users;
 
 #[derive(DeriveMigrationName)]
@@ -24,11 +24,16 @@ fn indexes() -> Vec<IndexDef> {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// `CREATE INDEX CONCURRENTLY` cannot run inside a transaction (PostgreSQL).
+    fn use_transaction(&self) -> Option<bool> {
+        Some(false)
+    }
+
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        create_indexes(manager, indexes()).await
+        create_indexes_concurrently(manager, indexes()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_indexes(manager, indexes()).await
+        drop_indexes_concurrently(manager, indexes()).await
     }
 }

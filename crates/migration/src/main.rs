@@ -157,6 +157,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                 if applied.is_empty() {
                     println!("No pending migrations");
                 }
+                for name in &applied {
+                    println!("applied {name}");
+                }
             }
         }
         Command::Down { num, to, dry_run } => {
@@ -332,7 +335,8 @@ async fn print_plan(
             .into_iter()
             .find(|m| m.name() == name)
             .ok_or_else(|| sea_orm::DbErr::Migration(format!("{name} is not in this build")))?;
-        let in_txn = backend == sea_orm::DbBackend::Postgres;
+        let in_txn =
+            backend == sea_orm::DbBackend::Postgres && migration.use_transaction() != Some(false);
         println!(
             "-- {name} ({}){}",
             if direction == runner::Direction::Up {

@@ -240,6 +240,9 @@ pub async fn up(
         )));
     }
     let backend = db.get_database_backend();
+    if backend == DbBackend::Postgres {
+        drop_invalid_indexes(db).await?;
+    }
     let pending: Vec<String> = rows
         .iter()
         .filter(|r| r.state == State::Pending)
@@ -254,15 +257,75 @@ pub async fn up(
             .into_iter()
             .find(|m| m.name() == name)
             .ok_or_else(|| DbErr::Migration(format!("{name} vanished")))?;
-        let sum = checksum(migration.as_ref(), backend).await?;
         let started = Instant::now();
-        Migrator::up(db, Some(1))
-            .await
-            .map_err(|e| DbErr::Migration(format!("migration {name} failed: {e}")))?;
+        apply(db, migration.as_ref()).await?;
+        let sum = checksum(migration.as_ref(), backend).await?;
         record(db, name, &sum, Some(started.elapsed().as_millis() as i64)).await?;
         applied.push(name.clone());
     }
     Ok(applied)
+}
+
+/// Drops INVALID indexes: what an interrupted `CREATE INDEX CONCURRENTLY` leaves behind. Safe here because
+/// the caller holds the migration lock, so no concurrent build of ours is in progress.
+async fn drop_invalid_indexes(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT i.indisvalid AND n.nspname = current_schema()",
+        ))
+        .await?;
+    for row in rows {
+        let name: String = row.try_get_by_index(0)?;
+        tracing::warn!(index = %name, "dropping an invalid index left by an interrupted build");
+        db.execute_unprepared(&format!("DROP INDEX CONCURRENTLY IF EXISTS \"{name}\""))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Runs one migration's statements (as recorded by `planned_sql`) and writes its `seaql_migrations` row.
+///
+/// Unless the migration opts out (`use_transaction` -> `Some(false)`, for `CREATE INDEX CONCURRENTLY`),
+/// statements and tracking row share one transaction, on PostgreSQL and on SQLite (whose DDL is
+/// transactional too): a failure half-way leaves no partial change and no tracking row. The error names
+/// the migration and the statement.
+async fn apply(db: &DatabaseConnection, migration: &dyn MigrationTrait) -> Result<(), DbErr> {
+    use sea_orm::TransactionTrait;
+    let name = migration.name();
+    let statements = planned_sql(migration, db.get_database_backend(), Direction::Up).await?;
+    let total = statements.len();
+    let failed = |i: usize, sql: &str, e: DbErr| {
+        let shown: String = sql.chars().take(300).collect();
+        DbErr::Migration(format!(
+            "migration {name} failed at statement {} of {total}: {shown}: {e}",
+            i + 1
+        ))
+    };
+    let tracking = Query::insert()
+        .into_table(Migrator::migration_table_name())
+        .columns([Alias::new("version"), Alias::new("applied_at")])
+        .values_panic([name.into(), chrono::Utc::now().timestamp().into()])
+        .to_owned();
+    if migration.use_transaction() == Some(false) {
+        for (i, sql) in statements.iter().enumerate() {
+            db.execute_unprepared(sql)
+                .await
+                .map_err(|e| failed(i, sql, e))?;
+        }
+        db.execute(&tracking).await?;
+        return Ok(());
+    }
+    let txn = db.begin().await?;
+    for (i, sql) in statements.iter().enumerate() {
+        if let Err(e) = txn.execute_unprepared(sql).await {
+            txn.rollback().await.ok();
+            return Err(failed(i, sql, e));
+        }
+    }
+    txn.execute(&tracking).await?;
+    txn.commit().await
 }
 
 /// Forgets checksums of migrations that are no longer applied (after down, fresh, reset).
