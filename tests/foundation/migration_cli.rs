@@ -2,7 +2,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use lms_e2e::{Backend, TestDb, backend_tests, bin, schema};
+use lms_e2e::{Backend, TestDb, backend_tests, bin, schema, succeeded as ok};
 use migration::{Migrator, MigratorTrait};
 
 backend_tests!(
@@ -24,17 +24,6 @@ fn migration(args: &[&str], database_url: Option<&str>, cwd: &Path) -> Output {
         cmd.env("DATABASE_URL", url);
     }
     cmd.output().expect("run the migration binary")
-}
-
-fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// (name, state) rows of `migration status`.

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use lms_e2e::{Backend, TestApp, TestDb, backend_tests, bin};
+use lms_e2e::{Backend, TestApp, TestDb, backend_tests, bin, succeeded as ok};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
@@ -36,17 +36,6 @@ fn seeder_command(db: &TestDb, cwd: &Path, args: &[&str]) -> Command {
 
 fn seeder(db: &TestDb, cwd: &Path, args: &[&str]) -> Output {
     seeder_command(db, cwd, args).output().unwrap()
-}
-
-fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
@@ -335,7 +324,7 @@ async fn the_api_works_on_seeded_data(backend: Backend) {
     // The 2FA demo account signs in with the documented secret.
     let erin: Value = login("erin").await.json().await.unwrap();
     assert_eq!(erin["mfa_required"], true);
-    let code = totp_now("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP");
+    let code = lms_e2e::totp::totp_code("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", 0);
     let second = app
         .post_json(
             "/api/v1/auth/login/2fa",
@@ -365,35 +354,4 @@ async fn the_api_works_on_seeded_data(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(enrolled.status(), 201, "a new enrollment gets a fresh id");
-}
-
-fn totp_now(secret: &str) -> String {
-    use hmac::{Hmac, KeyInit, Mac};
-    let key = {
-        let (mut bits, mut n, mut out) = (0u64, 0, Vec::new());
-        for c in secret.chars() {
-            bits = (bits << 5) | "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".find(c).unwrap() as u64;
-            n += 5;
-            if n >= 8 {
-                n -= 8;
-                out.push((bits >> n) as u8);
-                bits &= (1 << n) - 1;
-            }
-        }
-        out
-    };
-    let step = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        / 30;
-    let mut mac = <Hmac<sha1::Sha1>>::new_from_slice(&key).unwrap();
-    mac.update(&step.to_be_bytes());
-    let d = mac.finalize().into_bytes();
-    let o = (d[19] & 0x0f) as usize;
-    let v = (u32::from(d[o] & 0x7f) << 24)
-        | (u32::from(d[o + 1]) << 16)
-        | (u32::from(d[o + 2]) << 8)
-        | u32::from(d[o + 3]);
-    format!("{:06}", v % 1_000_000)
 }

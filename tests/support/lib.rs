@@ -9,6 +9,7 @@ use std::sync::Once;
 pub mod app;
 pub mod db;
 pub mod schema;
+pub mod totp;
 
 pub use app::TestApp;
 pub use db::TestDb;
@@ -58,6 +59,18 @@ pub fn bin(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The standard output of a process that must have succeeded; otherwise a panic showing both streams.
+pub fn succeeded(output: std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// Turns on log output for a test run when TEST_LOG=1.
