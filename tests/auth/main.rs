@@ -4,6 +4,7 @@
 mod admin;
 mod common;
 mod email_and_passwords;
+mod housekeeping;
 mod login;
 mod openapi;
 mod registration;

@@ -6,6 +6,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod housekeeping;
 pub mod mail;
 pub mod openapi;
 pub mod routes;

@@ -60,6 +60,7 @@ impl Application {
             auth,
         };
         let router = router(state.clone());
+        crate::housekeeping::spawn(state.db.clone());
         let target = redact_url(&state.config.database_url);
         tracing::info!(database = %target, address = %listener.local_addr()?, "LMS API ready");
         Ok(Self {
