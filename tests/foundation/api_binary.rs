@@ -75,11 +75,18 @@ async fn the_binary_creates_the_embedded_database_serves_docs_and_stops_on_sigte
     );
 }
 
+/// A child process that is killed when dropped, even when the test panics.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts the real `api` binary on `url` and returns it with the address it listens on.
-fn start_api(
-    url: &str,
-    cwd: &std::path::Path,
-) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+fn start_api(url: &str, cwd: &std::path::Path) -> (Killed, std::sync::mpsc::Receiver<String>) {
     let mut child = Command::new(bin("api"))
         .current_dir(cwd)
         .env("DATABASE_URL", url)
@@ -101,7 +108,7 @@ fn start_api(
             let _ = tx.send(line);
         }
     });
-    (child, rx)
+    (Killed(child), rx)
 }
 
 async fn two_instances_starting_together_both_become_ready(backend: lms_e2e::Backend) {
@@ -117,7 +124,7 @@ async fn two_instances_starting_together_both_become_ready(backend: lms_e2e::Bac
                 Ok(line) => line,
                 Err(_) => panic!(
                     "an instance did not become ready; exit status {:?}",
-                    child.try_wait()
+                    child.0.try_wait()
                 ),
             };
             if line.contains("LMS API ready") {
@@ -126,10 +133,7 @@ async fn two_instances_starting_together_both_become_ready(backend: lms_e2e::Bac
             assert!(!line.contains("refusing to start"), "{line}");
         }
     }
-    for (mut child, _) in instances {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    drop(instances);
     let db = test_db.connect().await;
     use migration::MigratorTrait;
     assert!(
