@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Timelike, Utc};
 use entity::courses::{self, CourseLevel, CourseStatus, CourseVisibility};
 use entity::users::{self, UserRole};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr,
     EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, SqlErr,
@@ -13,11 +13,9 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::now;
+use super::paging::{contains_any, page_limit, split_page};
 use crate::domain::Errors;
 use crate::error::{AppError, AppResult};
-
-pub const MAX_PAGE: u64 = 100;
-pub const DEFAULT_PAGE: u64 = 20;
 
 /// The price a student pays now: the discount while it runs, else the list price.
 pub fn effective_price(course: &courses::Model, at: DateTime<Utc>) -> i64 {
@@ -430,27 +428,6 @@ struct Cursor {
     id: i64,
 }
 
-pub fn page_limit(limit: Option<u64>) -> AppResult<u64> {
-    let limit = limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(AppError::invalid(
-            "limit",
-            format!("must be between 1 and {MAX_PAGE}"),
-        ));
-    }
-    Ok(limit)
-}
-
-fn like_pattern(q: &str) -> String {
-    format!(
-        "%{}%",
-        q.to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    )
-}
-
 /// Published public courses, filtered and sorted, one keyset page at a time: a page boundary is a
 /// (sort key, id) position, so courses added meanwhile never shift or repeat what a client pages through.
 pub async fn catalog(
@@ -466,17 +443,10 @@ pub async fn catalog(
         if q.chars().count() > 200 {
             return Err(AppError::invalid("q", "must be at most 200 characters"));
         }
-        let pattern = like_pattern(q);
-        let like = |col: C| {
-            Expr::expr(Func::lower(Expr::col(col)))
-                .like(LikeExpr::new(pattern.clone()).escape('\\'))
-        };
-        query = query.filter(
-            Condition::any()
-                .add(like(C::Title))
-                .add(like(C::Description))
-                .add(like(C::ShortDescription)),
-        );
+        query = query.filter(contains_any(
+            q,
+            &[C::Title, C::Description, C::ShortDescription],
+        ));
     }
     if let Some(category) = filter.category {
         query = query.filter(C::Category.eq(category.trim().to_lowercase()));
@@ -551,23 +521,16 @@ pub async fn catalog(
     } else {
         query.order_by_asc(key).order_by_asc(C::Id)
     };
-    let mut rows = query.limit(limit + 1).all(db).await?;
-    let next = if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|last| {
-            let k = match filter.sort {
-                Sort::Newest => serde_json::json!(last.published_at.map(|t| t.to_rfc3339())),
-                Sort::Rating => serde_json::json!(last.rating_average),
-                Sort::Popular => serde_json::json!(last.student_count),
-                Sort::PriceAsc | Sort::PriceDesc => serde_json::json!(last.price_cents),
-            };
-            URL_SAFE_NO_PAD
-                .encode(serde_json::to_vec(&Cursor { k, id: last.id }).unwrap_or_default())
-        })
-    } else {
-        None
-    };
-    Ok((rows, next))
+    let rows = query.limit(limit + 1).all(db).await?;
+    Ok(split_page(rows, limit, |last| {
+        let k = match filter.sort {
+            Sort::Newest => serde_json::json!(last.published_at.map(|t| t.to_rfc3339())),
+            Sort::Rating => serde_json::json!(last.rating_average),
+            Sort::Popular => serde_json::json!(last.student_count),
+            Sort::PriceAsc | Sort::PriceDesc => serde_json::json!(last.price_cents),
+        };
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Cursor { k, id: last.id }).unwrap_or_default())
+    }))
 }
 
 /// Instructors of the given courses, by id, for course summaries.

@@ -16,8 +16,9 @@ use sea_orm::{
     Related, SqlErr, TransactionTrait,
 };
 
-use super::courses::{can_manage, effective_price, find_visible, page_limit};
+use super::courses::{can_manage, effective_price, find_visible};
 use super::now;
+use super::paging::{page_limit, split_page};
 use crate::error::{AppError, AppResult};
 use crate::security::tokens::random_bytes;
 
@@ -302,20 +303,14 @@ where
     if let Some(before) = cursor {
         query = query.filter(enrollments::Column::Id.lt(before));
     }
-    let mut rows: Vec<_> = query
+    let rows: Vec<_> = query
         .limit(limit + 1)
         .all(db)
         .await?
         .into_iter()
         .filter_map(|(e, r)| Some((e, r?)))
         .collect();
-    let next = if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|(e, _)| e.id)
-    } else {
-        None
-    };
-    Ok((rows, next))
+    Ok(split_page(rows, limit, |(e, _)| e.id))
 }
 
 /// The roster of a course, for its instructor and admins.

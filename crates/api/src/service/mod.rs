@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod courses;
 pub mod enrollments;
+pub mod paging;
 pub mod users;
 
 use chrono::{DateTime, Utc};

@@ -1,16 +1,14 @@
 //! Profiles and user administration.
 use entity::users::{self, UserRole, UserStatus};
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use super::now;
+use super::paging::{contains_any, page_limit, split_page};
 use crate::domain::{Errors, PersonName};
 use crate::error::{AppError, AppResult};
-
-pub const MAX_PAGE: u64 = 100;
 
 #[derive(Default)]
 pub struct ProfileChanges {
@@ -88,13 +86,7 @@ pub async fn list_users(
     db: &DatabaseConnection,
     filter: UserFilter,
 ) -> AppResult<(Vec<users::Model>, Option<i64>)> {
-    let limit = filter.limit.unwrap_or(20);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(AppError::invalid(
-            "limit",
-            format!("must be between 1 and {MAX_PAGE}"),
-        ));
-    }
+    let limit = page_limit(filter.limit)?;
     let mut query = users::Entity::find().order_by_asc(users::Column::Id);
     if let Some(role) = filter.role {
         query = query.filter(users::Column::Role.eq(role));
@@ -109,33 +101,14 @@ pub async fn list_users(
         if q.chars().count() > 100 {
             return Err(AppError::invalid("q", "must be at most 100 characters"));
         }
-        let pattern = format!(
-            "%{}%",
-            q.to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        let like = |col: users::Column| {
-            Expr::expr(Func::lower(Expr::col(col)))
-                .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
-        };
-        query = query.filter(
-            Condition::any()
-                .add(like(users::Column::Email))
-                .add(like(users::Column::Username))
-                .add(like(users::Column::FirstName))
-                .add(like(users::Column::LastName)),
-        );
+        use users::Column as U;
+        query = query.filter(contains_any(
+            q,
+            &[U::Email, U::Username, U::FirstName, U::LastName],
+        ));
     }
-    let mut rows = query.limit(limit + 1).all(db).await?;
-    let next = if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|u| u.id)
-    } else {
-        None
-    };
-    Ok((rows, next))
+    let rows = query.limit(limit + 1).all(db).await?;
+    Ok(split_page(rows, limit, |u| u.id))
 }
 
 pub struct AdminChanges {
