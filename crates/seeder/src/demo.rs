@@ -82,7 +82,8 @@ pub async fn users(db: &impl ConnectionTrait, tools: &Tools) -> anyhow::Result<u
         .insert(db)
         .await?;
         if *username == "erin" {
-            let secret = decode_base32(DEMO_TOTP_SECRET_BASE32);
+            let secret = api::security::totp::secret_from_base32(DEMO_TOTP_SECRET_BASE32)
+                .ok_or_else(|| anyhow::anyhow!("the demo TOTP secret is not base32"))?;
             let mut active: users::ActiveModel = user.clone().into();
             active.two_factor_enabled = Set(true);
             active.two_factor_secret_enc = Set(Some(
@@ -96,21 +97,6 @@ pub async fn users(db: &impl ConnectionTrait, tools: &Tools) -> anyhow::Result<u
         }
     }
     Ok(PEOPLE.len() as u64)
-}
-
-fn decode_base32(input: &str) -> Vec<u8> {
-    let (mut bits, mut count, mut out) = (0u64, 0, Vec::new());
-    for c in input.chars() {
-        let value = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".find(c).unwrap_or(0) as u64;
-        bits = (bits << 5) | value;
-        count += 5;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-            bits &= (1 << count) - 1;
-        }
-    }
-    out
 }
 
 /// (slug, title, instructor, price cents, discount cents, status, level, category)

@@ -38,6 +38,18 @@ pub fn enrollment(secret: &[u8], account: &str) -> anyhow::Result<Enrollment> {
     })
 }
 
+/// The raw bytes of a base32 secret as authenticator apps show it (spaces ignored, any case).
+pub fn secret_from_base32(base32: &str) -> Option<Vec<u8>> {
+    let normalized: String = base32
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_uppercase();
+    Secret::try_from_base32(normalized.trim_end_matches('='))
+        .ok()
+        .map(|s| s.as_ref().to_vec())
+}
+
 /// Digits only (spaces and dashes that apps show are dropped); anything else is not a code.
 pub fn normalize_code(code: &str) -> Option<String> {
     let digits: String = code
