@@ -420,19 +420,6 @@ async fn verify_passes_on_a_migrated_database_and_reports_drift(backend: Backend
     assert!(String::from_utf8_lossy(&drift.stderr).contains("differs"));
 }
 
-async fn sql_count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
-    use sea_orm::ConnectionTrait;
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            sql,
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
-}
-
 /// PostgreSQL only: SQLite has no concurrent index builds (its writers are serialised anyway).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_an_interrupted_concurrent_index_build_is_cleaned_up_and_retried() {
@@ -461,7 +448,7 @@ async fn postgres_an_interrupted_concurrent_index_build_is_cleaned_up_and_retrie
     );
     let invalid = "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'uq_users_email' AND NOT i.indisvalid";
     assert_eq!(
-        sql_count(&db, invalid).await,
+        schema::scalar(&db, invalid).await,
         1,
         "the interrupted build left an invalid index"
     );
@@ -471,9 +458,9 @@ async fn postgres_an_interrupted_concurrent_index_build_is_cleaned_up_and_retrie
         .await
         .unwrap();
     ok(migration(&["up"], url, cwd.path()));
-    assert_eq!(sql_count(&db, invalid).await, 0);
+    assert_eq!(schema::scalar(&db, invalid).await, 0);
     let valid = "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'uq_users_email' AND i.indisvalid";
-    assert_eq!(sql_count(&db, valid).await, 1);
+    assert_eq!(schema::scalar(&db, valid).await, 1);
     ok(migration(&["verify"], url, cwd.path()));
     let plan = ok(migration(
         &["down", "-n", "4", "--dry-run"],

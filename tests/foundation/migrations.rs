@@ -176,20 +176,7 @@ async fn foreign_keys_cascade_or_restrict_as_documented(backend: Backend) {
     assert!(exec(&db, "DELETE FROM courses WHERE id = 1").await.is_err());
     // Deleting a student takes their enrollments and reactions; their messages stay, unattributed.
     exec(&db, "DELETE FROM users WHERE id = 2").await.unwrap();
-    let count = |sql: &'static str| {
-        let db = db.clone();
-        async move {
-            let row = db
-                .query_one_raw(sea_orm::Statement::from_string(
-                    db.get_database_backend(),
-                    sql,
-                ))
-                .await
-                .unwrap()
-                .unwrap();
-            row.try_get_by_index::<i64>(0).unwrap()
-        }
-    };
+    let count = |sql: &'static str| schema::scalar(&db, sql);
     assert_eq!(count("SELECT COUNT(*) FROM enrollments").await, 0);
     assert_eq!(
         count("SELECT COUNT(*) FROM chat_messages WHERE user_id IS NULL").await,

@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use lms_e2e::{Backend, TestApp, TestDb, backend_tests, bin, succeeded as ok};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 backend_tests!(
@@ -38,14 +38,7 @@ fn seeder(db: &TestDb, cwd: &Path, args: &[&str]) -> Output {
     seeder_command(db, cwd, args).output().unwrap()
 }
 
-async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
-}
+use lms_e2e::schema::scalar as count;
 
 /// (seeder, state) rows of `seeder status`.
 fn states(stdout: &str) -> Vec<(String, String)> {

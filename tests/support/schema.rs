@@ -50,3 +50,13 @@ pub async fn tables(db: &DatabaseConnection) -> Vec<String> {
         .filter(|name| !name.starts_with("seaql_"))
         .collect()
 }
+
+/// The single integer a query returns (e.g. a COUNT).
+pub async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .expect("query")
+        .expect("one row");
+    row.try_get_by_index::<i64>(0).expect("an integer")
+}
