@@ -89,6 +89,19 @@ pub struct Config {
     #[arg(long, env = "LMS_PASSWORD_HASH_CONCURRENCY")]
     pub password_hash_concurrency: Option<usize>,
 
+    /// Chat messages (posts and replies) one user may send per minute; more get 429 with Retry-After.
+    #[arg(long, env = "LMS_CHAT_POSTS_PER_MINUTE", default_value_t = 30)]
+    pub chat_posts_per_minute: i32,
+
+    /// Longest chat message, in characters.
+    #[arg(long, env = "LMS_CHAT_MAX_MESSAGE_CHARS", default_value_t = 4000)]
+    pub chat_max_message_chars: usize,
+
+    /// How often an open chat WebSocket re-checks that its session and course membership still hold
+    /// (besides the immediate re-check when a session is revoked or an enrollment ends).
+    #[arg(long, env = "LMS_CHAT_ACCESS_RECHECK_SECS", default_value_t = 60)]
+    pub chat_access_recheck_secs: u64,
+
     /// Log format (the level comes from RUST_LOG, default info).
     #[arg(long, env = "LMS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -129,6 +142,9 @@ impl Config {
             password_hash_concurrency: None,
             payment_webhook_secret: None,
             log_format: LogFormat::Text,
+            chat_posts_per_minute: 30,
+            chat_max_message_chars: 4000,
+            chat_access_recheck_secs: 60,
         }
     }
 

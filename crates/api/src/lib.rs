@@ -9,6 +9,7 @@ pub mod extract;
 pub mod housekeeping;
 pub mod mail;
 pub mod openapi;
+pub mod realtime;
 pub mod routes;
 pub mod security;
 pub mod service;

@@ -23,6 +23,7 @@ use crate::error::Problem;
         (name = "courses", description = "The catalog and course management"),
         (name = "enrollments", description = "Enrolling, progress, certificates, reviews"),
         (name = "payments", description = "The payment provider's webhook"),
+        (name = "chat", description = "Course chat: messages, threads, moderation, reactions, the change feed and its WebSocket"),
     )
 )]
 pub struct ApiDoc;

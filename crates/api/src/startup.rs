@@ -24,6 +24,7 @@ use crate::config::Config;
 use crate::error::{AppError, PROBLEM_JSON, problem_response};
 use crate::mail::Mailer;
 use crate::openapi::ApiDoc;
+use crate::realtime::Hub;
 use crate::routes;
 use crate::state::{AppState, Auth};
 
@@ -55,6 +56,7 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let state = AppState {
+            hub: Hub::start(db.clone()),
             db,
             config: Arc::new(config),
             auth,

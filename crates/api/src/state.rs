@@ -5,6 +5,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::config::Config;
 use crate::mail::Mailer;
+use crate::realtime::Hub;
 use crate::security::crypto::{SecretBox, derive_key};
 use crate::security::passwords::PasswordHasher;
 use crate::security::tokens::JwtKeys;
@@ -15,6 +16,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
     pub auth: Arc<Auth>,
+    /// Live delivery of chat events to this instance's WebSocket connections.
+    pub hub: Arc<Hub>,
 }
 
 /// The keys and tools of authentication, built once from the config.

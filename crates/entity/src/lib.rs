@@ -2,8 +2,11 @@
 //!
 //! Each entity matches its migration in `crates/migration` column for column; the end-to-end tests
 //! insert and read back every column on SQLite and PostgreSQL to prove it.
+pub mod chat_events;
+pub mod chat_message_edits;
 pub mod chat_message_reactions;
 pub mod chat_messages;
+pub mod chat_sequences;
 pub mod courses;
 pub mod enrollment_events;
 pub mod enrollments;
@@ -16,8 +19,11 @@ pub mod sessions;
 pub mod users;
 
 pub mod prelude {
+    pub use super::chat_events::Entity as ChatEvents;
+    pub use super::chat_message_edits::Entity as ChatMessageEdits;
     pub use super::chat_message_reactions::Entity as ChatMessageReactions;
     pub use super::chat_messages::Entity as ChatMessages;
+    pub use super::chat_sequences::Entity as ChatSequences;
     pub use super::courses::Entity as Courses;
     pub use super::enrollment_events::Entity as EnrollmentEvents;
     pub use super::enrollments::Entity as Enrollments;

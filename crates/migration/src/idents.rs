@@ -204,3 +204,33 @@ pub enum PaymentEvents {
     Detail,
     ReceivedAt,
 }
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum ChatMessageEdits {
+    Table,
+    Id,
+    MessageId,
+    Content,
+    EditedBy,
+    EditedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum ChatSequences {
+    Table,
+    CourseId,
+    LastSeq,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum ChatEvents {
+    Table,
+    Id,
+    CourseId,
+    Seq,
+    Kind,
+    MessageId,
+    ActorId,
+    Emoji,
+    CreatedAt,
+}

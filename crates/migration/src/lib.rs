@@ -2,7 +2,7 @@
 //!
 //! Order: create users, courses, enrollments, chat_messages, then one index migration per table;
 //! later changes follow as new migrations (9: sessions and the other auth tables; 10: the enrollment audit trail and
-//! payment events).
+//! payment events; 11: the chat's change feed and edit history).
 //! Applied migrations are never edited; a change to the schema is a new migration at the end.
 pub use sea_orm_migration::prelude::*;
 
@@ -19,6 +19,7 @@ mod m0007_add_indexes_to_enrollments_table;
 mod m0008_add_indexes_to_chat_messages_table;
 mod m0009_create_auth_tables;
 mod m0010_create_enrollment_events_and_payment_events;
+mod m0011_create_chat_events_and_edits;
 pub mod runner;
 pub mod verify;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_add_indexes_to_chat_messages_table::Migration),
             Box::new(m0009_create_auth_tables::Migration),
             Box::new(m0010_create_enrollment_events_and_payment_events::Migration),
+            Box::new(m0011_create_chat_events_and_edits::Migration),
         ]
     }
 }

@@ -26,40 +26,50 @@ impl FromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        const INVALID: &str = "a valid access token is required (Authorization: Bearer <token>)";
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .ok_or_else(|| AppError::Unauthorized(INVALID.into()))?;
-        let claims = state
-            .auth
-            .jwt
-            .verify(token)
-            .ok_or_else(|| AppError::Unauthorized(INVALID.into()))?;
-        let (session, user) = sessions::Entity::find()
-            .filter(sessions::Column::PublicId.eq(claims.sid))
-            .find_also_related(users::Entity)
-            .one(&state.db)
-            .await?
-            .and_then(|(s, u)| Some((s, u?)))
-            .ok_or_else(|| AppError::Unauthorized(INVALID.into()))?;
-        let live = session.revoked_at.is_none()
-            && session.expires_at > now()
-            && user.status == UserStatus::Active
-            && claims.sub == user.id.to_string();
-        if !live {
-            return Err(AppError::Unauthorized(
-                "the session has ended; sign in again".into(),
-            ));
-        }
-        Ok(AuthUser { user, session })
+        let token = bearer_token(&parts.headers)
+            .ok_or_else(|| AppError::Unauthorized(INVALID_TOKEN.into()))?;
+        authenticate(state, token).await
     }
+}
+
+const INVALID_TOKEN: &str = "a valid access token is required (Authorization: Bearer <token>)";
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+}
+
+/// Checks an access token and its session (live, not revoked, user active).
+pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, AppError> {
+    let claims = state
+        .auth
+        .jwt
+        .verify(token)
+        .ok_or_else(|| AppError::Unauthorized(INVALID_TOKEN.into()))?;
+    let (session, user) = sessions::Entity::find()
+        .filter(sessions::Column::PublicId.eq(claims.sid))
+        .find_also_related(users::Entity)
+        .one(&state.db)
+        .await?
+        .and_then(|(s, u)| Some((s, u?)))
+        .ok_or_else(|| AppError::Unauthorized(INVALID_TOKEN.into()))?;
+    let live = session.revoked_at.is_none()
+        && session.expires_at > now()
+        && user.status == UserStatus::Active
+        && claims.sub == user.id.to_string();
+    if !live {
+        return Err(AppError::Unauthorized(
+            "the session has ended; sign in again".into(),
+        ));
+    }
+    Ok(AuthUser { user, session })
 }
 
 /// The signed-in user if there is an Authorization header (which must then be valid), else nobody.

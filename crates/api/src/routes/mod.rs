@@ -4,6 +4,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::state::AppState;
 
 pub mod auth;
+pub mod chat;
 pub mod courses;
 pub mod enrollments;
 pub mod health;
@@ -16,4 +17,5 @@ pub fn api_v1() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(courses::router())
         .merge(enrollments::router())
+        .merge(chat::router())
 }

@@ -148,6 +148,48 @@ pub async fn clear<C: ConnectionTrait>(db: &C, key: &str) -> Result<(), DbErr> {
     Ok(())
 }
 
+/// Counts one use of `key` in a fixed window of `window_secs` (one statement, so parallel uses are all
+/// counted) and returns Some(seconds until the window ends) when the use is over `limit`. Run it inside
+/// the transaction of the action it limits: a refused action rolls back and does not count.
+pub async fn count_use<C: ConnectionTrait>(
+    db: &C,
+    key: &str,
+    limit: i32,
+    window_secs: i64,
+    now: i64,
+) -> Result<Option<u64>, DbErr> {
+    let expired = Expr::col((rate_limits::Entity, Column::WindowStart)).lte(now - window_secs);
+    let insert = sea_orm::sea_query::Query::insert()
+        .into_table(rate_limits::Entity)
+        .columns([Column::Key, Column::Hits, Column::WindowStart])
+        .values_panic([key.into(), 1.into(), now.into()])
+        .on_conflict(
+            OnConflict::column(Column::Key)
+                .value(
+                    Column::Hits,
+                    Expr::case(expired.clone(), 1)
+                        .finally(Expr::col((rate_limits::Entity, Column::Hits)).add(1)),
+                )
+                .value(
+                    Column::WindowStart,
+                    Expr::case(expired, now)
+                        .finally(Expr::col((rate_limits::Entity, Column::WindowStart))),
+                )
+                .to_owned(),
+        )
+        .returning(
+            sea_orm::sea_query::Query::returning().columns([Column::Hits, Column::WindowStart]),
+        )
+        .to_owned();
+    let row = db
+        .query_one(&insert)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("rate limit bucket".into()))?;
+    let hits: i32 = row.try_get("", "hits")?;
+    let window_start: i64 = row.try_get("", "window_start")?;
+    Ok((hits > limit).then(|| Ord::max(window_start + window_secs - now, 1) as u64))
+}
+
 /// Deletes buckets whose window ended long ago and that block nothing.
 pub async fn prune<C: ConnectionTrait>(
     db: &C,

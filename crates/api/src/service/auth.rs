@@ -542,6 +542,12 @@ pub async fn refresh(
         .ok_or_else(|| unauthorized(INVALID))?;
     if stored.rotated_at.is_some() {
         revoke_session_by_id(db, stored.session_id, "refresh_token_reuse").await?;
+        if let Some(s) = sessions::Entity::find_by_id(stored.session_id)
+            .one(db)
+            .await?
+        {
+            crate::realtime::access_changed(db, s.user_id).await;
+        }
         tracing::warn!(
             session_id = stored.session_id,
             "refresh token reused: session revoked"
@@ -568,6 +574,7 @@ pub async fn refresh(
     if rotated.rows_affected != 1 {
         txn.rollback().await?;
         revoke_session_by_id(db, session.id, "refresh_token_reuse").await?;
+        crate::realtime::access_changed(db, user.id).await;
         return Err(unauthorized(INVALID));
     }
     let mut active = session.into_active_model();
@@ -613,6 +620,7 @@ pub async fn revoke_all_sessions(
 
 pub async fn logout(db: &DatabaseConnection, session: &sessions::Model) -> AppResult<()> {
     revoke_session_by_id(db, session.id, "logout").await?;
+    crate::realtime::access_changed(db, session.user_id).await;
     Ok(())
 }
 
@@ -646,6 +654,7 @@ pub async fn revoke_own_session(
     if result.rows_affected == 0 {
         return Err(AppError::NotFound("no such active session".into()));
     }
+    crate::realtime::access_changed(db, user_id).await;
     Ok(())
 }
 
@@ -761,6 +770,7 @@ pub async fn reset_password(
     }
     revoke_all_sessions(&txn, user.id, None, "password_reset").await?;
     txn.commit().await?;
+    crate::realtime::access_changed(db, user.id).await;
     tracing::info!(user_id = user.id, "password reset; all sessions ended");
     Ok(())
 }
@@ -825,6 +835,7 @@ pub async fn change_password(
     active.update(&txn).await?;
     revoke_all_sessions(&txn, user.id, Some(session.id), "password_changed").await?;
     txn.commit().await?;
+    crate::realtime::access_changed(db, user.id).await;
     Ok(())
 }
 

@@ -424,6 +424,7 @@ pub async fn cancel(
     )
     .await?;
     txn.commit().await?;
+    crate::realtime::access_changed(db, updated.user_id).await;
     Ok(updated)
 }
 
@@ -729,6 +730,7 @@ pub async fn apply_payment_event(
                 .exec(&txn)
                 .await?;
             txn.commit().await?;
+            crate::realtime::access_changed(db, updated.user_id).await;
             tracing::info!(event = %event.id, enrollment_id = updated.id, status = status_name(updated.status), "payment event applied");
             Ok(WebhookOutcome::Applied(Box::new(updated)))
         }

@@ -1,6 +1,7 @@
 //! Business rules. No axum types here: services take a connection, the acting user and parsed input,
 //! and decide authorization next to the data they protect.
 pub mod auth;
+pub mod chat;
 pub mod courses;
 pub mod enrollments;
 pub mod paging;

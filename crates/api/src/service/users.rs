@@ -147,6 +147,7 @@ pub async fn admin_update(
         super::auth::revoke_all_sessions(&txn, user.id, None, "suspended").await?;
     }
     txn.commit().await?;
+    crate::realtime::access_changed(db, user.id).await;
     tracing::info!(admin_id = admin.id, user_id = user.id, role = ?user.role, status = ?user.status, "user changed by admin");
     Ok(user)
 }

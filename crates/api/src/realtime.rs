@@ -1,0 +1,338 @@
+//! Real-time delivery of course chat events to WebSocket subscribers, on one instance or many.
+//!
+//! The `chat_events` table is the truth; signals only say "course C has events up to seq S" or "user U's
+//! access changed", so a lost signal delays delivery but never loses an event.
+//!
+//! - PostgreSQL: each change's transaction queues `NOTIFY lms_chat, '<course>:<seq>'`, which PostgreSQL
+//!   delivers to every instance at commit. Each instance LISTENs on one dedicated connection; when that
+//!   connection drops and comes back, the instance re-reads the event table for every course it serves.
+//! - SQLite (one instance): the handler that committed the change signals this process directly.
+//!
+//! Per instance there is one [`Hub`]. For each course with subscribers it keeps a bounded broadcast
+//! channel of serialized events: one dispatcher task reads new events from the database once, renders
+//! them once, and broadcasts them. Each WebSocket connection forwards frames from that channel; a slow
+//! connection that falls behind the channel's capacity is "lagged" and catches up from the database on
+//! its own, so it can neither stall the others nor make the server buffer without bound.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use axum::extract::ws::Utf8Bytes;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use tokio::sync::{Notify, broadcast};
+
+use crate::service::chat::{self, Change};
+
+/// PostgreSQL channel of chat changes; payload `<course id>:<seq>`.
+pub const CHAT_CHANNEL: &str = "lms_chat";
+/// PostgreSQL channel of access changes; payload `<user id>`.
+pub const ACCESS_CHANNEL: &str = "lms_access";
+/// Frames a course's channel holds for subscribers that have not sent them yet.
+const COURSE_BUFFER: usize = 256;
+/// Events read from the database per query when dispatching or catching up.
+pub const BATCH: u64 = 200;
+
+/// Inside a change's transaction: on PostgreSQL, queues the notification that PostgreSQL sends to every
+/// instance when the transaction commits (and never if it rolls back).
+pub async fn notify_in_transaction<C: ConnectionTrait>(
+    db: &C,
+    change: Change,
+) -> Result<(), DbErr> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [
+                CHAT_CHANNEL.into(),
+                format!("{}:{}", change.course_id, change.seq).into(),
+            ],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Access signals of this process (SQLite serves one instance, so a process-wide channel reaches every
+/// connection that could be affected; connections of other databases in the same process only re-check).
+fn local_access() -> &'static broadcast::Sender<i64> {
+    static SENDER: OnceLock<broadcast::Sender<i64>> = OnceLock::new();
+    SENDER.get_or_init(|| broadcast::channel(1024).0)
+}
+
+/// After a commit that may end a user's access to chats (a session revoked, an account suspended, an
+/// enrollment cancelled or refunded): their open chat connections re-check at once and close if they
+/// no longer qualify. On PostgreSQL this reaches every instance.
+pub async fn access_changed(db: &DatabaseConnection, user_id: i64) {
+    if db.get_database_backend() == DbBackend::Postgres {
+        let sent = db
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_notify($1, $2)",
+                [ACCESS_CHANNEL.into(), user_id.to_string().into()],
+            ))
+            .await;
+        if let Err(error) = sent {
+            // The periodic re-check of every connection still catches it.
+            tracing::warn!(%error, "could not signal an access change");
+        }
+    } else {
+        let _ = local_access().send(user_id);
+    }
+}
+
+/// One serialized event, shared by every subscriber of its course.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub seq: i64,
+    pub json: Utf8Bytes,
+}
+
+impl Frame {
+    pub fn new(event: &chat::EventView) -> Self {
+        let json = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
+        Self {
+            seq: event.seq,
+            json: json.into(),
+        }
+    }
+}
+
+struct CourseFeed {
+    tx: broadcast::Sender<Frame>,
+    /// The last seq broadcast on `tx`.
+    delivered: i64,
+}
+
+/// The per-instance registry of course feeds and the dispatcher that fills them.
+pub struct Hub {
+    db: DatabaseConnection,
+    feeds: Mutex<HashMap<i64, CourseFeed>>,
+    /// Courses signalled since the dispatcher last looked, with the highest seq signalled.
+    dirty: Mutex<HashMap<i64, i64>>,
+    wake: Notify,
+    access: broadcast::Sender<i64>,
+}
+
+impl Hub {
+    /// Starts the dispatcher (and on PostgreSQL the listener) for `db`.
+    pub fn start(db: DatabaseConnection) -> Arc<Self> {
+        let hub = Arc::new(Self {
+            db: db.clone(),
+            feeds: Mutex::new(HashMap::new()),
+            dirty: Mutex::new(HashMap::new()),
+            wake: Notify::new(),
+            access: broadcast::channel(1024).0,
+        });
+        tokio::spawn(dispatch(Arc::downgrade(&hub)));
+        if db.get_database_backend() == DbBackend::Postgres {
+            tokio::spawn(listen(Arc::downgrade(&hub)));
+        } else {
+            tokio::spawn(forward_local_access(Arc::downgrade(&hub)));
+        }
+        hub
+    }
+
+    /// After a commit: this instance delivers at once (other instances learn through PostgreSQL).
+    pub fn committed(&self, change: Option<Change>) {
+        if let Some(change) = change {
+            self.signal(change.course_id, change.seq);
+        }
+    }
+
+    fn signal(&self, course_id: i64, seq: i64) {
+        {
+            let mut dirty = self.dirty.lock().unwrap_or_else(PoisonError::into_inner);
+            let entry = dirty.entry(course_id).or_insert(seq);
+            *entry = (*entry).max(seq);
+        }
+        self.wake.notify_one();
+    }
+
+    /// Every course with subscribers is re-read from the database (after a listener reconnect).
+    fn resync_all(&self) {
+        let courses: Vec<i64> = self
+            .feeds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .copied()
+            .collect();
+        for course in courses {
+            self.signal(course, i64::MAX);
+        }
+    }
+
+    /// Subscribes to a course's live frames. Subscribe before reading the backlog, then skip frames
+    /// already sent: nothing falls between the two.
+    pub async fn subscribe(&self, course_id: i64) -> Result<broadcast::Receiver<Frame>, DbErr> {
+        if let Some(feed) = self.feeds().get(&course_id) {
+            return Ok(feed.tx.subscribe());
+        }
+        let last = chat::last_seq(&self.db, course_id)
+            .await
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
+        let mut feeds = self.feeds();
+        let feed = feeds.entry(course_id).or_insert_with(|| CourseFeed {
+            tx: broadcast::channel(COURSE_BUFFER).0,
+            delivered: last,
+        });
+        Ok(feed.tx.subscribe())
+    }
+
+    /// Access signals (user ids).
+    pub fn access_signals(&self) -> broadcast::Receiver<i64> {
+        self.access.subscribe()
+    }
+
+    /// How many connections are subscribed, over all courses (for health and tests).
+    pub fn subscribers(&self) -> usize {
+        self.feeds().values().map(|f| f.tx.receiver_count()).sum()
+    }
+
+    fn feeds(&self) -> std::sync::MutexGuard<'_, HashMap<i64, CourseFeed>> {
+        self.feeds.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads and broadcasts what a course's subscribers have not been sent; drops unused feeds.
+    async fn deliver(&self, course_id: i64, signalled: i64) {
+        loop {
+            let delivered = {
+                let mut feeds = self.feeds();
+                match feeds.get(&course_id) {
+                    None => return,
+                    Some(feed) if feed.tx.receiver_count() == 0 => {
+                        feeds.remove(&course_id);
+                        return;
+                    }
+                    Some(feed) if feed.delivered >= signalled => return,
+                    Some(feed) => feed.delivered,
+                }
+            };
+            let events = match chat::events(&self.db, course_id, delivered, None, BATCH).await {
+                Ok(events) => events,
+                Err(error) => {
+                    tracing::warn!(%error, course_id, "could not read chat events; retrying");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            };
+            let Some(last) = events.last().map(|e| e.seq) else {
+                return;
+            };
+            let frames: Vec<Frame> = events.iter().map(Frame::new).collect();
+            let mut feeds = self.feeds();
+            let Some(feed) = feeds.get_mut(&course_id) else {
+                return;
+            };
+            if feed.delivered == delivered {
+                for frame in frames {
+                    let _ = feed.tx.send(frame);
+                }
+                feed.delivered = last;
+            }
+            if (events.len() as u64) < BATCH {
+                return;
+            }
+        }
+    }
+}
+
+async fn dispatch(hub: std::sync::Weak<Hub>) {
+    loop {
+        let Some(strong) = hub.upgrade() else { return };
+        let work: Vec<(i64, i64)> =
+            std::mem::take(&mut *strong.dirty.lock().unwrap_or_else(PoisonError::into_inner))
+                .into_iter()
+                .collect();
+        if work.is_empty() {
+            // Wake up now and then to notice a dropped hub.
+            let _ = tokio::time::timeout(Duration::from_secs(5), strong.wake.notified()).await;
+            continue;
+        }
+        for (course, seq) in work {
+            strong.deliver(course, seq).await;
+        }
+    }
+}
+
+async fn forward_local_access(hub: std::sync::Weak<Hub>) {
+    let mut rx = local_access().subscribe();
+    loop {
+        let user = match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+            Ok(Ok(user)) => Some(user),
+            Ok(Err(broadcast::error::RecvError::Lagged(_))) => Some(0),
+            Ok(Err(broadcast::error::RecvError::Closed)) => return,
+            Err(_) => None,
+        };
+        let Some(hub) = hub.upgrade() else { return };
+        if let Some(user) = user {
+            let _ = hub.access.send(user);
+        }
+    }
+}
+
+/// LISTENs for chat and access notifications on PostgreSQL, re-reading after every reconnect.
+async fn listen(hub: std::sync::Weak<Hub>) {
+    let pool = match hub.upgrade() {
+        Some(h) => h.db.get_postgres_connection_pool().clone(),
+        None => return,
+    };
+    loop {
+        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(error) => {
+                if pool.is_closed() {
+                    return;
+                }
+                tracing::warn!(%error, "chat listener cannot connect; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(error) = listener.listen_all([CHAT_CHANNEL, ACCESS_CHANNEL]).await {
+            tracing::warn!(%error, "chat listener cannot LISTEN; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        // Anything committed while we were not listening is in the table.
+        match hub.upgrade() {
+            Some(h) => h.resync_all(),
+            None => return,
+        }
+        loop {
+            let received = tokio::time::timeout(Duration::from_secs(5), listener.try_recv()).await;
+            let Some(hub) = hub.upgrade() else { return };
+            match received {
+                Err(_) => continue,
+                Ok(Ok(Some(n))) => match n.channel() {
+                    CHAT_CHANNEL => {
+                        if let Some((course, seq)) = n.payload().split_once(':')
+                            && let (Ok(course), Ok(seq)) = (course.parse(), seq.parse())
+                        {
+                            hub.signal(course, seq);
+                        }
+                    }
+                    _ => {
+                        if let Ok(user) = n.payload().parse() {
+                            let _ = hub.access.send(user);
+                        }
+                    }
+                },
+                Ok(Ok(None)) => {
+                    tracing::info!("chat listener reconnected; re-reading chat events");
+                    hub.resync_all();
+                    // An access signal may have been missed too: everyone re-checks.
+                    let _ = hub.access.send(0);
+                }
+                Ok(Err(error)) => {
+                    if pool.is_closed() {
+                        return;
+                    }
+                    tracing::warn!(%error, "chat listener failed; reconnecting");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The course chat's change feed and edit history.
+//!
+//! - `chat_sequences`: one row per course holding the last sequence number handed out. A change takes
+//!   the next number with `INSERT .. ON CONFLICT DO UPDATE .. RETURNING`, which locks the row until the
+//!   change commits, so numbers are gapless and in commit order per course.
+//! - `chat_events`: one row per change (message created, edited, deleted, pinned, unpinned, reaction
+//!   added or removed), unique per (course, seq). It names the message and the actor; readers render the
+//!   message as it is now, so a deleted message's content is gone from the feed too.
+//! - `chat_message_edits`: the previous content of every edit, readable by the author and course staff;
+//!   emptied when the message is deleted.
+//!
+//! Delete actions: everything CASCADEs from the course and the message (it belongs to them); `actor_id`
+//! and `edited_by` are SET NULL so the feed outlives the accounts of whoever acted.
+use sea_orm_migration::{prelude::*, schema::*};
+
+use crate::helpers::{IndexDef, create_indexes, drop_indexes, fk, index, one_of};
+use crate::idents::{ChatEvents, ChatMessageEdits, ChatMessages, ChatSequences, Courses, Users};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+/// Every kind of change the feed records.
+pub const EVENT_KINDS: &[&str] = &[
+    "message.created",
+    "message.edited",
+    "message.deleted",
+    "message.pinned",
+    "message.unpinned",
+    "reaction.added",
+    "reaction.removed",
+];
+
+fn indexes() -> Vec<IndexDef> {
+    vec![
+        index(
+            ChatEvents::Table,
+            &[ChatEvents::CourseId, ChatEvents::Seq],
+            true,
+        ),
+        index(ChatEvents::Table, &[ChatEvents::MessageId], false),
+        index(
+            ChatMessageEdits::Table,
+            &[ChatMessageEdits::MessageId, ChatMessageEdits::Id],
+            false,
+        ),
+    ]
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(ChatSequences::Table)
+                    .col(big_integer(ChatSequences::CourseId).primary_key())
+                    .col(big_integer(ChatSequences::LastSeq).default(0))
+                    .foreign_key(&mut fk(
+                        ChatSequences::Table,
+                        ChatSequences::CourseId,
+                        Courses::Table,
+                        Courses::Id,
+                        ForeignKeyAction::Cascade,
+                    ))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ChatEvents::Table)
+                    .col(big_pk_auto(ChatEvents::Id))
+                    .col(big_integer(ChatEvents::CourseId))
+                    .col(big_integer(ChatEvents::Seq))
+                    .col(string_len(ChatEvents::Kind, 32))
+                    .col(big_integer_null(ChatEvents::MessageId))
+                    .col(big_integer_null(ChatEvents::ActorId))
+                    .col(string_len_null(ChatEvents::Emoji, 32))
+                    .col(timestamp_with_time_zone_default_now(ChatEvents::CreatedAt))
+                    .foreign_key(&mut fk(
+                        ChatEvents::Table,
+                        ChatEvents::CourseId,
+                        Courses::Table,
+                        Courses::Id,
+                        ForeignKeyAction::Cascade,
+                    ))
+                    .foreign_key(&mut fk(
+                        ChatEvents::Table,
+                        ChatEvents::MessageId,
+                        ChatMessages::Table,
+                        ChatMessages::Id,
+                        ForeignKeyAction::Cascade,
+                    ))
+                    .foreign_key(&mut fk(
+                        ChatEvents::Table,
+                        ChatEvents::ActorId,
+                        Users::Table,
+                        Users::Id,
+                        ForeignKeyAction::SetNull,
+                    ))
+                    .check(one_of("chat_events", ChatEvents::Kind, EVENT_KINDS))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ChatMessageEdits::Table)
+                    .col(big_pk_auto(ChatMessageEdits::Id))
+                    .col(big_integer(ChatMessageEdits::MessageId))
+                    .col(text(ChatMessageEdits::Content))
+                    .col(big_integer_null(ChatMessageEdits::EditedBy))
+                    .col(timestamp_with_time_zone_default_now(
+                        ChatMessageEdits::EditedAt,
+                    ))
+                    .foreign_key(&mut fk(
+                        ChatMessageEdits::Table,
+                        ChatMessageEdits::MessageId,
+                        ChatMessages::Table,
+                        ChatMessages::Id,
+                        ForeignKeyAction::Cascade,
+                    ))
+                    .foreign_key(&mut fk(
+                        ChatMessageEdits::Table,
+                        ChatMessageEdits::EditedBy,
+                        Users::Table,
+                        Users::Id,
+                        ForeignKeyAction::SetNull,
+                    ))
+                    .to_owned(),
+            )
+            .await?;
+        create_indexes(manager, indexes()).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        drop_indexes(manager, indexes()).await?;
+        for table in [
+            ChatMessageEdits::Table.into_iden(),
+            ChatEvents::Table.into_iden(),
+            ChatSequences::Table.into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
