@@ -19,6 +19,7 @@ pub struct TestApp {
     pub test_db: TestDb,
     /// Everything the app has sent by email.
     pub mailer: Mailer,
+    secret: String,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -37,6 +38,21 @@ impl TestApp {
         Self::start(test_db, configure, Mailer::memory()).await
     }
 
+    /// A second instance of the app on this app's database (as when several API processes share
+    /// one PostgreSQL), with the same secret so tokens of one are valid on the other.
+    pub async fn another_instance(&self, configure: impl FnOnce(&mut Config)) -> Self {
+        let secret = self.secret.clone();
+        Self::start(
+            self.test_db.shared(),
+            move |c| {
+                c.secret_key = Some(secret);
+                configure(c)
+            },
+            Mailer::memory(),
+        )
+        .await
+    }
+
     /// Starts the app sending mail through `mailer` (e.g. real SMTP to a local server).
     pub async fn spawn_with_mailer(backend: Backend, mailer: Mailer) -> Self {
         Self::start(TestDb::new(backend).await, |_| {}, mailer).await
@@ -50,6 +66,7 @@ impl TestApp {
         config.secret_key = Some(hex_secret());
         config.password_hash_concurrency = Some(2);
         configure(&mut config);
+        let secret = config.secret_key.clone().unwrap_or_default();
         let app = Application::build_with_mailer(config, mailer.clone())
             .await
             .expect("the application starts");
@@ -66,6 +83,7 @@ impl TestApp {
             db,
             test_db,
             mailer,
+            secret,
             shutdown: Some(tx),
         }
     }

@@ -72,6 +72,16 @@ impl TestDb {
         }
     }
 
+    /// The same database, for a second app instance; only the original drops it.
+    pub fn shared(&self) -> TestDb {
+        TestDb {
+            backend: self.backend,
+            url: self.url.clone(),
+            _dir: None,
+            pg: None,
+        }
+    }
+
     /// A plain connection to this database (no migrations run).
     pub async fn connect(&self) -> DatabaseConnection {
         migration::connect(&self.url, &migration::PoolOptions::default())

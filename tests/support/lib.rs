@@ -10,6 +10,7 @@ pub mod app;
 pub mod db;
 pub mod schema;
 pub mod totp;
+pub mod ws;
 
 pub use app::TestApp;
 pub use db::TestDb;

@@ -356,7 +356,7 @@ pub async fn detail<C: ConnectionTrait>(
         .unwrap_or(0);
     let mut reactions = Vec::new();
     if !message.deleted {
-        let rows: Vec<(String, i64, i64)> = reactions::Entity::find()
+        let rows: Vec<(String, i64, i32)> = reactions::Entity::find()
             .filter(reactions::Column::MessageId.eq(id))
             .select_only()
             .column(reactions::Column::Emoji)
