@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod chat;
 mod login;
 mod seed;
 mod server;
@@ -26,6 +27,9 @@ enum Command {
     Login(login::Args),
     /// `seeder run --scale N` on PostgreSQL and SQLite, next to a raw COPY of the same chat-message rows.
     Seed(seed::Args),
+    /// Course chat on PostgreSQL: history reads and posts next to pgbench running the same statements,
+    /// and WebSocket fan-out latency (one instance and two) with memory per connection.
+    Chat(chat::Args),
 }
 
 /// One thread for the load generator: it shares the machine with the server, so it should take as
@@ -36,6 +40,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Login(args) => login::run(args).await,
         Command::Seed(args) => seed::run(args).await,
+        Command::Chat(args) => chat::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
