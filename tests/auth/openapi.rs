@@ -52,8 +52,16 @@ const ENDPOINTS: &[(&str, &str, bool)] = &[
     ("get", "/api/v1/courses/{id}/messages/{mid}/edits", false),
     ("post", "/api/v1/courses/{id}/messages/{mid}/pin", false),
     ("delete", "/api/v1/courses/{id}/messages/{mid}/pin", false),
-    ("put", "/api/v1/courses/{id}/messages/{mid}/reactions/{emoji}", false),
-    ("delete", "/api/v1/courses/{id}/messages/{mid}/reactions/{emoji}", false),
+    (
+        "put",
+        "/api/v1/courses/{id}/messages/{mid}/reactions/{emoji}",
+        false,
+    ),
+    (
+        "delete",
+        "/api/v1/courses/{id}/messages/{mid}/reactions/{emoji}",
+        false,
+    ),
     ("get", "/api/v1/courses/{id}/events", false),
     ("get", "/api/v1/courses/{id}/chat/ws", false),
 ];

@@ -380,7 +380,10 @@ async fn chat_socket(
     let session_id = auth.session.id;
     Ok(upgrade
         .protocols([SUBPROTOCOL])
+        // Clients send next to nothing: a small read buffer keeps idle connections cheap.
+        .read_buffer_size(4 * 1024)
         .max_message_size(64 * 1024)
+        .max_frame_size(64 * 1024)
         .on_upgrade(move |socket| async move {
             let mut connection = Connection {
                 state,
