@@ -132,23 +132,18 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<()> {
     // Fan-out on one instance.
     let course = world.courses[0];
     let fan = fan_out(args, &world, &server, &server, course).await?;
-    println!(
-        "fan-out, 1 instance   {} subscribers x {} messages: delivered {}/{}  p50 {:.1} ms  p99 {:.1} ms (target < 50)  max {:.1} ms   memory {:.1} KiB per connection",
-        args.subscribers,
-        args.fanout_messages,
-        fan.delivered,
-        fan.expected,
-        fan.p50_ms,
-        fan.p99_ms,
-        fan.max_ms,
-        fan.kib_per_connection
-    );
+    report_fan_out("fan-out, 1 instance ", 50, args, &fan);
 
     // Across two instances: subscribers on the second, posts through the first.
     let second = Server::start(Some(url), &server_env())?;
     let fan = fan_out(args, &world, &server, &second, course).await?;
+    report_fan_out("fan-out, 2 instances", 100, args, &fan);
+    Ok(())
+}
+
+fn report_fan_out(label: &str, target_ms: u32, args: &Args, fan: &FanOut) {
     println!(
-        "fan-out, 2 instances  {} subscribers x {} messages: delivered {}/{}  p50 {:.1} ms  p99 {:.1} ms (target < 100) max {:.1} ms   memory {:.1} KiB per connection",
+        "{label}  {} subscribers x {} messages: delivered {}/{}  p50 {:.1} ms  p99 {:.1} ms (target < {target_ms})  max {:.1} ms   memory {:.1} KiB per connection",
         args.subscribers,
         args.fanout_messages,
         fan.delivered,
@@ -158,7 +153,6 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<()> {
         fan.max_ms,
         fan.kib_per_connection
     );
-    Ok(())
 }
 
 async fn json_call(
