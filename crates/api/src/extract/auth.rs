@@ -6,11 +6,12 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 use entity::sessions;
-use entity::users::{self, UserRole, UserStatus};
+use entity::users::{self, UserRole};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::error::AppError;
-use crate::service::{Client, now};
+use crate::service::Client;
+use crate::service::auth::session_is_live;
 use crate::state::AppState;
 
 /// A signed-in user with a live session.
@@ -60,10 +61,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, App
         .await?
         .and_then(|(s, u)| Some((s, u?)))
         .ok_or_else(|| AppError::Unauthorized(INVALID_TOKEN.into()))?;
-    let live = session.revoked_at.is_none()
-        && session.expires_at > now()
-        && user.status == UserStatus::Active
-        && claims.sub == user.id.to_string();
+    let live = session_is_live(&session, &user) && claims.sub == user.id.to_string();
     if !live {
         return Err(AppError::Unauthorized(
             "the session has ended; sign in again".into(),

@@ -14,6 +14,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::error::{AppError, AppResult, Problem};
 use crate::extract::{AuthUser, Json, Path, Query, authenticate, bearer_token};
 use crate::realtime::{BATCH, Frame};
+use crate::service::auth::session_is_live;
 use crate::service::chat::{
     self as service, EditMessage, EditView, EventView, Limits, Member, MessageDetail, MessagePage,
     MessageView, NewMessage, Page,
@@ -543,10 +544,7 @@ impl Connection {
         let Some((session, Some(user))) = session else {
             return Err(End::SessionEnded);
         };
-        let live = session.revoked_at.is_none()
-            && session.expires_at > crate::service::now()
-            && user.status == entity::users::UserStatus::Active;
-        if !live {
+        if !session_is_live(&session, &user) {
             return Err(End::SessionEnded);
         }
         match service::member(&self.state.db, &user, self.member.course_id).await {

@@ -559,9 +559,7 @@ pub async fn refresh(
         .one(db)
         .await?
         .and_then(|(s, u)| Some((s, u?)))
-        .filter(|(s, u)| {
-            s.revoked_at.is_none() && s.expires_at > now() && u.status == UserStatus::Active
-        })
+        .filter(|(s, u)| session_is_live(s, u))
         .ok_or_else(|| unauthorized(INVALID))?;
 
     let txn = db.begin().await?;
@@ -598,6 +596,12 @@ async fn revoke_session_by_id(
         .exec(db)
         .await?;
     Ok(result.rows_affected)
+}
+
+/// Whether a session still signs its user in: not revoked, not expired, and the account active. The one
+/// rule behind access tokens, refresh tokens and open chat connections.
+pub fn session_is_live(session: &sessions::Model, user: &users::Model) -> bool {
+    session.revoked_at.is_none() && session.expires_at > now() && user.status == UserStatus::Active
 }
 
 /// Ends every live session of a user, except `keep` if given.
