@@ -16,9 +16,9 @@ use entity::enrollments::{self, EnrollmentStatus};
 use entity::users::{self, UserRole};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    DbBackend, EntityTrait, FromQueryResult, JoinType, Order, QueryFilter, QueryOrder, QuerySelect,
-    RelationTrait, Select, Statement, TransactionTrait,
+    ActiveEnum, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult, JoinType, Order, QueryFilter,
+    QueryOrder, QuerySelect, RelationTrait, Select, Statement, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -132,6 +132,19 @@ pub struct Author {
     pub name: String,
 }
 
+impl Author {
+    fn new(id: i64, username: String, first_name: &str, last_name: &str) -> Self {
+        let name = format!("{first_name} {last_name}").trim().to_string();
+        Self { id, username, name }
+    }
+}
+
+impl MessageView {
+    fn is_by(&self, user: &users::Model) -> bool {
+        self.author.as_ref().is_some_and(|a| a.id == user.id)
+    }
+}
+
 /// One message with its thread size and reactions.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageDetail {
@@ -171,17 +184,12 @@ struct MessageRow {
 impl From<MessageRow> for MessageView {
     fn from(r: MessageRow) -> Self {
         let author = match (r.user_id, r.author_username) {
-            (Some(id), Some(username)) => Some(Author {
+            (Some(id), Some(username)) => Some(Author::new(
                 id,
                 username,
-                name: format!(
-                    "{} {}",
-                    r.author_first_name.unwrap_or_default(),
-                    r.author_last_name.unwrap_or_default()
-                )
-                .trim()
-                .to_string(),
-            }),
+                &r.author_first_name.unwrap_or_default(),
+                &r.author_last_name.unwrap_or_default(),
+            )),
             _ => None,
         };
         let deleted = r.deleted_at.is_some();
@@ -573,13 +581,12 @@ pub async fn post(
         id,
         course_id: member.course_id,
         parent_id: input.parent_id,
-        author: Some(Author {
-            id: user.id,
-            username: user.username.clone(),
-            name: format!("{} {}", user.first_name, user.last_name)
-                .trim()
-                .to_string(),
-        }),
+        author: Some(Author::new(
+            user.id,
+            user.username.clone(),
+            &user.first_name,
+            &user.last_name,
+        )),
         message_type,
         content: Some(input.content),
         deleted: false,
@@ -628,14 +635,6 @@ WITH rl AS (
 )
 SELECT rl.hits, rl.window_start, msg.id, seq.last_seq, (SELECT count(*) FROM note) AS notified
 FROM rl LEFT JOIN msg ON true LEFT JOIN seq ON true"#;
-    let message_type: String = match message_type {
-        MessageType::Text => "text",
-        MessageType::Question => "question",
-        MessageType::Answer => "answer",
-        MessageType::Announcement => "announcement",
-        MessageType::System => "system",
-    }
-    .into();
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -646,7 +645,7 @@ FROM rl LEFT JOIN msg ON true LEFT JOIN seq ON true"#;
                 member.course_id.into(),
                 member.user.id.into(),
                 input.parent_id.into(),
-                message_type.into(),
+                message_type.to_value().into(),
                 input.content.clone().into(),
                 at.into(),
                 limits.posts_per_minute.into(),
@@ -682,7 +681,7 @@ pub async fn edit(
     limits: Limits,
 ) -> AppResult<(MessageView, Option<Change>)> {
     let current = find(db, member, id).await?;
-    if current.author.as_ref().map(|a| a.id) != Some(member.user.id) {
+    if !current.is_by(&member.user) {
         return Err(AppError::Forbidden(
             "only the author may edit a message".into(),
         ));
@@ -748,7 +747,7 @@ pub struct EditView {
 /// The edit history, oldest first: the author and course staff only.
 pub async fn edits(db: &DatabaseConnection, member: &Member, id: i64) -> AppResult<Vec<EditView>> {
     let message = find(db, member, id).await?;
-    let is_author = message.author.as_ref().map(|a| a.id) == Some(member.user.id);
+    let is_author = message.is_by(&member.user);
     if !(is_author || member.staff) {
         return Err(AppError::Forbidden(
             "only the author and the course's staff may read the edit history".into(),
@@ -775,7 +774,7 @@ pub async fn delete(
     id: i64,
 ) -> AppResult<Option<Change>> {
     let current = find(db, member, id).await?;
-    let is_author = current.author.as_ref().map(|a| a.id) == Some(member.user.id);
+    let is_author = current.is_by(&member.user);
     if !(is_author || member.staff) {
         return Err(AppError::Forbidden(
             "only the author, the course's instructor or an admin may delete a message".into(),
