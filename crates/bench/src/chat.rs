@@ -38,6 +38,26 @@ pub struct Args {
     /// A PostgreSQL URL whose role may CREATE DATABASE (scripts/bench.sh starts a throwaway server).
     #[arg(long, env = "BENCH_POSTGRES_URL")]
     postgres_url: String,
+    /// Run only these measurements (repeatable; default: all).
+    #[arg(long, value_enum)]
+    only: Vec<Part>,
+    /// Keep the benchmark database afterwards (its name is printed) instead of dropping it.
+    #[arg(long)]
+    keep_database: bool,
+}
+
+/// One measurement of the chat benchmark.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    Post,
+    History,
+    Fanout,
+}
+
+impl Args {
+    fn runs(&self, part: Part) -> bool {
+        self.only.is_empty() || self.only.contains(&part)
+    }
 }
 
 const PASSWORD: &str = "velvet thunder 42 kite";
@@ -65,10 +85,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     psql(&args.postgres_url, &format!("CREATE DATABASE {name}"))?;
     let url = with_database(&args.postgres_url, &name);
     let result = measure(&args, &url).await;
-    let _ = psql(
-        &args.postgres_url,
-        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-    );
+    if args.keep_database {
+        println!("kept the benchmark database: {url}");
+    } else {
+        let _ = psql(
+            &args.postgres_url,
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        );
+    }
     result
 }
 
@@ -87,8 +111,30 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<()> {
         world.tokens.len()
     );
 
-    // Posting, then the raw insert.
-    let post = drive(args, &world, &server, Load::Post).await?;
+    if args.runs(Part::Post) {
+        measure_post(args, &world, &server, url).await?;
+    }
+    // Statistics first, as autovacuum keeps them in production (right after a bulk load the planner
+    // would still think the table empty).
+    psql(url, "ANALYZE")?;
+    if args.runs(Part::History) {
+        measure_history(args, &world, &server, url).await?;
+    }
+    if args.runs(Part::Fanout) {
+        // On one instance, then across two: subscribers on the second, posts through the first.
+        let course = world.courses[0];
+        let fan = fan_out(args, &world, &server, &server, course).await?;
+        report_fan_out("fan-out, 1 instance ", 50, args, &fan);
+        let second = Server::start(Some(url), &server_env())?;
+        let fan = fan_out(args, &world, &server, &second, course).await?;
+        report_fan_out("fan-out, 2 instances", 100, args, &fan);
+    }
+    Ok(())
+}
+
+/// Posting through the API, then pgbench's single-row insert.
+async fn measure_post(args: &Args, world: &World, server: &Server, url: &str) -> anyhow::Result<()> {
+    let post = drive(args, world, server, Load::Post).await?;
     let insert_sql = format!(
         "\\set course random({}, {})\n\\set author random({}, {})\n\
          INSERT INTO chat_messages (course_id, user_id, message_type, content) \
@@ -109,10 +155,17 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<()> {
         post.errors
     );
 
-    // History reads, then the raw query. Statistics first, as autovacuum keeps them in production (right
-    // after a bulk load the planner would still think the table empty).
-    psql(url, "ANALYZE")?;
-    let read = drive(args, &world, &server, Load::History).await?;
+    Ok(())
+}
+
+/// History reads through the API, then pgbench running the same query.
+async fn measure_history(
+    args: &Args,
+    world: &World,
+    server: &Server,
+    url: &str,
+) -> anyhow::Result<()> {
+    let read = drive(args, world, server, Load::History).await?;
     let history_sql = format!(
         "\\set course random({}, {})\n{HISTORY_SQL}\n",
         world.courses[0],
@@ -128,16 +181,6 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<()> {
         read.p99_ms,
         read.errors
     );
-
-    // Fan-out on one instance.
-    let course = world.courses[0];
-    let fan = fan_out(args, &world, &server, &server, course).await?;
-    report_fan_out("fan-out, 1 instance ", 50, args, &fan);
-
-    // Across two instances: subscribers on the second, posts through the first.
-    let second = Server::start(Some(url), &server_env())?;
-    let fan = fan_out(args, &world, &server, &second, course).await?;
-    report_fan_out("fan-out, 2 instances", 100, args, &fan);
     Ok(())
 }
 

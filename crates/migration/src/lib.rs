@@ -81,6 +81,9 @@ pub async fn connect(url: &str, pool: &PoolOptions) -> Result<DatabaseConnection
         .acquire_timeout(pool.acquire_timeout)
         .connect_timeout(pool.acquire_timeout)
         .sqlx_logging(pool.log_statements)
+        // sqlx pings on every checkout by default: a round trip per statement. Ping only connections
+        // that sat idle long enough to have been dropped by the server or a proxy.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
