@@ -102,6 +102,12 @@ pub struct Config {
     #[arg(long, env = "LMS_CHAT_ACCESS_RECHECK_SECS", default_value_t = 60)]
     pub chat_access_recheck_secs: u64,
 
+    /// How long an instance may reuse what it read about a chat caller's session and course membership
+    /// (0: read it on every request). Revocations reach every instance at once regardless (see the
+    /// README); this only bounds changes nothing signals.
+    #[arg(long, env = "LMS_CHAT_ACCESS_CACHE_SECS", default_value_t = 10)]
+    pub chat_access_cache_secs: u64,
+
     /// Log format (the level comes from RUST_LOG, default info).
     #[arg(long, env = "LMS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -145,6 +151,7 @@ impl Config {
             chat_posts_per_minute: 30,
             chat_max_message_chars: 4000,
             chat_access_recheck_secs: 60,
+            chat_access_cache_secs: 10,
         }
     }
 

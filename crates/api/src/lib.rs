@@ -2,6 +2,7 @@
 //!
 //! `startup::Application` builds everything from one `config::Config`; `main.rs` only parses the
 //! command line and runs it.
+pub mod access_cache;
 pub mod config;
 pub mod domain;
 pub mod error;

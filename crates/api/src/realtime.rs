@@ -62,7 +62,9 @@ fn local_access() -> &'static broadcast::Sender<i64> {
 /// After a commit that may end a user's access to chats (a session revoked, an account suspended, an
 /// enrollment cancelled or refunded): their open chat connections re-check at once and close if they
 /// no longer qualify. On PostgreSQL this reaches every instance.
+/// `user_id` 0 means everyone.
 pub async fn access_changed(db: &DatabaseConnection, user_id: i64) {
+    crate::access_cache::global().forget_user(user_id);
     if db.get_database_backend() == DbBackend::Postgres {
         let sent = db
             .execute_raw(Statement::from_sql_and_values(
@@ -294,7 +296,9 @@ async fn listen(hub: std::sync::Weak<Hub>) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
-        // Anything committed while we were not listening is in the table.
+        // Anything committed while we were not listening is in the table; an access change we missed
+        // may still be cached.
+        crate::access_cache::global().forget_user(0);
         match hub.upgrade() {
             Some(h) => h.resync_all(),
             None => return,
@@ -314,12 +318,14 @@ async fn listen(hub: std::sync::Weak<Hub>) {
                     }
                     _ => {
                         if let Ok(user) = n.payload().parse() {
+                            crate::access_cache::global().forget_user(user);
                             let _ = hub.access.send(user);
                         }
                     }
                 },
                 Ok(Ok(None)) => {
                     tracing::info!("chat listener reconnected; re-reading chat events");
+                    crate::access_cache::global().forget_user(0);
                     hub.resync_all();
                     // An access signal may have been missed too: everyone re-checks.
                     let _ = hub.access.send(0);

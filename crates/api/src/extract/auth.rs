@@ -11,6 +11,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::error::AppError;
 use crate::service::Client;
+use crate::security::tokens::AccessClaims;
 use crate::service::auth::session_is_live;
 use crate::state::AppState;
 
@@ -49,25 +50,61 @@ pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
 
 /// Checks an access token and its session (live, not revoked, user active).
 pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, AppError> {
-    let claims = state
+    load_session(state, &verify(state, token)?).await
+}
+
+/// Checks an access token's signature, audience and expiry (not its session).
+pub fn verify(state: &AppState, token: &str) -> Result<AccessClaims, AppError> {
+    state
         .auth
         .jwt
         .verify(token)
-        .ok_or_else(|| AppError::Unauthorized(INVALID_TOKEN.into()))?;
+        .ok_or_else(|| AppError::Unauthorized(INVALID_TOKEN.into()))
+}
+
+/// Reads a verified token's session and user from the database and checks that the session is live.
+pub async fn load_session(state: &AppState, claims: &AccessClaims) -> Result<AuthUser, AppError> {
     let (session, user) = sessions::Entity::find()
-        .filter(sessions::Column::PublicId.eq(claims.sid))
+        .filter(sessions::Column::PublicId.eq(&claims.sid))
         .find_also_related(users::Entity)
         .one(&state.db)
         .await?
         .and_then(|(s, u)| Some((s, u?)))
         .ok_or_else(|| AppError::Unauthorized(INVALID_TOKEN.into()))?;
-    let live = session_is_live(&session, &user) && claims.sub == user.id.to_string();
-    if !live {
-        return Err(AppError::Unauthorized(
-            "the session has ended; sign in again".into(),
-        ));
-    }
+    check_live(claims, &session, &user)?;
     Ok(AuthUser { user, session })
+}
+
+/// 401 unless the session is live and belongs to the token's user.
+pub fn check_live(
+    claims: &AccessClaims,
+    session: &sessions::Model,
+    user: &users::Model,
+) -> Result<(), AppError> {
+    if session_is_live(session, user) && claims.sub == user.id.to_string() {
+        Ok(())
+    } else {
+        Err(AppError::Unauthorized(
+            "the session has ended; sign in again".into(),
+        ))
+    }
+}
+
+/// A bearer token whose signature and expiry are checked but whose session is not read yet: for the
+/// course chat, which checks the session through [`crate::access_cache`].
+pub struct BearerClaims(pub AccessClaims);
+
+impl FromRequestParts<AppState> for BearerClaims {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(&parts.headers)
+            .ok_or_else(|| AppError::Unauthorized(INVALID_TOKEN.into()))?;
+        Ok(BearerClaims(verify(state, token)?))
+    }
 }
 
 /// The signed-in user if there is an Authorization header (which must then be valid), else nobody.

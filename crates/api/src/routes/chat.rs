@@ -12,7 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::error::{AppError, AppResult, Problem};
-use crate::extract::{AuthUser, Json, Path, Query, authenticate, bearer_token};
+use crate::access_cache;
+use crate::extract::{BearerClaims, Json, Path, Query, authenticate, bearer_token};
 use crate::realtime::{BATCH, Frame};
 use crate::service::auth::session_is_live;
 use crate::service::chat::{
@@ -41,8 +42,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(chat_socket))
 }
 
-async fn member(state: &AppState, auth: &AuthUser, course_id: i64) -> AppResult<Member> {
-    service::member(&state.db, &auth.user, course_id).await
+async fn member(state: &AppState, auth: &BearerClaims, course_id: i64) -> AppResult<Member> {
+    access_cache::chat_member(state, &auth.0, course_id).await
 }
 
 fn limits(state: &AppState) -> Limits {
@@ -60,7 +61,7 @@ fn limits(state: &AppState) -> Limits {
         (status = 422, body = Problem, content_type = JSON_PROBLEM)))]
 async fn history(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: BearerClaims,
     Path(id): Path<i64>,
     Query(page): Query<Page>,
 ) -> AppResult<Json<MessagePage>> {
@@ -77,7 +78,7 @@ async fn history(
         (status = 422, body = Problem, content_type = JSON_PROBLEM), (status = 429, body = Problem, content_type = JSON_PROBLEM)))]
 async fn post_message(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: BearerClaims,
     Path(id): Path<i64>,
     Json(body): Json<NewMessage>,
 ) -> AppResult<(StatusCode, Json<MessageView>)> {
@@ -99,7 +100,7 @@ pub struct MessageList {
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
 async fn pinned(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: BearerClaims,
     Path(id): Path<i64>,
 ) -> AppResult<Json<MessageList>> {
     let member = member(&state, &auth, id).await?;
@@ -114,7 +115,7 @@ async fn pinned(
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
 async fn get_message(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: BearerClaims,
     Path((id, mid)): Path<(i64, i64)>,
 ) -> AppResult<Json<MessageDetail>> {
     let member = member(&state, &auth, id).await?;
@@ -130,7 +131,7 @@ async fn get_message(
         (status = 409, body = Problem, content_type = JSON_PROBLEM), (status = 422, body = Problem, content_type = JSON_PROBLEM)))]
 async fn edit_message(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: BearerClaims,
     Path((id, mid)): Path<(i64, i64)>,
     Json(body): Json<EditMessage>,
 ) -> AppResult<Json<MessageView>> {
@@ -148,7 +149,7 @@ async fn edit_message(
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
 async fn delete_message(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: BearerClaims,
     Path((id, mid)): Path<(i64, i64)>,
 ) -> AppResult<StatusCode> {
     let member = member(&state, &auth, id).await?;
@@ -165,7 +166,7 @@ async fn delete_message(
         (status = 422, body = Problem, content_type = JSON_PROBLEM)))]
 async fn replies(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: BearerClaims,
     Path((id, mid)): Path<(i64, i64)>,
     Query(page): Query<Page>,
 ) -> AppResult<Json<MessagePage>> {
@@ -186,7 +187,7 @@ pub struct EditList {
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
 async fn edit_history(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: BearerClaims,
     Path((id, mid)): Path<(i64, i64)>,
 ) -> AppResult<Json<EditList>> {
     let member = member(&state, &auth, id).await?;
@@ -202,7 +203,7 @@ async fn edit_history(
         (status = 409, body = Problem, content_type = JSON_PROBLEM)))]
 async fn pin(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: BearerClaims,
     Path((id, mid)): Path<(i64, i64)>,
 ) -> AppResult<Json<MessageView>> {
     set_pinned(state, auth, id, mid, true).await
@@ -216,7 +217,7 @@ async fn pin(
         (status = 409, body = Problem, content_type = JSON_PROBLEM)))]
 async fn unpin(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: BearerClaims,
     Path((id, mid)): Path<(i64, i64)>,
 ) -> AppResult<Json<MessageView>> {
     set_pinned(state, auth, id, mid, false).await
@@ -224,7 +225,7 @@ async fn unpin(
 
 async fn set_pinned(
     state: AppState,
-    auth: AuthUser,
+    auth: BearerClaims,
     id: i64,
     mid: i64,
     pin: bool,
@@ -244,7 +245,7 @@ async fn set_pinned(
         (status = 409, body = Problem, content_type = JSON_PROBLEM), (status = 422, body = Problem, content_type = JSON_PROBLEM)))]
 async fn add_reaction(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: BearerClaims,
     Path((id, mid, emoji)): Path<(i64, i64, String)>,
 ) -> AppResult<Json<MessageDetail>> {
     react(state, auth, id, mid, emoji, true).await
@@ -259,7 +260,7 @@ async fn add_reaction(
         (status = 409, body = Problem, content_type = JSON_PROBLEM), (status = 422, body = Problem, content_type = JSON_PROBLEM)))]
 async fn remove_reaction(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: BearerClaims,
     Path((id, mid, emoji)): Path<(i64, i64, String)>,
 ) -> AppResult<Json<MessageDetail>> {
     react(state, auth, id, mid, emoji, false).await
@@ -267,7 +268,7 @@ async fn remove_reaction(
 
 async fn react(
     state: AppState,
-    auth: AuthUser,
+    auth: BearerClaims,
     id: i64,
     mid: i64,
     emoji: String,
@@ -307,7 +308,7 @@ pub struct EventPage {
         (status = 422, body = Problem, content_type = JSON_PROBLEM)))]
 async fn events(
     State(state): State<AppState>,
-    auth: AuthUser,
+    auth: BearerClaims,
     Path(id): Path<i64>,
     Query(q): Query<FeedQuery>,
 ) -> AppResult<Json<EventPage>> {

@@ -391,6 +391,8 @@ pub async fn delete(
             }
             _ => AppError::Database(err),
         })?;
+    // Its staff may have its chat cached.
+    crate::realtime::access_changed(db, 0).await;
     Ok(())
 }
 

@@ -67,7 +67,10 @@ pub async fn update_profile(
     }
     errors.finish()?;
     active.updated_at = Set(now());
-    Ok(active.update(db).await?)
+    let user = active.update(db).await?;
+    // Instances that cached the user for chat (which shows the author's name) read it again.
+    crate::realtime::access_changed(db, user.id).await;
+    Ok(user)
 }
 
 #[derive(Default)]

@@ -1,0 +1,170 @@
+//! Who may use which course chat, remembered for a few seconds per instance, so that the busiest
+//! endpoints (reading history, posting) do not re-read the session, the user and the enrollment on
+//! every request.
+//!
+//! Freshness does not rest on the time limit (`LMS_CHAT_ACCESS_CACHE_SECS`) but on invalidation: every
+//! change that can end access (logout, session revoke, refresh-token reuse, password change or reset,
+//! role or status change, enrollment cancelled or refunded, course deleted) calls
+//! [`crate::realtime::access_changed`], which forgets the user here at once and, on PostgreSQL, tells
+//! every other instance through NOTIFY. An instance whose listener reconnects forgets everything, since
+//! it may have missed a signal. A load that raced with a forget is not stored (see [`AccessCache::ticket`]).
+//! Cached entries are still checked like fresh ones: an expired session is refused at once.
+//!
+//! The cache is process-wide because `access_changed` is called from the services, which hold only
+//! a database connection. Entries are keyed by random session ids, so servers on different databases
+//! in one process never see each other's entries.
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use entity::{sessions, users};
+
+use crate::error::AppResult;
+use crate::extract::auth::{check_live, load_session};
+use crate::security::tokens::AccessClaims;
+use crate::service::chat::{self, Member};
+use crate::state::AppState;
+
+/// More live sessions than this on one instance and the cache starts over.
+const MAX_SESSIONS: usize = 100_000;
+
+struct Entry {
+    session: sessions::Model,
+    user: users::Model,
+    loaded: Instant,
+    /// Courses whose chat the user may use, with whether as staff, and when that was read.
+    courses: HashMap<i64, (bool, Instant)>,
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<String, Entry>,
+    /// Bumped by every forget.
+    generation: u64,
+}
+
+#[derive(Default)]
+pub struct AccessCache {
+    inner: Mutex<Inner>,
+}
+
+/// A generation number taken before reading from the database.
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket(u64);
+
+/// The process's cache.
+pub fn global() -> &'static AccessCache {
+    static CACHE: OnceLock<AccessCache> = OnceLock::new();
+    CACHE.get_or_init(AccessCache::default)
+}
+
+impl AccessCache {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Take before reading what will be stored: if anything is forgotten between the read and the
+    /// store, the store is skipped (the read may predate the change that caused the forget).
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.lock().generation)
+    }
+
+    /// The session and its user, if read within `ttl`.
+    pub fn session(&self, sid: &str, ttl: Duration) -> Option<(sessions::Model, users::Model)> {
+        let inner = self.lock();
+        let entry = inner.entries.get(sid)?;
+        (entry.loaded.elapsed() < ttl).then(|| (entry.session.clone(), entry.user.clone()))
+    }
+
+    pub fn store_session(
+        &self,
+        ticket: Ticket,
+        sid: &str,
+        session: &sessions::Model,
+        user: &users::Model,
+        ttl: Duration,
+    ) {
+        let mut inner = self.lock();
+        if inner.generation != ticket.0 {
+            return;
+        }
+        if inner.entries.len() >= MAX_SESSIONS {
+            inner.entries.retain(|_, e| e.loaded.elapsed() < ttl);
+            if inner.entries.len() >= MAX_SESSIONS {
+                inner.entries.clear();
+            }
+        }
+        inner.entries.insert(
+            sid.to_string(),
+            Entry {
+                session: session.clone(),
+                user: user.clone(),
+                loaded: Instant::now(),
+                courses: HashMap::new(),
+            },
+        );
+    }
+
+    /// Whether the session's user is a member of the course's chat as staff, if known within `ttl`.
+    pub fn membership(&self, sid: &str, course_id: i64, ttl: Duration) -> Option<bool> {
+        let inner = self.lock();
+        let (staff, at) = inner.entries.get(sid)?.courses.get(&course_id)?;
+        (at.elapsed() < ttl).then_some(*staff)
+    }
+
+    pub fn store_membership(&self, ticket: Ticket, sid: &str, course_id: i64, staff: bool) {
+        let mut inner = self.lock();
+        if inner.generation != ticket.0 {
+            return;
+        }
+        if let Some(entry) = inner.entries.get_mut(sid) {
+            entry.courses.insert(course_id, (staff, Instant::now()));
+        }
+    }
+
+    /// Forgets everything about a user's sessions, or with `user_id` 0 about everyone.
+    pub fn forget_user(&self, user_id: i64) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        if user_id == 0 {
+            inner.entries.clear();
+        } else {
+            inner.entries.retain(|_, e| e.user.id != user_id);
+        }
+    }
+}
+
+/// The caller of a chat endpoint as a member of the course: from the cache when it knows, else from
+/// the database (and then remembered). 401 for an ended session, 404 or 403 as [`chat::member`].
+pub async fn chat_member(
+    state: &AppState,
+    claims: &AccessClaims,
+    course_id: i64,
+) -> AppResult<Member> {
+    let ttl = Duration::from_secs(state.config.chat_access_cache_secs);
+    if ttl.is_zero() {
+        let auth = load_session(state, claims).await?;
+        return chat::member(&state.db, &auth.user, course_id).await;
+    }
+    let cache = global();
+    let ticket = cache.ticket();
+    let (session, user) = match cache.session(&claims.sid, ttl) {
+        Some(hit) => hit,
+        None => {
+            let auth = load_session(state, claims).await?;
+            cache.store_session(ticket, &claims.sid, &auth.session, &auth.user, ttl);
+            (auth.session, auth.user)
+        }
+    };
+    check_live(claims, &session, &user)?;
+    if let Some(staff) = cache.membership(&claims.sid, course_id, ttl) {
+        return Ok(Member {
+            user,
+            course_id,
+            staff,
+        });
+    }
+    let member = chat::member(&state.db, &user, course_id).await?;
+    cache.store_membership(ticket, &claims.sid, course_id, member.staff);
+    Ok(member)
+}
