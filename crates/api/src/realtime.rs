@@ -3,7 +3,7 @@
 //! The `chat_events` table is the truth; signals only say "course C has events up to seq S" or "user U's
 //! access changed", so a lost signal delays delivery but never loses an event.
 //!
-//! - PostgreSQL: each change's transaction queues `NOTIFY lms_chat, '<course>:<seq>'`, which PostgreSQL
+//! - PostgreSQL: each change's transaction (or batch of posts) queues `NOTIFY lms_chat, '<course>:<seq>'`, which PostgreSQL
 //!   delivers to every instance at commit. Each instance LISTENs on one dedicated connection; when that
 //!   connection drops and comes back, the instance re-reads the event table for every course it serves.
 //! - SQLite (one instance): the handler that committed the change signals this process directly.
@@ -23,7 +23,8 @@ use tokio::sync::{Notify, broadcast};
 
 use crate::service::chat::{self, Change};
 
-/// PostgreSQL channel of chat changes; payload `<course id>:<seq>`.
+/// PostgreSQL channel of chat changes; payload `<course id>:<seq>`, or several of them separated by
+/// commas (a batch of posts: each course with its last seq).
 pub const CHAT_CHANNEL: &str = "lms_chat";
 /// PostgreSQL channel of access changes; payload `<user id>`.
 pub const ACCESS_CHANNEL: &str = "lms_access";
@@ -310,10 +311,12 @@ async fn listen(hub: std::sync::Weak<Hub>) {
                 Err(_) => continue,
                 Ok(Ok(Some(n))) => match n.channel() {
                     CHAT_CHANNEL => {
-                        if let Some((course, seq)) = n.payload().split_once(':')
-                            && let (Ok(course), Ok(seq)) = (course.parse(), seq.parse())
+                        for (course, seq) in
+                            n.payload().split(',').filter_map(|c| c.split_once(':'))
                         {
-                            hub.signal(course, seq);
+                            if let (Ok(course), Ok(seq)) = (course.parse(), seq.parse()) {
+                                hub.signal(course, seq);
+                            }
                         }
                     }
                     _ => {

@@ -10,6 +10,7 @@ use axum::http::{HeaderName, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use migration::{PoolOptions, redact_url};
+use sea_orm::DbBackend;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -26,6 +27,7 @@ use crate::mail::Mailer;
 use crate::openapi::ApiDoc;
 use crate::realtime::Hub;
 use crate::routes;
+use crate::service::chat_writer::ChatWriter;
 use crate::state::{AppState, Auth};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -55,8 +57,11 @@ impl Application {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let chat_writer = (db.get_database_backend() == DbBackend::Postgres)
+            .then(|| ChatWriter::start(db.clone(), config.chat_posts_per_minute));
         let state = AppState {
             hub: Hub::start(db.clone()),
+            chat_writer,
             db,
             config: Arc::new(config),
             auth,

@@ -9,6 +9,7 @@ use crate::realtime::Hub;
 use crate::security::crypto::{SecretBox, derive_key};
 use crate::security::passwords::PasswordHasher;
 use crate::security::tokens::JwtKeys;
+use crate::service::chat_writer::ChatWriter;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -18,6 +19,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// Live delivery of chat events to this instance's WebSocket connections.
     pub hub: Arc<Hub>,
+    /// PostgreSQL: writes chat posts in batches (None on SQLite, which writes each in its transaction).
+    pub chat_writer: Option<Arc<ChatWriter>>,
 }
 
 /// The keys and tools of authentication, built once from the config.

@@ -133,7 +133,12 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<()> {
 }
 
 /// Posting through the API, then pgbench's single-row insert.
-async fn measure_post(args: &Args, world: &World, server: &Server, url: &str) -> anyhow::Result<()> {
+async fn measure_post(
+    args: &Args,
+    world: &World,
+    server: &Server,
+    url: &str,
+) -> anyhow::Result<()> {
     let post = drive(args, world, server, Load::Post).await?;
     let insert_sql = format!(
         "\\set course random({}, {})\n\\set author random({}, {})\n\

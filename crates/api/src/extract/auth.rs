@@ -10,8 +10,8 @@ use entity::users::{self, UserRole};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::error::AppError;
-use crate::service::Client;
 use crate::security::tokens::AccessClaims;
+use crate::service::Client;
 use crate::service::auth::session_is_live;
 use crate::state::AppState;
 

@@ -11,8 +11,8 @@ use tokio::sync::broadcast::error::RecvError;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::error::{AppError, AppResult, Problem};
 use crate::access_cache;
+use crate::error::{AppError, AppResult, Problem};
 use crate::extract::{BearerClaims, Json, Path, Query, authenticate, bearer_token};
 use crate::realtime::{BATCH, Frame};
 use crate::service::auth::session_is_live;
@@ -83,7 +83,14 @@ async fn post_message(
     Json(body): Json<NewMessage>,
 ) -> AppResult<(StatusCode, Json<MessageView>)> {
     let member = member(&state, &auth, id).await?;
-    let (view, change) = service::post(&state.db, &member, body, limits(&state)).await?;
+    let (view, change) = service::post(
+        &state.db,
+        state.chat_writer.as_deref(),
+        &member,
+        body,
+        limits(&state),
+    )
+    .await?;
     state.hub.committed(Some(change));
     Ok((StatusCode::CREATED, Json(view)))
 }

@@ -16,14 +16,15 @@ use entity::enrollments::{self, EnrollmentStatus};
 use entity::users::{self, UserRole};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ActiveEnum, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult, JoinType, Order, QueryFilter,
-    QueryOrder, QuerySelect, RelationTrait, Select, Statement, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, FromQueryResult, JoinType, Order, QueryFilter, QueryOrder, QuerySelect,
+    RelationTrait, Select, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use utoipa::ToSchema;
 
+use super::chat_writer::{ChatWriter, PendingPost};
 use super::now;
 use super::paging::{MAX_PAGE, page_limit};
 use crate::error::{AppError, AppResult};
@@ -501,6 +502,7 @@ fn check_content(content: &str, limits: Limits) -> AppResult<()> {
 /// Posts a message (or a reply) as `member`.
 pub async fn post(
     db: &DatabaseConnection,
+    writer: Option<&ChatWriter>,
     member: &Member,
     input: NewMessage,
     limits: Limits,
@@ -538,11 +540,24 @@ pub async fn post(
         }
     }
 
-    let at = now();
-    let key = format!("chat-post:user:{}", member.user.id);
-    let (id, change) = if db.get_database_backend() == DbBackend::Postgres {
-        post_in_one_statement(db, member, &key, &input, message_type, at, limits).await?
+    let (id, change, at) = if let Some(writer) = writer {
+        let written = writer
+            .post(PendingPost {
+                course_id: member.course_id,
+                user_id: member.user.id,
+                parent_id: input.parent_id,
+                message_type,
+                content: input.content.clone(),
+            })
+            .await?;
+        let change = Change {
+            course_id: member.course_id,
+            seq: written.seq,
+        };
+        (written.id, change, written.created_at)
     } else {
+        let at = now();
+        let key = format!("chat-post:user:{}", member.user.id);
         let txn = db.begin().await?;
         if let Some(retry_after_secs) =
             throttle::count_use(&txn, &key, limits.posts_per_minute, 60, at.timestamp()).await?
@@ -574,7 +589,7 @@ pub async fn post(
         )
         .await?;
         txn.commit().await?;
-        (id, change)
+        (id, change, at)
     };
     let user = &member.user;
     let view = MessageView {
@@ -597,79 +612,6 @@ pub async fn post(
         created_at: at,
     };
     Ok((view, change))
-}
-
-/// PostgreSQL: the whole post (rate limit, message, sequence number, event, notification) as one
-/// statement, so one round trip and one implicit transaction. Same effects as the transaction the
-/// other backends run, except that a refused post still counts towards the limit.
-async fn post_in_one_statement(
-    db: &DatabaseConnection,
-    member: &Member,
-    key: &str,
-    input: &NewMessage,
-    message_type: MessageType,
-    at: DateTime<Utc>,
-    limits: Limits,
-) -> AppResult<(i64, Change)> {
-    const SQL: &str = r#"
-WITH rl AS (
-    INSERT INTO rate_limits (key, hits, window_start) VALUES ($1, 1, $2)
-    ON CONFLICT (key) DO UPDATE SET
-        hits = CASE WHEN rate_limits.window_start <= $2 - 60 THEN 1 ELSE rate_limits.hits + 1 END,
-        window_start = CASE WHEN rate_limits.window_start <= $2 - 60 THEN $2 ELSE rate_limits.window_start END
-    RETURNING hits, window_start
-), msg AS (
-    INSERT INTO chat_messages (course_id, user_id, parent_id, message_type, content, edit_count, metadata, created_at, updated_at)
-    SELECT $3, $4, $5, $6, $7, 0, '{}', $8, $8 FROM rl WHERE rl.hits <= $9
-    RETURNING id
-), seq AS (
-    INSERT INTO chat_sequences (course_id, last_seq) SELECT $3, 1 FROM msg
-    ON CONFLICT (course_id) DO UPDATE SET last_seq = chat_sequences.last_seq + 1
-    RETURNING last_seq
-), ev AS (
-    INSERT INTO chat_events (course_id, seq, kind, message_id, actor_id, created_at)
-    SELECT $3, seq.last_seq, 'message.created', msg.id, $4, $8 FROM msg, seq
-    RETURNING seq
-), note AS (
-    SELECT pg_notify('lms_chat', $3::text || ':' || ev.seq::text) FROM ev
-)
-SELECT rl.hits, rl.window_start, msg.id, seq.last_seq, (SELECT count(*) FROM note) AS notified
-FROM rl LEFT JOIN msg ON true LEFT JOIN seq ON true"#;
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            SQL,
-            [
-                key.into(),
-                at.timestamp().into(),
-                member.course_id.into(),
-                member.user.id.into(),
-                input.parent_id.into(),
-                message_type.to_value().into(),
-                input.content.clone().into(),
-                at.into(),
-                limits.posts_per_minute.into(),
-            ],
-        ))
-        .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the post statement returned no row")))?;
-    let id: Option<i64> = row.try_get("", "id")?;
-    let seq: Option<i64> = row.try_get("", "last_seq")?;
-    match (id, seq) {
-        (Some(id), Some(seq)) => Ok((
-            id,
-            Change {
-                course_id: member.course_id,
-                seq,
-            },
-        )),
-        _ => {
-            let window_start: i64 = row.try_get("", "window_start")?;
-            Err(AppError::TooManyRequests {
-                retry_after_secs: Ord::max(window_start + 60 - at.timestamp(), 1) as u64,
-            })
-        }
-    }
 }
 
 /// Edits the author's own message, keeping the previous content in the edit history.

@@ -2,6 +2,7 @@
 //! and decide authorization next to the data they protect.
 pub mod auth;
 pub mod chat;
+pub mod chat_writer;
 pub mod courses;
 pub mod enrollments;
 pub mod paging;
