@@ -99,3 +99,32 @@ pub async fn post_to(app: &TestApp, course_id: i64, who: &Person, body: Value) -
 pub fn seqs(events: &[Value]) -> Vec<i64> {
     events.iter().map(|e| e["seq"].as_i64().unwrap()).collect()
 }
+
+/// Cancels `who`'s (only) enrollment through the API.
+pub async fn cancel_enrollment(app: &TestApp, who: &Person) {
+    let mine = json_ok(
+        call(
+            app,
+            Method::GET,
+            "/api/v1/users/me/enrollments",
+            Some(&who.token),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let enrollment_id = mine["items"][0]["id"].as_i64().unwrap();
+    json_ok(
+        call(
+            app,
+            Method::POST,
+            &format!("/api/v1/enrollments/{enrollment_id}/cancel"),
+            Some(&who.token),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+}

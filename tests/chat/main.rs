@@ -2,6 +2,7 @@
 //! and PostgreSQL (and two API instances on one PostgreSQL).
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod access;
 mod authorization;
 mod class;
 mod messages;

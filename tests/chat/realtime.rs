@@ -9,7 +9,7 @@ use lms_e2e::{Backend, backend_tests};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::class::{class, post_to, seqs};
+use crate::class::{cancel_enrollment, class, post_to, seqs};
 use crate::world::{call, json_ok};
 
 backend_tests!(
@@ -180,33 +180,7 @@ async fn revoked_sessions_and_departed_students_stop_receiving(backend: Backend)
     assert!(logout.status().is_success(), "{}", logout.status());
     assert_eq!(signed_out.next(WAIT).await, Next::Closed(Some(4401)));
 
-    let enrollment = class.get(quitter, "").await;
-    let mine = json_ok(
-        call(
-            &class.app,
-            Method::GET,
-            "/api/v1/users/me/enrollments",
-            Some(&quitter.token),
-            None,
-        )
-        .await,
-        200,
-    )
-    .await;
-    let enrollment_id = mine["items"][0]["id"].as_i64().unwrap();
-    assert_eq!(mine["items"][0]["course"]["id"], enrollment["id"]);
-    json_ok(
-        call(
-            &class.app,
-            Method::POST,
-            &format!("/api/v1/enrollments/{enrollment_id}/cancel"),
-            Some(&quitter.token),
-            None,
-        )
-        .await,
-        200,
-    )
-    .await;
+    cancel_enrollment(&class.app, quitter).await;
     assert_eq!(departed.next(WAIT).await, Next::Closed(Some(4403)));
     class.post(poster, "members only").await;
 

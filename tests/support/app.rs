@@ -97,6 +97,11 @@ impl TestApp {
             .collect()
     }
 
+    /// The server secret this app signs tokens with.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

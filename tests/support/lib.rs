@@ -8,6 +8,7 @@ use std::sync::Once;
 
 pub mod app;
 pub mod db;
+pub mod process;
 pub mod schema;
 pub mod totp;
 pub mod ws;
