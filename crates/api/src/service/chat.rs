@@ -18,7 +18,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     EntityTrait, FromQueryResult, JoinType, Order, QueryFilter, QueryOrder, QuerySelect,
-    RelationTrait, Select, TransactionTrait,
+    QueryTrait, RelationTrait, Select, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -283,12 +283,15 @@ async fn page<C: ConnectionTrait>(
     } else {
         Order::Asc
     };
-    let mut rows = select
+    // The page size goes into the SQL text rather than a parameter: PostgreSQL re-plans a prepared
+    // statement whose LIMIT is a parameter on every execution (its generic plan cannot know how few
+    // rows are wanted), which costs about as much as running it. It is a validated integer (at most
+    // 101 distinct statements).
+    let mut statement = select
         .order_by(chat_messages::Column::Id, order)
-        .limit(limit + 1)
-        .into_model::<MessageRow>()
-        .all(db)
-        .await?;
+        .build(db.get_database_backend());
+    statement.sql.push_str(&format!(" LIMIT {}", limit + 1));
+    let mut rows = MessageRow::find_by_statement(statement).all(db).await?;
     let has_more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     if towards_older == oldest_first {
