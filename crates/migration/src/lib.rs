@@ -90,7 +90,7 @@ pub async fn connect(url: &str, pool: &PoolOptions) -> Result<DatabaseConnection
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
         });
-    let db = Database::connect(opts).await?;
+    let db = connect_when_unlocked(opts).await?;
     if db.get_database_backend() == DbBackend::Sqlite {
         // Refuse to run on a connection that would silently ignore our foreign keys.
         let row = db
@@ -107,6 +107,24 @@ pub async fn connect(url: &str, pool: &PoolOptions) -> Result<DatabaseConnection
         }
     }
     Ok(db)
+}
+
+/// Connects, waiting out SQLite's "database is locked" while another process opens the same file:
+/// switching a new file to WAL takes an exclusive lock that SQLite refuses at once rather than waiting
+/// for (so two processes starting together, say the API and the migration CLI, could fail).
+async fn connect_when_unlocked(opts: ConnectOptions) -> Result<DatabaseConnection, DbErr> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match Database::connect(opts.clone()).await {
+            Err(err)
+                if err.to_string().contains("database is locked")
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            result => return result,
+        }
+    }
 }
 
 /// A short, password-free description of a database URL for messages and logs.

@@ -28,9 +28,8 @@ impl FromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(&parts.headers)
-            .ok_or_else(|| AppError::Unauthorized(INVALID_TOKEN.into()))?;
-        authenticate(state, token).await
+        let BearerClaims(claims) = BearerClaims::from_request_parts(parts, state).await?;
+        load_session(state, &claims).await
     }
 }
 
