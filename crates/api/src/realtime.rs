@@ -3,9 +3,10 @@
 //! The `chat_events` table is the truth; signals only say "course C has events up to seq S" or "user U's
 //! access changed", so a lost signal delays delivery but never loses an event.
 //!
-//! - PostgreSQL: each change's transaction (or batch of posts) queues `NOTIFY lms_chat, '<course>:<seq>'`, which PostgreSQL
-//!   delivers to every instance at commit. Each instance LISTENs on one dedicated connection; when that
-//!   connection drops and comes back, the instance re-reads the event table for every course it serves.
+//! - PostgreSQL: each change's transaction (or batch of posts) queues
+//!   `NOTIFY lms_chat, '<course>:<seq>'`, which PostgreSQL delivers to every instance at commit. Each
+//!   instance LISTENs on one dedicated connection; when that connection drops and comes back, the
+//!   instance re-reads the event table for every course it serves.
 //! - SQLite (one instance): the handler that committed the change signals this process directly.
 //!
 //! Per instance there is one [`Hub`]. For each course with subscribers it keeps a bounded broadcast

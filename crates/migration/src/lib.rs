@@ -88,7 +88,7 @@ pub async fn connect(url: &str, pool: &PoolOptions) -> Result<DatabaseConnection
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(SQLITE_BUSY_WAIT)
         });
     let db = connect_when_unlocked(opts).await?;
     if db.get_database_backend() == DbBackend::Sqlite {
@@ -109,11 +109,14 @@ pub async fn connect(url: &str, pool: &PoolOptions) -> Result<DatabaseConnection
     Ok(db)
 }
 
+/// How long a SQLite connection waits for another process's lock, when opening and on every statement.
+const SQLITE_BUSY_WAIT: Duration = Duration::from_secs(10);
+
 /// Connects, waiting out SQLite's "database is locked" while another process opens the same file:
 /// switching a new file to WAL takes an exclusive lock that SQLite refuses at once rather than waiting
 /// for (so two processes starting together, say the API and the migration CLI, could fail).
 async fn connect_when_unlocked(opts: ConnectOptions) -> Result<DatabaseConnection, DbErr> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + SQLITE_BUSY_WAIT;
     loop {
         match Database::connect(opts.clone()).await {
             Err(err)

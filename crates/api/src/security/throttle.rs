@@ -187,7 +187,13 @@ pub async fn count_use<C: ConnectionTrait>(
         .ok_or_else(|| DbErr::RecordNotFound("rate limit bucket".into()))?;
     let hits: i32 = row.try_get("", "hits")?;
     let window_start: i64 = row.try_get("", "window_start")?;
-    Ok((hits > limit).then(|| Ord::max(window_start + window_secs - now, 1) as u64))
+    Ok((hits > limit).then(|| retry_after(window_start, window_secs, now)))
+}
+
+/// Seconds until a fixed window that started at `window_start` ends (at least 1): the Retry-After of
+/// a refused use.
+pub fn retry_after(window_start: i64, window_secs: i64, now: i64) -> u64 {
+    Ord::max(window_start + window_secs - now, 1) as u64
 }
 
 /// Deletes buckets whose window ended long ago and that block nothing.

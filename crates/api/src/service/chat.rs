@@ -502,6 +502,11 @@ fn check_content(content: &str, limits: Limits) -> AppResult<()> {
     Ok(())
 }
 
+/// The rate-limit bucket of a user's posts is this followed by the user id.
+pub const POST_LIMIT_KEY: &str = "chat-post:user:";
+/// The posting limit counts posts in fixed windows of this many seconds.
+pub const POST_LIMIT_WINDOW_SECS: i64 = 60;
+
 /// Posts a message (or a reply) as `member`.
 pub async fn post(
     db: &DatabaseConnection,
@@ -560,10 +565,16 @@ pub async fn post(
         (written.id, change, written.created_at)
     } else {
         let at = now();
-        let key = format!("chat-post:user:{}", member.user.id);
+        let key = format!("{POST_LIMIT_KEY}{}", member.user.id);
         let txn = db.begin().await?;
-        if let Some(retry_after_secs) =
-            throttle::count_use(&txn, &key, limits.posts_per_minute, 60, at.timestamp()).await?
+        if let Some(retry_after_secs) = throttle::count_use(
+            &txn,
+            &key,
+            limits.posts_per_minute,
+            POST_LIMIT_WINDOW_SECS,
+            at.timestamp(),
+        )
+        .await?
         {
             return Err(AppError::TooManyRequests { retry_after_secs });
         }

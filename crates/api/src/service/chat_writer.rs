@@ -21,9 +21,11 @@ use sea_orm::{ActiveEnum, ConnectionTrait, DatabaseConnection, DbBackend, Statem
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
+use super::chat::{POST_LIMIT_KEY, POST_LIMIT_WINDOW_SECS};
 use super::now;
 use crate::error::{AppError, AppResult};
 use crate::realtime::CHAT_CHANNEL;
+use crate::security::throttle;
 
 /// Most posts in one statement.
 pub const MAX_BATCH: usize = 100;
@@ -113,19 +115,21 @@ async fn run(db: DatabaseConnection, mut jobs: mpsc::Receiver<Job>, limit: i32) 
 }
 
 /// The batch statement. $1: the posts as a JSON array (with their position `ord`), $2: now in unix
-/// seconds, $3: now, $4: the per-minute limit, $5: the notification channel.
+/// seconds, $3: now, $4: the limit per window, $5: the notification channel, $6: the rate-limit key
+/// prefix, $7: the window in seconds. The rate-limit upsert is `throttle::count_use` for many keys
+/// at once.
 const SQL: &str = r#"
 WITH input AS (
     SELECT * FROM jsonb_to_recordset($1::jsonb)
         AS t(ord int, course_id bigint, user_id bigint, parent_id bigint, message_type text, content text)
 ), per_user AS (
-    SELECT user_id, 'chat-post:user:' || user_id AS key, count(*) AS n FROM input GROUP BY user_id
+    SELECT user_id, $6 || user_id AS key, count(*) AS n FROM input GROUP BY user_id
 ), rl AS (
     INSERT INTO rate_limits AS r (key, hits, window_start)
     SELECT key, n, $2 FROM per_user ORDER BY key
     ON CONFLICT (key) DO UPDATE SET
-        hits = CASE WHEN r.window_start <= $2 - 60 THEN excluded.hits ELSE r.hits + excluded.hits END,
-        window_start = CASE WHEN r.window_start <= $2 - 60 THEN $2 ELSE r.window_start END
+        hits = CASE WHEN r.window_start <= $2 - $7 THEN excluded.hits ELSE r.hits + excluded.hits END,
+        window_start = CASE WHEN r.window_start <= $2 - $7 THEN $2 ELSE r.window_start END
     RETURNING key, hits, window_start
 ), ranked AS (
     SELECT i.*, rl.window_start,
@@ -192,6 +196,8 @@ async fn write(
                 at.into(),
                 limit.into(),
                 CHAT_CHANNEL.into(),
+                POST_LIMIT_KEY.into(),
+                POST_LIMIT_WINDOW_SECS.into(),
             ],
         ))
         .await?;
@@ -215,7 +221,11 @@ async fn write(
                 _ => {
                     let window_start: i64 = row.try_get("", "window_start")?;
                     Err(AppError::TooManyRequests {
-                        retry_after_secs: Ord::max(window_start + 60 - at.timestamp(), 1) as u64,
+                        retry_after_secs: throttle::retry_after(
+                            window_start,
+                            POST_LIMIT_WINDOW_SECS,
+                            at.timestamp(),
+                        ),
                     })
                 }
             })
