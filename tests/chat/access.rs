@@ -12,7 +12,7 @@ use reqwest::Method;
 use sea_orm::ConnectionTrait;
 use serde_json::json;
 
-use crate::class::{Class, cancel_enrollment, class, seqs};
+use crate::class::{Class, cancel_enrollment, class, log_out, seqs};
 use crate::world::{call, json_ok};
 
 backend_tests!(
@@ -39,15 +39,7 @@ async fn revocations_take_effect_on_the_next_request(backend: Backend) {
         json_ok(history(&class, &who.token).await, 200).await;
     }
 
-    let logout = call(
-        &class.app,
-        Method::POST,
-        "/api/v1/auth/logout",
-        Some(&leaver.token),
-        None,
-    )
-    .await;
-    assert!(logout.status().is_success(), "{}", logout.status());
+    log_out(&class.app, leaver).await;
     assert_problem(history(&class, &leaver.token).await, 401).await;
 
     cancel_enrollment(&class.app, quitter).await;
@@ -81,15 +73,9 @@ async fn a_burst_of_posts_is_limited_exactly(backend: Backend) {
     for i in 0..12 {
         let class = class.clone();
         tasks.push(tokio::spawn(async move {
-            let response = call(
-                &class.app,
-                Method::POST,
-                &class.path("/messages"),
-                Some(&class.students[0].token),
-                Some(json!({"content": format!("burst {i}")})),
-            )
-            .await;
-            response.status().as_u16()
+            class
+                .post_status(&class.students[0], &format!("burst {i}"))
+                .await
         }));
     }
     let mut statuses = Vec::new();
@@ -131,15 +117,7 @@ async fn on_postgres_a_post_that_fails_in_a_batch_fails_alone() {
             } else {
                 format!("fine {i}")
             };
-            let response = call(
-                &class.app,
-                Method::POST,
-                &class.path("/messages"),
-                Some(&class.students[i % 6].token),
-                Some(json!({ "content": content })),
-            )
-            .await;
-            response.status().as_u16()
+            class.post_status(&class.students[i % 6], &content).await
         }));
     }
     let mut statuses = Vec::new();
@@ -167,15 +145,7 @@ async fn on_postgres_a_logout_reaches_what_another_process_remembers() {
     let read = || client.get(&url).bearer_auth(&student.token).send();
     assert_eq!(read().await.unwrap().status(), 200);
 
-    let logout = call(
-        &class.app,
-        Method::POST,
-        "/api/v1/auth/logout",
-        Some(&student.token),
-        None,
-    )
-    .await;
-    assert!(logout.status().is_success(), "{}", logout.status());
+    log_out(&class.app, student).await;
     let started = Instant::now();
     let mut status = 200;
     while started.elapsed() < Duration::from_secs(5) {

@@ -48,6 +48,20 @@ impl Class {
         post_to(&self.app, self.course_id, who, json!({"content": content})).await
     }
 
+    /// Posts and returns only the status (for bursts where some posts are expected to fail).
+    pub async fn post_status(&self, who: &Person, content: &str) -> u16 {
+        call(
+            &self.app,
+            Method::POST,
+            &self.path("/messages"),
+            Some(&who.token),
+            Some(json!({ "content": content })),
+        )
+        .await
+        .status()
+        .as_u16()
+    }
+
     pub async fn get(&self, who: &Person, rest: &str) -> Value {
         json_ok(
             call(
@@ -98,6 +112,19 @@ pub async fn post_to(app: &TestApp, course_id: i64, who: &Person, body: Value) -
 /// The `seq` of each event.
 pub fn seqs(events: &[Value]) -> Vec<i64> {
     events.iter().map(|e| e["seq"].as_i64().unwrap()).collect()
+}
+
+/// Signs `who` out through the API (their access token's session ends).
+pub async fn log_out(app: &TestApp, who: &Person) {
+    let response = call(
+        app,
+        Method::POST,
+        "/api/v1/auth/logout",
+        Some(&who.token),
+        None,
+    )
+    .await;
+    assert!(response.status().is_success(), "{}", response.status());
 }
 
 /// Cancels `who`'s (only) enrollment through the API.

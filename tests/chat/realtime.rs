@@ -9,7 +9,7 @@ use lms_e2e::{Backend, backend_tests};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::class::{cancel_enrollment, class, post_to, seqs};
+use crate::class::{cancel_enrollment, class, log_out, post_to, seqs};
 use crate::world::{call, json_ok};
 
 backend_tests!(
@@ -169,15 +169,7 @@ async fn revoked_sessions_and_departed_students_stop_receiving(backend: Backend)
     assert_eq!(signed_out.json(WAIT).await["seq"], 1);
     assert_eq!(departed.json(WAIT).await["seq"], 1);
 
-    let logout = call(
-        &class.app,
-        Method::POST,
-        "/api/v1/auth/logout",
-        Some(&leaver.token),
-        None,
-    )
-    .await;
-    assert!(logout.status().is_success(), "{}", logout.status());
+    log_out(&class.app, leaver).await;
     assert_eq!(signed_out.next(WAIT).await, Next::Closed(Some(4401)));
 
     cancel_enrollment(&class.app, quitter).await;
