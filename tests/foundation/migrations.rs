@@ -1,5 +1,5 @@
 use lms_e2e::{Backend, TestDb, backend_tests, schema};
-use migration::{Migrator, MigratorTrait};
+use migration::{Migrator, MigratorTrait, PoolOptions};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 
 backend_tests!(
@@ -11,7 +11,7 @@ backend_tests!(
 
 async fn every_migration_goes_up_down_and_up_again_to_the_same_schema(backend: Backend) {
     let test_db = TestDb::new(backend).await;
-    let db = test_db.connect().await;
+    let db = test_db.connect_for_migrations().await;
     let count = Migrator::migrations().len();
     assert!(
         count >= 8,
@@ -53,7 +53,7 @@ async fn every_migration_goes_up_down_and_up_again_to_the_same_schema(backend: B
 
 async fn down_all_leaves_no_application_tables(backend: Backend) {
     let test_db = TestDb::new(backend).await;
-    let db = test_db.connect().await;
+    let db = test_db.connect_for_migrations().await;
     Migrator::up(&db, None).await.unwrap();
     let tables = schema::tables(&db).await;
     for table in [
@@ -80,7 +80,7 @@ async fn down_all_leaves_no_application_tables(backend: Backend) {
 
 async fn migrated(backend: Backend) -> (TestDb, DatabaseConnection) {
     let test_db = TestDb::new(backend).await;
-    let db = test_db.connect().await;
+    let db = test_db.connect_for_migrations().await;
     Migrator::up(&db, None).await.unwrap();
     (test_db, db)
 }
@@ -188,5 +188,20 @@ async fn foreign_keys_cascade_or_restrict_as_documented(backend: Backend) {
     assert_eq!(
         count("SELECT COUNT(*) FROM chat_message_reactions").await,
         0
+    );
+}
+
+/// SQLite connections cache the schema and check `CREATE INDEX` against that cache before noticing that
+/// another connection dropped the index; migration runs therefore use one SQLite connection (a pool of
+/// several made `down` then `up` in one run fail now and then with "index ... already exists").
+#[test]
+fn schema_changes_run_on_one_sqlite_connection() {
+    assert_eq!(
+        PoolOptions::for_migrations("sqlite://lms.db?mode=rwc").max_connections,
+        1
+    );
+    assert_eq!(
+        PoolOptions::for_migrations("postgres://localhost/lms").max_connections,
+        PoolOptions::default().max_connections
     );
 }

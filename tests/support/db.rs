@@ -88,6 +88,16 @@ impl TestDb {
             .await
             .expect("connect to the test database")
     }
+
+    /// A pool like the migration CLI's (`PoolOptions::for_migrations`), for tests that change the schema.
+    pub async fn connect_for_migrations(&self) -> DatabaseConnection {
+        migration::connect(
+            &self.url,
+            &migration::PoolOptions::for_migrations(&self.url),
+        )
+        .await
+        .expect("connect to the test database")
+    }
 }
 
 impl Drop for TestDb {

@@ -71,6 +71,29 @@ impl Default for PoolOptions {
     }
 }
 
+impl PoolOptions {
+    /// The pool for schema changes (the migration CLI, the verify scratch database, tests of migrations).
+    ///
+    /// On SQLite this is one connection. Each SQLite connection caches the schema, and a `CREATE INDEX` or
+    /// `CREATE TABLE` is checked against that cache when it is prepared, before SQLite notices the schema
+    /// changed: a second pooled connection that still remembers an index another connection dropped
+    /// refuses to create it again ("index ... already exists"). `down` followed by `up` in one run
+    /// (`refresh`, or a test going down and up) would fail now and then, depending on how many
+    /// connections the pool happened to open. PostgreSQL has no such cache and keeps the default pool
+    /// (the migration lock takes a connection of its own).
+    pub fn for_migrations(url: &str) -> Self {
+        let sqlite = url.starts_with("sqlite:");
+        Self {
+            max_connections: if sqlite {
+                1
+            } else {
+                Self::default().max_connections
+            },
+            ..Self::default()
+        }
+    }
+}
+
 /// Opens a pool on `url` (`sqlite://...` or `postgres://...`).
 ///
 /// SQLite gets WAL (readers do not block the writer), foreign keys on, and a busy timeout so that

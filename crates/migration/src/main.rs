@@ -125,9 +125,12 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
 
     let target = redact_url(&cli.database_url);
-    let db = connect(&cli.database_url, &PoolOptions::default())
-        .await
-        .map_err(|e| format!("cannot connect to {target}: {e}"))?;
+    let db = connect(
+        &cli.database_url,
+        &PoolOptions::for_migrations(&cli.database_url),
+    )
+    .await
+    .map_err(|e| format!("cannot connect to {target}: {e}"))?;
     let fail = |what: &str| {
         let (what, target) = (what.to_string(), target.clone());
         move |e: sea_orm::DbErr| format!("{what} failed on {target}: {e}")

@@ -25,7 +25,11 @@ pub async fn verify(db: &DatabaseConnection, url: &str) -> Result<(Vec<String>, 
                 std::env::temp_dir().join(format!("lms-verify-{}-{}", std::process::id(), applied));
             std::fs::create_dir_all(&dir).map_err(|e| DbErr::Custom(e.to_string()))?;
             let scratch_url = format!("sqlite://{}?mode=rwc", dir.join("expected.db").display());
-            let scratch = crate::connect(&scratch_url, &crate::PoolOptions::default()).await?;
+            let scratch = crate::connect(
+                &scratch_url,
+                &crate::PoolOptions::for_migrations(&scratch_url),
+            )
+            .await?;
             let result = async {
                 Migrator::up(&scratch, Some(applied as u32)).await?;
                 describe(&scratch, "public").await
