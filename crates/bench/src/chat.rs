@@ -1,7 +1,8 @@
 //! Course chat on PostgreSQL against a release build, each figure next to the raw database rate that
 //! pgbench measures in the same run for the same statement:
 //! - history read (last 50 top-level messages of a random course, as an enrolled student) vs pgbench
-//!   running the API's history query; p50/p99 latency at the same number of connections;
+//!   running the API's history query; p50/p99 latency at the same number of connections, at
+//!   saturation and again with requests paced at a share of the raw rate (`--paced-share`);
 //! - posting a message vs pgbench running a single-row INSERT into chat_messages;
 //! - fan-out: N WebSocket subscribers on one course, delivery latency from just before the POST to each
 //!   subscriber's receipt, on one instance and across two; server memory per idle connection.
@@ -38,6 +39,10 @@ pub struct Args {
     /// A PostgreSQL URL whose role may CREATE DATABASE (scripts/bench.sh starts a throwaway server).
     #[arg(long, env = "BENCH_POSTGRES_URL")]
     postgres_url: String,
+    /// History latency is measured a second time with requests paced at this share of the raw query
+    /// rate, i.e. below saturation (0 skips it).
+    #[arg(long, default_value_t = 0.25)]
+    paced_share: f64,
     /// Run only these measurements (repeatable; default: all).
     #[arg(long, value_enum)]
     only: Vec<Part>,
@@ -139,7 +144,7 @@ async fn measure_post(
     server: &Server,
     url: &str,
 ) -> anyhow::Result<()> {
-    let post = drive(args, world, server, Load::Post).await?;
+    let post = drive(args, world, server, Load::Post, None).await?;
     let insert_sql = format!(
         "\\set course random({}, {})\n\\set author random({}, {})\n\
          INSERT INTO chat_messages (course_id, user_id, message_type, content) \
@@ -170,7 +175,7 @@ async fn measure_history(
     server: &Server,
     url: &str,
 ) -> anyhow::Result<()> {
-    let read = drive(args, world, server, Load::History).await?;
+    let read = drive(args, world, server, Load::History, None).await?;
     let history_sql = format!(
         "\\set course random({}, {})\n{HISTORY_SQL}\n",
         world.courses[0],
@@ -187,6 +192,21 @@ async fn measure_history(
         raw_read.latency_ms,
         read.errors
     );
+    // At saturation latency is connections / rate; below it, latency is what a request costs.
+    if args.paced_share > 0.0 {
+        let pace = raw_read.tps * args.paced_share;
+        let paced = drive(args, world, server, Load::History, Some(pace)).await?;
+        println!(
+            "history read paced at {:.0} req/s ({} x raw, {} connections): served {:.0} req/s   p50 {:.2} ms  p99 {:.2} ms  errors {}",
+            pace,
+            args.paced_share,
+            args.connections,
+            paced.rate,
+            paced.p50_ms,
+            paced.p99_ms,
+            paced.errors
+        );
+    }
     Ok(())
 }
 
@@ -338,7 +358,19 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// `connections` clients, each with its own student token, for `seconds`.
-async fn drive(args: &Args, world: &World, server: &Server, load: Load) -> anyhow::Result<Rate> {
+///
+/// Without `pace`, each client sends its next request as soon as the last one is answered (closed
+/// loop): the rate is the most the server gives, and latency is whatever queueing that saturation
+/// causes (connections / rate, by Little's law). With `pace` (requests per second over all clients),
+/// each client sends on a fixed schedule and a request's latency counts from when it was due, so a
+/// slow answer that delays the next request is charged to that request too (no coordinated omission).
+async fn drive(
+    args: &Args,
+    world: &World,
+    server: &Server,
+    load: Load,
+    pace: Option<f64>,
+) -> anyhow::Result<Rate> {
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.seconds);
@@ -355,10 +387,19 @@ async fn drive(args: &Args, world: &World, server: &Server, load: Load) -> anyho
             .collect();
         let body =
             json!({"content": format!("benchmark message from worker {worker}")}).to_string();
+        // Paced clients are staggered over one interval so that they do not fire together.
+        let interval = pace.map(|rate| Duration::from_secs_f64(args.connections as f64 / rate));
+        let mut due = started
+            + interval.map_or(Duration::ZERO, |i| {
+                i * worker as u32 / args.connections as u32
+            });
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ worker as u64;
             while Instant::now() < deadline {
+                if interval.is_some() {
+                    tokio::time::sleep_until(due.into()).await;
+                }
                 state ^= state << 13;
                 state ^= state >> 7;
                 state ^= state << 17;
@@ -370,7 +411,14 @@ async fn drive(args: &Args, world: &World, server: &Server, load: Load) -> anyho
                         .body(body.clone()),
                     Load::History => client.get(url),
                 };
-                let sent = Instant::now();
+                let sent = if interval.is_some() {
+                    due
+                } else {
+                    Instant::now()
+                };
+                if let Some(interval) = interval {
+                    due += interval;
+                }
                 let expected = if load == Load::Post { 201 } else { 200 };
                 match request.bearer_auth(&token).send().await {
                     Ok(r) if r.status().as_u16() == expected => {
