@@ -15,6 +15,7 @@ backend_tests!(
     dry_runs_print_the_sql_in_order_and_change_nothing,
     verify_passes_on_a_migrated_database_and_reports_drift,
     a_migration_failing_half_way_leaves_nothing_behind_and_names_the_statement,
+    a_down_failing_half_way_leaves_the_migration_applied,
 );
 
 fn migration(args: &[&str], database_url: Option<&str>, cwd: &Path) -> Output {
@@ -579,6 +580,45 @@ async fn a_migration_failing_half_way_leaves_nothing_behind_and_names_the_statem
     db.execute_unprepared("DROP TABLE rate_limits")
         .await
         .unwrap();
+    ok(migration(&["up"], url, cwd.path()));
+    ok(migration(&["verify"], url, cwd.path()));
+}
+
+async fn a_down_failing_half_way_leaves_the_migration_applied(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let test_db = TestDb::new(backend).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let url = Some(test_db.url.as_str());
+    ok(migration(&["up"], url, cwd.path()));
+    let db = test_db.connect().await;
+    // m0011's down drops its indexes newest first: idx_chat_message_edits_message_id_id, then this one.
+    db.execute_unprepared("DROP INDEX idx_chat_events_message_id")
+        .await
+        .unwrap();
+    let before = schema::snapshot(&db).await;
+    let failed = migration(&["down"], url, cwd.path());
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains("m0011_create_chat_events_and_edits (down) failed at statement 2 of"),
+        "{stderr}"
+    );
+    assert_eq!(
+        schema::snapshot(&db).await,
+        before,
+        "the first DROP INDEX was rolled back with the rest"
+    );
+    let rows = status_rows(&ok(migration(&["status"], url, cwd.path())));
+    assert_eq!(rows[10], (names()[10].clone(), "applied".to_string()));
+
+    db.execute_unprepared("CREATE INDEX idx_chat_events_message_id ON chat_events (message_id)")
+        .await
+        .unwrap();
+    let rolled_back = ok(migration(&["down"], url, cwd.path()));
+    assert!(rolled_back.contains("rolled back m0011_create_chat_events_and_edits"));
+    let rows = status_rows(&ok(migration(&["status"], url, cwd.path())));
+    assert_eq!(rows[10].1, "pending");
+    assert!(!schema::tables(&db).await.iter().any(|t| t == "chat_events"));
     ok(migration(&["up"], url, cwd.path()));
     ok(migration(&["verify"], url, cwd.path()));
 }

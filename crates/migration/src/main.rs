@@ -176,12 +176,13 @@ async fn run(cli: Cli) -> Result<(), String> {
                     .map_err(fail("down --dry-run"));
             }
             if steps > 0 {
-                migration::with_migration_lock(&db, &url, timeout, || async {
-                    Migrator::down(&db, Some(steps)).await?;
-                    runner::forget_unapplied(&db).await
-                })
-                .await
-                .map_err(fail("down"))?;
+                let rolled_back =
+                    migration::with_migration_lock(&db, &url, timeout, || runner::down(&db, steps))
+                        .await
+                        .map_err(fail("down"))?;
+                for name in &rolled_back {
+                    println!("rolled back {name}");
+                }
             }
         }
         Command::Status { check } => {
@@ -204,14 +205,13 @@ async fn run(cli: Cli) -> Result<(), String> {
         .await
         .map_err(fail("fresh"))?,
         Command::Refresh => migration::with_migration_lock(&db, &url, timeout, || async {
-            Migrator::refresh(&db).await?;
-            runner::forget_unapplied(&db).await
+            runner::down(&db, u32::MAX).await?;
+            runner::up(&db, None, false).await.map(drop)
         })
         .await
         .map_err(fail("refresh"))?,
         Command::Reset => migration::with_migration_lock(&db, &url, timeout, || async {
-            Migrator::reset(&db).await?;
-            runner::forget_unapplied(&db).await
+            runner::down(&db, u32::MAX).await.map(drop)
         })
         .await
         .map_err(fail("reset"))?,
@@ -338,8 +338,7 @@ async fn print_plan(
             .into_iter()
             .find(|m| m.name() == name)
             .ok_or_else(|| sea_orm::DbErr::Migration(format!("{name} is not in this build")))?;
-        let in_txn =
-            backend == sea_orm::DbBackend::Postgres && migration.use_transaction() != Some(false);
+        let in_txn = migration.use_transaction() != Some(false);
         println!(
             "-- {name} ({}){}",
             if direction == runner::Direction::Up {

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use sea_orm::sea_query::{Alias, ColumnDef, Expr, ExprTrait, Query, Table};
+use sea_orm::sea_query::{Alias, ColumnDef, Expr, ExprTrait, IntoIden, Query, Table};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, MockDatabase, MockExecResult,
 };
@@ -285,36 +285,87 @@ async fn drop_invalid_indexes(db: &DatabaseConnection) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// Runs one migration's statements (as recorded by `planned_sql`) and writes its `seaql_migrations` row.
-///
-/// Unless the migration opts out (`use_transaction` -> `Some(false)`, for `CREATE INDEX CONCURRENTLY`),
-/// statements and tracking row share one transaction, on PostgreSQL and on SQLite (whose DDL is
-/// transactional too): a failure half-way leaves no partial change and no tracking row. The error names
-/// the migration and the statement.
+/// Rolls back the newest `steps` applied migrations, newest first, each the way `apply` applies one: its
+/// `down()` statements and the removal of its `seaql_migrations` and checksum rows in one transaction
+/// (unless it opts out), so a failure half-way leaves the migration fully applied. SeaORM's own `down`
+/// runs SQLite migrations outside any transaction. Call it under the migration lock. Returns the names
+/// rolled back.
+pub async fn down(db: &DatabaseConnection, steps: u32) -> Result<Vec<String>, DbErr> {
+    let applied = Migrator::get_applied_migrations(db).await?;
+    let mut rolled_back = Vec::new();
+    for applied in applied.iter().rev().take(steps as usize) {
+        let name = applied.name();
+        let migration = Migrator::migrations()
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| DbErr::Migration(format!("{name} vanished")))?;
+        let forget = [
+            Migrator::migration_table_name(),
+            Alias::new(CHECKSUM_TABLE).into_iden(),
+        ]
+        .map(|table| {
+            Query::delete()
+                .from_table(table)
+                .and_where(Expr::col(Alias::new("version")).eq(name))
+                .to_owned()
+        });
+        ensure_checksum_table(db).await?;
+        run(db, migration.as_ref(), Direction::Down, &forget).await?;
+        rolled_back.push(name.to_string());
+    }
+    Ok(rolled_back)
+}
+
+/// Runs one migration's `up()` statements (as recorded by `planned_sql`) and writes its
+/// `seaql_migrations` row.
 async fn apply(db: &DatabaseConnection, migration: &dyn MigrationTrait) -> Result<(), DbErr> {
-    use sea_orm::TransactionTrait;
-    let name = migration.name();
-    let statements = planned_sql(migration, db.get_database_backend(), Direction::Up).await?;
-    let total = statements.len();
-    let failed = |i: usize, sql: &str, e: DbErr| {
-        let shown: String = sql.chars().take(300).collect();
-        DbErr::Migration(format!(
-            "migration {name} failed at statement {} of {total}: {shown}: {e}",
-            i + 1
-        ))
-    };
     let tracking = Query::insert()
         .into_table(Migrator::migration_table_name())
         .columns([Alias::new("version"), Alias::new("applied_at")])
-        .values_panic([name.into(), chrono::Utc::now().timestamp().into()])
+        .values_panic([
+            migration.name().into(),
+            chrono::Utc::now().timestamp().into(),
+        ])
         .to_owned();
+    run(db, migration, Direction::Up, &[tracking]).await
+}
+
+/// Runs one migration's statements in `direction`, then the `tracking` statements.
+///
+/// Unless the migration opts out (`use_transaction` -> `Some(false)`, for `CREATE INDEX CONCURRENTLY`),
+/// statements and tracking share one transaction, on PostgreSQL and on SQLite (whose DDL is
+/// transactional too): a failure half-way leaves no partial change and no tracking change. The error
+/// names the migration and the statement.
+async fn run<S: sea_orm::StatementBuilder>(
+    db: &DatabaseConnection,
+    migration: &dyn MigrationTrait,
+    direction: Direction,
+    tracking: &[S],
+) -> Result<(), DbErr> {
+    use sea_orm::TransactionTrait;
+    let name = migration.name();
+    let statements = planned_sql(migration, db.get_database_backend(), direction).await?;
+    let total = statements.len();
+    let failed = |i: usize, sql: &str, e: DbErr| {
+        let shown: String = sql.chars().take(300).collect();
+        let which = match direction {
+            Direction::Up => "",
+            Direction::Down => " (down)",
+        };
+        DbErr::Migration(format!(
+            "migration {name}{which} failed at statement {} of {total}: {shown}: {e}",
+            i + 1
+        ))
+    };
     if migration.use_transaction() == Some(false) {
         for (i, sql) in statements.iter().enumerate() {
             db.execute_unprepared(sql)
                 .await
                 .map_err(|e| failed(i, sql, e))?;
         }
-        db.execute(&tracking).await?;
+        for statement in tracking {
+            db.execute(statement).await?;
+        }
         return Ok(());
     }
     let txn = db.begin().await?;
@@ -324,7 +375,9 @@ async fn apply(db: &DatabaseConnection, migration: &dyn MigrationTrait) -> Resul
             return Err(failed(i, sql, e));
         }
     }
-    txn.execute(&tracking).await?;
+    for statement in tracking {
+        txn.execute(statement).await?;
+    }
     txn.commit().await
 }
 
