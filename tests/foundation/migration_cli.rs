@@ -590,7 +590,8 @@ async fn a_down_failing_half_way_leaves_the_migration_applied(backend: Backend) 
     let cwd = tempfile::tempdir().unwrap();
     let url = Some(test_db.url.as_str());
     ok(migration(&["up"], url, cwd.path()));
-    let db = test_db.connect().await;
+    // One SQLite connection, as for any schema change (see `PoolOptions::for_migrations`).
+    let db = test_db.connect_for_migrations().await;
     // m0011's down drops its indexes newest first: idx_chat_message_edits_message_id_id, then this one.
     db.execute_unprepared("DROP INDEX idx_chat_events_message_id")
         .await
