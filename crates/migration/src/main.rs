@@ -334,10 +334,7 @@ async fn print_plan(
         println!("-- nothing to run");
     }
     for name in names {
-        let migration = Migrator::migrations()
-            .into_iter()
-            .find(|m| m.name() == name)
-            .ok_or_else(|| sea_orm::DbErr::Migration(format!("{name} is not in this build")))?;
+        let migration = runner::migration_named(name)?;
         let in_txn = migration.use_transaction() != Some(false);
         println!(
             "-- {name} ({}){}",

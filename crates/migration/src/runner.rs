@@ -253,10 +253,7 @@ pub async fn up(
         .min(pending.len());
     let mut applied = Vec::new();
     for name in &pending[..take] {
-        let migration = Migrator::migrations()
-            .into_iter()
-            .find(|m| m.name() == name)
-            .ok_or_else(|| DbErr::Migration(format!("{name} vanished")))?;
+        let migration = migration_named(name)?;
         let started = Instant::now();
         apply(db, migration.as_ref()).await?;
         let sum = checksum(migration.as_ref(), backend).await?;
@@ -285,20 +282,26 @@ async fn drop_invalid_indexes(db: &DatabaseConnection) -> Result<(), DbErr> {
     Ok(())
 }
 
+/// The migration of this build called `name`.
+pub fn migration_named(name: &str) -> Result<Box<dyn MigrationTrait>, DbErr> {
+    Migrator::migrations()
+        .into_iter()
+        .find(|m| m.name() == name)
+        .ok_or_else(|| DbErr::Migration(format!("{name} is not in this build")))
+}
+
 /// Rolls back the newest `steps` applied migrations, newest first, each the way `apply` applies one: its
 /// `down()` statements and the removal of its `seaql_migrations` and checksum rows in one transaction
 /// (unless it opts out), so a failure half-way leaves the migration fully applied. SeaORM's own `down`
 /// runs SQLite migrations outside any transaction. Call it under the migration lock. Returns the names
 /// rolled back.
 pub async fn down(db: &DatabaseConnection, steps: u32) -> Result<Vec<String>, DbErr> {
+    ensure_checksum_table(db).await?;
     let applied = Migrator::get_applied_migrations(db).await?;
     let mut rolled_back = Vec::new();
-    for applied in applied.iter().rev().take(steps as usize) {
-        let name = applied.name();
-        let migration = Migrator::migrations()
-            .into_iter()
-            .find(|m| m.name() == name)
-            .ok_or_else(|| DbErr::Migration(format!("{name} vanished")))?;
+    for newest in applied.iter().rev().take(steps as usize) {
+        let name = newest.name();
+        let migration = migration_named(name)?;
         let forget = [
             Migrator::migration_table_name(),
             Alias::new(CHECKSUM_TABLE).into_iden(),
@@ -309,7 +312,6 @@ pub async fn down(db: &DatabaseConnection, steps: u32) -> Result<Vec<String>, Db
                 .and_where(Expr::col(Alias::new("version")).eq(name))
                 .to_owned()
         });
-        ensure_checksum_table(db).await?;
         run(db, migration.as_ref(), Direction::Down, &forget).await?;
         rolled_back.push(name.to_string());
     }
