@@ -66,7 +66,7 @@ async fn housekeeping_removes_stale_auth_rows_and_keeps_live_ones(backend: Backe
         .unwrap();
     }
 
-    let report = api::housekeeping::run_once(&app.db).await.unwrap();
+    let report = lms_core::housekeeping::run_once(&app.db).await.unwrap();
     assert_eq!(
         (report.sessions, report.refresh_tokens),
         (2, 2),
@@ -103,7 +103,7 @@ async fn housekeeping_removes_stale_auth_rows_and_keeps_live_ones(backend: Backe
     );
     // Nothing left to do the second time.
     assert_eq!(
-        api::housekeeping::run_once(&app.db).await.unwrap(),
-        api::housekeeping::Report::default()
+        lms_core::housekeeping::run_once(&app.db).await.unwrap(),
+        lms_core::housekeeping::Report::default()
     );
 }

@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use api::mail::Mailer;
+use lms_core::mail::Mailer;
 use lms_e2e::{Backend, TestApp, backend_tests};
 use serde_json::json;
 

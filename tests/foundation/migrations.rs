@@ -1,5 +1,6 @@
 use lms_e2e::{Backend, TestDb, backend_tests, schema};
-use migration::{Migrator, MigratorTrait, PoolOptions};
+use lms_core::db::PoolOptions;
+use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 
 backend_tests!(

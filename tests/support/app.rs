@@ -1,7 +1,7 @@
 //! The real application, started in-process on port 0 against a fresh database.
 use std::net::SocketAddr;
 
-use api::mail::{Email, Mailer};
+use lms_core::mail::{Email, Mailer};
 use api::{Application, Config};
 use reqwest::{Client, Response};
 use sea_orm::DatabaseConnection;

@@ -84,16 +84,16 @@ impl TestDb {
 
     /// A plain connection to this database (no migrations run).
     pub async fn connect(&self) -> DatabaseConnection {
-        migration::connect(&self.url, &migration::PoolOptions::default())
+        lms_core::db::connect(&self.url, &lms_core::db::PoolOptions::default())
             .await
             .expect("connect to the test database")
     }
 
     /// A pool like the migration CLI's (`PoolOptions::for_migrations`), for tests that change the schema.
     pub async fn connect_for_migrations(&self) -> DatabaseConnection {
-        migration::connect(
+        lms_core::db::connect(
             &self.url,
-            &migration::PoolOptions::for_migrations(&self.url),
+            &lms_core::db::PoolOptions::for_migrations(&self.url),
         )
         .await
         .expect("connect to the test database")

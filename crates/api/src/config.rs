@@ -2,7 +2,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::{Args, ValueEnum};
+use lms_core::db::PoolOptions;
+use lms_core::security::AuthSettings;
+use lms_core::security::secret::ServerSecret;
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -12,7 +16,7 @@ pub const DEFAULT_DB_MAX_CONNECTIONS: u32 = 20;
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Database URL: sqlite://path?mode=rwc (embedded, the default) or postgres://user:pass@host/db.
-    #[arg(long, env = "DATABASE_URL", default_value = migration::DEFAULT_DATABASE_URL, hide_env_values = true)]
+    #[arg(long, env = "DATABASE_URL", default_value = lms_core::db::DEFAULT_DATABASE_URL, hide_env_values = true)]
     pub database_url: String,
 
     /// Address to listen on; port 0 picks a free port.
@@ -157,32 +161,42 @@ impl Config {
 
     /// The server secret: LMS_SECRET_KEY, or in development a random one kept in a file
     /// (created on first start, readable by its owner only).
-    pub fn load_secret(&self) -> anyhow::Result<Vec<u8>> {
-        if let Some(secret) = &self.secret_key {
-            anyhow::ensure!(
-                secret.len() >= 32,
-                "LMS_SECRET_KEY must be at least 32 characters"
-            );
-            return Ok(secret.as_bytes().to_vec());
-        }
-        anyhow::ensure!(
+    pub fn load_secret(&self) -> anyhow::Result<ServerSecret> {
+        ServerSecret::load(
+            self.secret_key.as_deref(),
+            &self.secret_key_file,
             self.environment == Environment::Development,
-            "LMS_SECRET_KEY is required when LMS_ENV=production"
-        );
-        let path = &self.secret_key_file;
-        if let Ok(existing) = std::fs::read_to_string(path) {
-            let existing = existing.trim();
-            anyhow::ensure!(
-                existing.len() >= 32,
-                "{} holds a secret shorter than 32 characters",
-                path.display()
-            );
-            return Ok(existing.as_bytes().to_vec());
+        )
+    }
+
+    /// What authentication takes from the configuration.
+    pub fn auth_settings(&self) -> AuthSettings {
+        AuthSettings {
+            hash_concurrency: self.hash_concurrency(),
+            access_ttl_secs: self.access_token_ttl_secs,
+            session_ttl_secs: self.session_ttl_secs,
+            public_url: self.public_url.clone(),
         }
-        let secret = hex::encode(crate::security::tokens::random_bytes::<32>());
-        write_private(path, &secret)?;
-        tracing::warn!(file = %path.display(), "LMS_SECRET_KEY is not set: created a development secret");
-        Ok(secret.into_bytes())
+    }
+
+    /// Opens the configured database and, unless disabled, applies pending migrations. Fails, naming
+    /// what went wrong, instead of starting half-ready.
+    pub async fn open_database(&self) -> anyhow::Result<sea_orm::DatabaseConnection> {
+        let target = lms_core::db::redact_url(&self.database_url);
+        let pool = PoolOptions {
+            max_connections: self.db_max_connections,
+            ..PoolOptions::default()
+        };
+        let db = lms_core::db::connect(&self.database_url, &pool)
+            .await
+            .with_context(|| format!("cannot open the database {target}"))?;
+        if self.auto_migrate {
+            let timeout = Duration::from_secs(self.migration_lock_timeout_secs);
+            migration::up_locked(&db, &self.database_url, timeout)
+                .await
+                .with_context(|| format!("migrating {target} failed; refusing to start"))?;
+        }
+        Ok(db)
     }
 
     pub fn hash_concurrency(&self) -> usize {
@@ -193,17 +207,4 @@ impl Config {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
     }
-}
-
-fn write_private(path: &std::path::Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
-    file.write_all(contents.as_bytes())?;
-    Ok(())
 }

@@ -1,46 +1,31 @@
-//! The one error type of the API, rendered as RFC 9457 `application/problem+json`.
+//! The error of the HTTP layer, rendered as RFC 9457 `application/problem+json`: the domain's
+//! [`Error`] plus what only HTTP can get wrong (body size, content type).
 //!
 //! This is the only place that chooses HTTP statuses for errors. 5xx bodies say nothing internal; the
 //! cause is logged once, inside the request's span (which carries the request id).
-use std::collections::BTreeMap;
-
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+pub use lms_core::error::{Error, FieldErrors};
 use sea_orm::{DbErr, SqlErr};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// Field name -> messages, for validation failures.
-pub type FieldErrors = BTreeMap<String, Vec<String>>;
-
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("the request has invalid fields")]
-    Validation(FieldErrors),
-    #[error("{0}")]
-    Unauthorized(String),
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
+    #[error(transparent)]
+    Domain(#[from] Error),
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
-    #[error("too many requests; retry in {retry_after_secs} s")]
-    TooManyRequests { retry_after_secs: u64 },
-    #[error("{0}")]
-    Unavailable(String),
-    #[error("database error: {0}")]
-    Database(#[from] DbErr),
-    #[error("internal error: {0:#}")]
-    Internal(#[from] anyhow::Error),
+}
+
+impl From<DbErr> for AppError {
+    fn from(err: DbErr) -> Self {
+        AppError::Domain(err.into())
+    }
 }
 
 /// RFC 9457 problem details, as every error response carries them.
@@ -66,35 +51,36 @@ pub struct Problem {
 impl AppError {
     /// A validation error on one field.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        let mut errors = FieldErrors::new();
-        errors.insert(field.to_string(), vec![message.into()]);
-        AppError::Validation(errors)
+        AppError::Domain(Error::invalid(field, message))
     }
 
     pub fn status(&self) -> StatusCode {
-        match self {
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Database(err) => match err.sql_err() {
+        let domain = match self {
+            AppError::PayloadTooLarge(_) => return StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType(_) => return StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Domain(domain) => domain,
+        };
+        match domain {
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Database(err) => match err.sql_err() {
                 Some(SqlErr::UniqueConstraintViolation(_)) => StatusCode::CONFLICT,
                 Some(SqlErr::ForeignKeyConstraintViolation(_)) => StatusCode::UNPROCESSABLE_ENTITY,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
-            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn detail(&self) -> String {
         match self {
-            AppError::Database(err) => match err.sql_err() {
+            AppError::Domain(Error::Database(err)) => match err.sql_err() {
                 Some(SqlErr::UniqueConstraintViolation(_)) => {
                     "a resource with these unique values already exists".into()
                 }
@@ -103,7 +89,9 @@ impl AppError {
                 }
                 _ => "an internal error occurred; it has been logged".into(),
             },
-            AppError::Internal(_) => "an internal error occurred; it has been logged".into(),
+            AppError::Domain(Error::Internal(_)) => {
+                "an internal error occurred; it has been logged".into()
+            }
             other => other.to_string(),
         }
     }
@@ -152,12 +140,12 @@ impl IntoResponse for AppError {
         }
         let detail = self.detail();
         let retry_after = match &self {
-            AppError::TooManyRequests { retry_after_secs } => Some(*retry_after_secs),
+            AppError::Domain(Error::TooManyRequests { retry_after_secs }) => Some(*retry_after_secs),
             _ => None,
         };
-        let unauthorized = matches!(self, AppError::Unauthorized(_));
+        let unauthorized = matches!(self, AppError::Domain(Error::Unauthorized(_)));
         let errors = match self {
-            AppError::Validation(errors) => Some(errors),
+            AppError::Domain(Error::Validation(errors)) => Some(errors),
             _ => None,
         };
         let mut response = problem_response(status, detail, errors);

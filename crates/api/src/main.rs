@@ -85,16 +85,20 @@ async fn create_admin(
             line.trim_end_matches(['\r', '\n']).to_string()
         }
     };
-    let db = api::startup::open_database(&config).await?;
-    let auth = api::state::Auth::new(&config, &config.load_secret()?, api::mail::Mailer::Log)?;
-    let input = api::service::auth::Registration {
+    let db = config.open_database().await?;
+    let auth = lms_core::security::Auth::new(
+        &config.auth_settings(),
+        &config.load_secret()?,
+        lms_core::mail::Mailer::Log,
+    )?;
+    let input = lms_core::service::auth::Registration {
         email,
         username,
         password,
         first_name,
         last_name,
     };
-    match api::service::auth::create_user(&db, &auth, input, entity::users::UserRole::Admin).await {
+    match lms_core::service::auth::create_user(&db, &auth, input, entity::users::UserRole::Admin).await {
         Ok(user) => {
             println!(
                 "created admin {} <{}> (id {})",
@@ -102,7 +106,7 @@ async fn create_admin(
             );
             Ok(())
         }
-        Err(api::AppError::Validation(errors)) => {
+        Err(lms_core::Error::Validation(errors)) => {
             let lines: Vec<String> = errors
                 .iter()
                 .map(|(field, messages)| format!("  {field}: {}", messages.join("; ")))

@@ -2,6 +2,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
@@ -9,8 +10,13 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use migration::{PoolOptions, redact_url};
-use sea_orm::DbBackend;
+use lms_core::access_cache::AccessCache;
+use lms_core::db::{Backend, redact_url};
+use lms_core::events::Events;
+use lms_core::mail::Mailer;
+use lms_core::realtime::Hub;
+use lms_core::security::Auth;
+use lms_core::service::chat_writer::ChatWriter;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -22,13 +28,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
-use crate::error::{AppError, PROBLEM_JSON, problem_response};
-use crate::mail::Mailer;
+use crate::error::{AppError, Error, PROBLEM_JSON, problem_response};
 use crate::openapi::ApiDoc;
-use crate::realtime::Hub;
 use crate::routes;
-use crate::service::chat_writer::ChatWriter;
-use crate::state::{AppState, Auth};
+use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -52,22 +55,31 @@ impl Application {
     /// As `build`, sending mail through `mailer` (tests pass `Mailer::memory()` to read what was sent).
     pub async fn build_with_mailer(config: Config, mailer: Mailer) -> anyhow::Result<Self> {
         let secret = config.load_secret()?;
-        let auth = Arc::new(Auth::new(&config, &secret, mailer)?);
-        let db = open_database(&config).await?;
+        let auth = Arc::new(Auth::new(&config.auth_settings(), &secret, mailer)?);
+        let db = config.open_database().await?;
+        let backend = Backend::of(&db)?;
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
-        let chat_writer = (db.get_database_backend() == DbBackend::Postgres)
+        let chat_writer = backend
+            .batches_chat_posts()
             .then(|| ChatWriter::start(db.clone(), config.chat_posts_per_minute));
+        let chat_access = Arc::new(AccessCache::new(Duration::from_secs(
+            config.chat_access_cache_secs,
+        )));
+        let hub = Hub::start(db.clone(), backend, chat_access.clone());
         let state = AppState {
-            hub: Hub::start(db.clone()),
+            events: Events::new(db.clone(), backend, hub.clone()),
+            hub,
+            chat_access,
             chat_writer,
             db,
+            backend,
             config: Arc::new(config),
             auth,
         };
         let router = router(state.clone());
-        crate::housekeeping::spawn(state.db.clone());
+        lms_core::housekeeping::spawn(state.db.clone());
         let target = redact_url(&state.config.database_url);
         tracing::info!(database = %target, address = %listener.local_addr()?, "LMS API ready");
         Ok(Self {
@@ -105,28 +117,6 @@ impl Application {
         self.state.db.clone().close().await.ok();
         Ok(())
     }
-}
-
-/// Opens the configured database and, unless disabled, applies pending migrations.
-pub async fn open_database(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
-    let target = redact_url(&config.database_url);
-    let pool = PoolOptions {
-        max_connections: config.db_max_connections,
-        ..PoolOptions::default()
-    };
-    let db = migration::connect(&config.database_url, &pool)
-        .await
-        .with_context(|| format!("cannot open the database {target}"))?;
-    if config.auto_migrate {
-        // Several instances starting together: one migrates, the others wait, then find nothing to do.
-        let timeout = std::time::Duration::from_secs(config.migration_lock_timeout_secs);
-        migration::with_migration_lock(&db, &config.database_url, timeout, || async {
-            migration::runner::up(&db, None, false).await.map(|_| ())
-        })
-        .await
-        .with_context(|| format!("migrating {target} failed; refusing to start"))?;
-    }
-    Ok(db)
 }
 
 /// The whole HTTP surface: `/api/v1/...`, health probes, the OpenAPI document and Swagger UI.
@@ -167,7 +157,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn not_found() -> AppError {
-    AppError::NotFound("no route matches this path".into())
+    Error::NotFound("no route matches this path".into()).into()
 }
 
 async fn method_not_allowed() -> Response {

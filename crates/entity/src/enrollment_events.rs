@@ -13,10 +13,24 @@ pub struct Model {
     pub from_status: Option<EnrollmentStatus>,
     pub to_status: EnrollmentStatus,
     pub actor_id: Option<i64>,
-    /// `user`, `payment_provider` or `system`.
-    pub actor_kind: String,
+    pub actor_kind: ActorKind,
     pub note: Option<String>,
     pub created_at: DateTimeUtc,
+}
+
+/// Who moved an enrollment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(20))",
+    rename_all = "snake_case"
+)]
+pub enum ActorKind {
+    /// A signed-in user (`actor_id`).
+    User,
+    PaymentProvider,
+    /// The LMS itself (imports, seeded data, automatic transitions).
+    System,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -50,6 +50,38 @@ pub enum EnrollmentStatus {
     Refunded,
 }
 
+impl EnrollmentStatus {
+    /// The statuses that let a student into the course (its content and chat) and count them in
+    /// `courses.student_count`.
+    pub const GRANTING_ACCESS: [EnrollmentStatus; 2] =
+        [EnrollmentStatus::Active, EnrollmentStatus::Completed];
+
+    /// Whether an enrollment in this status lets its student into the course.
+    pub fn grants_access(self) -> bool {
+        Self::GRANTING_ACCESS.contains(&self)
+    }
+
+    /// The transitions an enrollment may take: paid or free start, completion, cancellation and
+    /// refunds. Everything else is refused.
+    pub fn can_become(self, to: EnrollmentStatus) -> bool {
+        use EnrollmentStatus::*;
+        matches!(
+            (self, to),
+            (PendingPayment, Active)
+                | (PendingPayment, Cancelled)
+                | (Active, Completed)
+                | (Active, Cancelled)
+                | (Active, Refunded)
+                | (Completed, Refunded)
+        )
+    }
+
+    /// The stored (and serialized) name, e.g. `pending_payment`.
+    pub fn name(self) -> String {
+        self.to_value()
+    }
+}
+
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
 )]

@@ -11,11 +11,26 @@ pub struct Model {
     pub event_type: String,
     pub payment_reference: Option<String>,
     pub enrollment_id: Option<i64>,
-    /// `applied`, `ignored` (nothing to change) or `rejected` (did not match the enrollment).
-    pub outcome: String,
+    pub outcome: PaymentOutcome,
     #[sea_orm(column_type = "Text", nullable)]
     pub detail: Option<String>,
     pub received_at: DateTimeUtc,
+}
+
+/// What became of a webhook delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(
+    rs_type = "String",
+    db_type = "String(StringLen::N(16))",
+    rename_all = "snake_case"
+)]
+pub enum PaymentOutcome {
+    /// The enrollment moved.
+    Applied,
+    /// Nothing to change (already applied).
+    Ignored,
+    /// Refused: it did not match the enrollment, or its type is not supported.
+    Rejected,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

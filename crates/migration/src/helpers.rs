@@ -1,4 +1,5 @@
 //! Small builders the migrations share, so every table spells constraints the same way.
+use lms_core::db::Backend;
 use sea_orm_migration::prelude::*;
 
 /// A `CHECK (col IN (...))` constraint named `ck_<table>_<column>`.
@@ -95,7 +96,7 @@ pub async fn create_indexes_concurrently(
     manager: &SchemaManager<'_>,
     indexes: Vec<IndexDef>,
 ) -> Result<(), DbErr> {
-    if manager.get_database_backend() != sea_orm::DbBackend::Postgres {
+    if !Backend::of(manager.get_connection())?.builds_indexes_concurrently() {
         return create_indexes(manager, indexes).await;
     }
     for index in indexes {
@@ -111,7 +112,7 @@ pub async fn drop_indexes_concurrently(
     manager: &SchemaManager<'_>,
     indexes: Vec<IndexDef>,
 ) -> Result<(), DbErr> {
-    if manager.get_database_backend() != sea_orm::DbBackend::Postgres {
+    if !Backend::of(manager.get_connection())?.builds_indexes_concurrently() {
         return drop_indexes(manager, indexes).await;
     }
     for index in indexes.into_iter().rev() {

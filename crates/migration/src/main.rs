@@ -152,7 +152,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 return dry_run_up(&db, steps).await.map_err(fail("up --dry-run"));
             }
             if steps != Some(0) {
-                let applied = migration::with_migration_lock(&db, &url, timeout, || {
+                let applied = migration::with_run_lock(&db, &url, timeout, || {
                     runner::up(&db, steps, allow_changed)
                 })
                 .await
@@ -177,7 +177,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             if steps > 0 {
                 let rolled_back =
-                    migration::with_migration_lock(&db, &url, timeout, || runner::down(&db, steps))
+                    migration::with_run_lock(&db, &url, timeout, || runner::down(&db, steps))
                         .await
                         .map_err(fail("down"))?;
                 for name in &rolled_back {
@@ -198,19 +198,19 @@ async fn run(cli: Cli) -> Result<(), String> {
                 ));
             }
         }
-        Command::Fresh => migration::with_migration_lock(&db, &url, timeout, || async {
+        Command::Fresh => migration::with_run_lock(&db, &url, timeout, || async {
             Migrator::fresh(&db).await?;
             runner::forget_unapplied(&db).await
         })
         .await
         .map_err(fail("fresh"))?,
-        Command::Refresh => migration::with_migration_lock(&db, &url, timeout, || async {
+        Command::Refresh => migration::with_run_lock(&db, &url, timeout, || async {
             runner::down(&db, u32::MAX).await?;
             runner::up(&db, None, false).await.map(drop)
         })
         .await
         .map_err(fail("refresh"))?,
-        Command::Reset => migration::with_migration_lock(&db, &url, timeout, || async {
+        Command::Reset => migration::with_run_lock(&db, &url, timeout, || async {
             runner::down(&db, u32::MAX).await.map(drop)
         })
         .await

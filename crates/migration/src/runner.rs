@@ -9,12 +9,13 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use sea_orm::sea_query::{Alias, ColumnDef, Expr, ExprTrait, IntoIden, Query, Table};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, MockDatabase, MockExecResult,
 };
 use sea_orm_migration::{MigrationTrait, MigratorTrait, SchemaManager};
-use sha2::{Digest, Sha256};
+use lms_core::db::Backend;
+use lms_core::db::tracking::{Checksum, Entry, TrackingTable};
 
 use crate::Migrator;
 
@@ -60,12 +61,11 @@ pub async fn planned_sql(
 
 /// SHA-256 (hex) of the SQL a migration's `up()` runs on `backend`.
 pub async fn checksum(migration: &dyn MigrationTrait, backend: DbBackend) -> Result<String, DbErr> {
-    let mut hash = Sha256::new();
+    let mut hash = Checksum::default();
     for statement in planned_sql(migration, backend, Direction::Up).await? {
-        hash.update(statement.as_bytes());
-        hash.update(b";\n");
+        hash.update(statement).update(";\n");
     }
-    Ok(hex::encode(hash.finalize()))
+    Ok(hash.finish())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,51 +86,24 @@ pub struct Row {
     pub duration_ms: Option<i64>,
 }
 
-async fn ensure_checksum_table(db: &impl ConnectionTrait) -> Result<(), DbErr> {
-    let create = Table::create()
-        .table(Alias::new(CHECKSUM_TABLE))
-        .if_not_exists()
-        .col(
-            ColumnDef::new(Alias::new("version"))
-                .string()
-                .not_null()
-                .primary_key(),
-        )
-        .col(
-            ColumnDef::new(Alias::new("checksum"))
-                .string_len(64)
-                .not_null(),
-        )
-        .col(
-            ColumnDef::new(Alias::new("duration_ms"))
-                .big_integer()
-                .null(),
-        )
-        .to_owned();
-    db.execute(&create).await?;
-    Ok(())
-}
+/// Checksums and durations of applied migrations (their time is in SeaORM's `seaql_migrations`).
+const CHECKSUMS: TrackingTable = TrackingTable {
+    table: CHECKSUM_TABLE,
+    name_column: "version",
+    name_len: None,
+    rows_and_time: false,
+};
 
 /// version -> (checksum, duration)
 async fn recorded(
     db: &impl ConnectionTrait,
 ) -> Result<HashMap<String, (String, Option<i64>)>, DbErr> {
-    ensure_checksum_table(db).await?;
-    let select = Query::select()
-        .columns(["version", "checksum", "duration_ms"].map(Alias::new))
-        .from(Alias::new(CHECKSUM_TABLE))
-        .to_owned();
-    let mut out = HashMap::new();
-    for row in db.query_all(&select).await? {
-        out.insert(
-            row.try_get("", "version")?,
-            (
-                row.try_get("", "checksum")?,
-                row.try_get("", "duration_ms")?,
-            ),
-        );
-    }
-    Ok(out)
+    Ok(CHECKSUMS
+        .entries(db)
+        .await?
+        .into_iter()
+        .map(|e| (e.name, (e.checksum, e.duration_ms)))
+        .collect())
 }
 
 async fn record(
@@ -139,18 +112,18 @@ async fn record(
     checksum: &str,
     duration_ms: Option<i64>,
 ) -> Result<(), DbErr> {
-    let delete = Query::delete()
-        .from_table(Alias::new(CHECKSUM_TABLE))
-        .and_where(Expr::col(Alias::new("version")).eq(version))
-        .to_owned();
-    db.execute(&delete).await?;
-    let insert = Query::insert()
-        .into_table(Alias::new(CHECKSUM_TABLE))
-        .columns(["version", "checksum", "duration_ms"].map(Alias::new))
-        .values_panic([version.into(), checksum.into(), duration_ms.into()])
-        .to_owned();
-    db.execute(&insert).await?;
-    Ok(())
+    CHECKSUMS
+        .record(
+            db,
+            &Entry {
+                name: version.to_string(),
+                checksum: checksum.to_string(),
+                duration_ms,
+                rows: None,
+                ran_at: None,
+            },
+        )
+        .await
 }
 
 /// Every migration in order with its state, then the applied ones this build does not know.
@@ -240,7 +213,7 @@ pub async fn up(
         )));
     }
     let backend = db.get_database_backend();
-    if backend == DbBackend::Postgres {
+    if Backend::of(db)?.builds_indexes_concurrently() {
         drop_invalid_indexes(db).await?;
     }
     let pending: Vec<String> = rows
@@ -296,22 +269,19 @@ pub fn migration_named(name: &str) -> Result<Box<dyn MigrationTrait>, DbErr> {
 /// runs SQLite migrations outside any transaction. Call it under the migration lock. Returns the names
 /// rolled back.
 pub async fn down(db: &DatabaseConnection, steps: u32) -> Result<Vec<String>, DbErr> {
-    ensure_checksum_table(db).await?;
+    CHECKSUMS.ensure(db).await?;
     let applied = Migrator::get_applied_migrations(db).await?;
     let mut rolled_back = Vec::new();
     for newest in applied.iter().rev().take(steps as usize) {
         let name = newest.name();
         let migration = migration_named(name)?;
         let forget = [
-            Migrator::migration_table_name(),
-            Alias::new(CHECKSUM_TABLE).into_iden(),
-        ]
-        .map(|table| {
             Query::delete()
-                .from_table(table)
+                .from_table(Migrator::migration_table_name())
                 .and_where(Expr::col(Alias::new("version")).eq(name))
-                .to_owned()
-        });
+                .to_owned(),
+            CHECKSUMS.delete(name),
+        ];
         run(db, migration.as_ref(), Direction::Down, &forget).await?;
         rolled_back.push(name.to_string());
     }
@@ -385,7 +355,6 @@ async fn run<S: sea_orm::StatementBuilder>(
 
 /// Forgets checksums of migrations that are no longer applied (after down, fresh, reset).
 pub async fn forget_unapplied(db: &DatabaseConnection) -> Result<(), DbErr> {
-    ensure_checksum_table(db).await?;
     Migrator::install(db).await?;
     let applied: Vec<String> = Migrator::get_migration_models(db)
         .await?
@@ -394,11 +363,7 @@ pub async fn forget_unapplied(db: &DatabaseConnection) -> Result<(), DbErr> {
         .collect();
     for (version, _) in recorded(db).await? {
         if !applied.contains(&version) {
-            let delete = Query::delete()
-                .from_table(Alias::new(CHECKSUM_TABLE))
-                .and_where(Expr::col(Alias::new("version")).eq(version))
-                .to_owned();
-            db.execute(&delete).await?;
+            db.execute(&CHECKSUMS.delete(&version)).await?;
         }
     }
     Ok(())

@@ -8,19 +8,20 @@
 use std::collections::BTreeSet;
 
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, Statement,
 };
 use sea_orm_migration::MigratorTrait;
 
 use crate::Migrator;
+use lms_core::db::Backend;
 
 /// Differences between the live schema and the migrations' (empty when they match), and how many
 /// applied migrations were compared.
 pub async fn verify(db: &DatabaseConnection, url: &str) -> Result<(Vec<String>, usize), DbErr> {
     let applied = Migrator::get_applied_migrations(db).await?.len();
     let live = describe(db, "public").await?;
-    let expected = match db.get_database_backend() {
-        DbBackend::Sqlite => {
+    let expected = match Backend::of(db)? {
+        Backend::Sqlite => {
             let dir =
                 std::env::temp_dir().join(format!("lms-verify-{}-{}", std::process::id(), applied));
             std::fs::create_dir_all(&dir).map_err(|e| DbErr::Custom(e.to_string()))?;
@@ -39,7 +40,7 @@ pub async fn verify(db: &DatabaseConnection, url: &str) -> Result<(Vec<String>, 
             let _ = std::fs::remove_dir_all(&dir);
             result?
         }
-        DbBackend::Postgres => {
+        Backend::Postgres => {
             let schema = format!("lms_verify_{}", std::process::id());
             db.execute_unprepared(&format!("CREATE SCHEMA \"{schema}\""))
                 .await?;
@@ -63,7 +64,6 @@ pub async fn verify(db: &DatabaseConnection, url: &str) -> Result<(Vec<String>, 
                 .await?;
             result?
         }
-        other => return Err(DbErr::Custom(format!("verify does not support {other:?}"))),
     };
     let mut differences: Vec<String> = expected
         .difference(&live)
@@ -78,14 +78,14 @@ pub async fn verify(db: &DatabaseConnection, url: &str) -> Result<(Vec<String>, 
 
 /// One line per schema fact, schema names stripped so two schemas compare equal.
 async fn describe(db: &impl ConnectionTrait, schema: &str) -> Result<BTreeSet<String>, DbErr> {
-    let backend = db.get_database_backend();
+    let backend = Backend::of(db)?;
     let queries: Vec<String> = match backend {
-        DbBackend::Sqlite => vec![
+        Backend::Sqlite => vec![
             "SELECT type || ' ' || name || ' on ' || tbl_name || ': ' || COALESCE(sql, '') FROM sqlite_master \
              WHERE name NOT LIKE 'sqlite_%' AND tbl_name NOT LIKE 'seaql_%'"
                 .into(),
         ],
-        _ => vec![
+        Backend::Postgres => vec![
             format!(
                 "SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || \
                  COALESCE('(' || character_maximum_length::text || ')', '') || CASE WHEN is_nullable = 'YES' THEN ' null' ELSE ' not null' END \
@@ -106,7 +106,7 @@ async fn describe(db: &impl ConnectionTrait, schema: &str) -> Result<BTreeSet<St
     let mut lines = BTreeSet::new();
     for sql in queries {
         for row in db
-            .query_all_raw(Statement::from_string(backend, sql))
+            .query_all_raw(Statement::from_string(backend.db_backend(), sql))
             .await?
         {
             let line: String = row.try_get_by_index(0)?;

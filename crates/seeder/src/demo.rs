@@ -82,7 +82,7 @@ pub async fn users(db: &impl ConnectionTrait, tools: &Tools) -> anyhow::Result<u
         .insert(db)
         .await?;
         if *username == "erin" {
-            let secret = api::security::totp::secret_from_base32(DEMO_TOTP_SECRET_BASE32)
+            let secret = lms_core::security::totp::secret_from_base32(DEMO_TOTP_SECRET_BASE32)
                 .ok_or_else(|| anyhow::anyhow!("the demo TOTP secret is not base32"))?;
             let mut active: users::ActiveModel = user.clone().into();
             active.two_factor_enabled = Set(true);
@@ -256,7 +256,7 @@ pub async fn enrollments(db: &impl ConnectionTrait) -> anyhow::Result<u64> {
     for (i, (student, slug, status, progress, rating)) in ENROLLMENTS.iter().enumerate() {
         let student = user(db, student).await?;
         let course = course(db, slug).await?;
-        let price = api::service::courses::effective_price(&course, now);
+        let price = lms_core::service::courses::effective_price(&course, now);
         let paid = price > 0 && *status != EnrollmentStatus::PendingPayment;
         let (payment_status, method) = match (price, status) {
             (0, _) => (PaymentStatus::None, Some(PaymentMethod::Free)),
@@ -295,7 +295,7 @@ pub async fn enrollments(db: &impl ConnectionTrait) -> anyhow::Result<u64> {
             from_status: Set(None),
             to_status: Set(*status),
             actor_id: Set(None),
-            actor_kind: Set("system".into()),
+            actor_kind: Set(entity::enrollment_events::ActorKind::System),
             note: Set(Some("demo data".into())),
             created_at: Set(now),
             ..Default::default()

@@ -1,13 +1,20 @@
 //! `seeder`: demo data (people in every role, courses, enrollments in every state, chat) and volume data
 //! (`--scale N`) for load tests, tracked in `seaql_seeders`.
 use std::process::ExitCode;
+use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use lms_core::db::{PoolOptions, connect, redact_url};
+use lms_core::security::secret::ServerSecret;
 
 mod demo;
 mod rng;
 mod runner;
 mod volume;
+
+/// How long to wait for another process's migration run (as the API does by default).
+const MIGRATION_LOCK_WAIT: Duration = Duration::from_secs(300);
 
 #[derive(Parser)]
 #[command(
@@ -23,7 +30,7 @@ mod volume;
 )]
 struct Cli {
     /// Database URL (sqlite://... or postgres://...); `.env` is read too.
-    #[arg(short = 'u', long, env = "DATABASE_URL", default_value = migration::DEFAULT_DATABASE_URL, global = true, hide_env_values = true)]
+    #[arg(short = 'u', long, env = "DATABASE_URL", default_value = lms_core::db::DEFAULT_DATABASE_URL, global = true, hide_env_values = true)]
     database_url: String,
 
     /// `production` makes destructive commands refuse to run without --force.
@@ -93,14 +100,17 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut config = api::Config::new(cli.database_url.clone());
-    config.secret_key = cli.secret_key.clone();
-    config.secret_key_file = cli.secret_key_file.clone();
     let production = cli.environment.eq_ignore_ascii_case("production");
-    if production {
-        config.environment = api::config::Environment::Production;
-    }
-    let db = api::startup::open_database(&config).await?;
+    let secret = || {
+        ServerSecret::load(cli.secret_key.as_deref(), &cli.secret_key_file, !production)
+    };
+    let target = redact_url(&cli.database_url);
+    let db = connect(&cli.database_url, &PoolOptions::default())
+        .await
+        .with_context(|| format!("cannot open the database {target}"))?;
+    migration::up_locked(&db, &cli.database_url, MIGRATION_LOCK_WAIT)
+        .await
+        .with_context(|| format!("migrating {target} failed"))?;
     let seeders = |scale: Option<u32>| runner::plan(scale);
     match cli.command.unwrap_or(Command::Run {
         only: None,
@@ -118,7 +128,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 );
             }
-            runner::run(&db, &config, &seeders(scale), only.as_deref()).await
+            runner::run(&db, secret, &seeders(scale), only.as_deref()).await
         }
         Command::Status { scale } => runner::status(&db, &seeders(scale)).await,
         Command::Fresh { force, scale } => {
@@ -129,7 +139,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             runner::remove_seeded_data(&db).await?;
             println!("removed seeded data and tracking rows");
-            runner::run(&db, &config, &seeders(scale), None).await
+            runner::run(&db, secret, &seeders(scale), None).await
         }
     }
 }

@@ -6,6 +6,10 @@ use sea_orm::sea_query::{Alias, ColumnDef, Query, Table};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 use sha2::{Digest, Sha256};
 
+use lms_core::security::crypto::SecretBox;
+use lms_core::security::passwords::PasswordHasher;
+use lms_core::security::secret::ServerSecret;
+
 use crate::{demo, volume};
 
 pub const TRACKING_TABLE: &str = "seaql_seeders";
@@ -206,12 +210,12 @@ pub async fn status(db: &DatabaseConnection, plan: &[Seeder]) -> anyhow::Result<
 /// that encrypts TOTP secrets the way the API reads them.
 pub struct Tools {
     pub password_hash: String,
-    pub secrets: api::security::crypto::SecretBox,
+    pub secrets: SecretBox,
 }
 
 pub async fn run(
     db: &DatabaseConnection,
-    config: &api::Config,
+    secret: impl FnOnce() -> anyhow::Result<ServerSecret>,
     plan: &[Seeder],
     only: Option<&str>,
 ) -> anyhow::Result<()> {
@@ -238,13 +242,10 @@ pub async fn run(
         println!("nothing to do: every seeder has run");
         return Ok(());
     }
-    let hasher = api::security::passwords::PasswordHasher::new(1)?;
+    let hasher = PasswordHasher::new(1)?;
     let tools = Tools {
         password_hash: hasher.hash(demo::DEMO_PASSWORD).await?,
-        secrets: api::security::crypto::SecretBox::new(api::security::crypto::derive_key(
-            &config.load_secret()?,
-            "lms/totp-secret-encryption/v1",
-        )),
+        secrets: secret()?.totp_secret_box(),
     };
     let started = Instant::now();
     let mut total = 0;

@@ -7,12 +7,13 @@ use axum::http::header;
 use axum::http::request::Parts;
 use entity::sessions;
 use entity::users::{self, UserRole};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use lms_core::security::tokens::AccessClaims;
+use lms_core::service::Client;
+use lms_core::service::auth::load_session;
+use lms_core::service::chat::Member;
+use serde::Deserialize;
 
-use crate::error::AppError;
-use crate::security::tokens::AccessClaims;
-use crate::service::Client;
-use crate::service::auth::session_is_live;
+use crate::error::{AppError, Error};
 use crate::state::AppState;
 
 /// A signed-in user with a live session.
@@ -29,7 +30,8 @@ impl FromRequestParts<AppState> for AuthUser {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let BearerClaims(claims) = BearerClaims::from_request_parts(parts, state).await?;
-        load_session(state, &claims).await
+        let (session, user) = load_session(&state.db, &claims).await?;
+        Ok(AuthUser { user, session })
     }
 }
 
@@ -47,50 +49,17 @@ pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// Checks an access token and its session (live, not revoked, user active).
-pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, AppError> {
-    load_session(state, &verify(state, token)?).await
-}
-
 /// Checks an access token's signature, audience and expiry (not its session).
 pub fn verify(state: &AppState, token: &str) -> Result<AccessClaims, AppError> {
     state
         .auth
         .jwt
         .verify(token)
-        .ok_or_else(|| AppError::Unauthorized(INVALID_TOKEN.into()))
-}
-
-/// Reads a verified token's session and user from the database and checks that the session is live.
-pub async fn load_session(state: &AppState, claims: &AccessClaims) -> Result<AuthUser, AppError> {
-    let (session, user) = sessions::Entity::find()
-        .filter(sessions::Column::PublicId.eq(&claims.sid))
-        .find_also_related(users::Entity)
-        .one(&state.db)
-        .await?
-        .and_then(|(s, u)| Some((s, u?)))
-        .ok_or_else(|| AppError::Unauthorized(INVALID_TOKEN.into()))?;
-    check_live(claims, &session, &user)?;
-    Ok(AuthUser { user, session })
-}
-
-/// 401 unless the session is live and belongs to the token's user.
-pub fn check_live(
-    claims: &AccessClaims,
-    session: &sessions::Model,
-    user: &users::Model,
-) -> Result<(), AppError> {
-    if session_is_live(session, user) && claims.sub == user.id.to_string() {
-        Ok(())
-    } else {
-        Err(AppError::Unauthorized(
-            "the session has ended; sign in again".into(),
-        ))
-    }
+        .ok_or_else(|| Error::Unauthorized(INVALID_TOKEN.into()).into())
 }
 
 /// A bearer token whose signature and expiry are checked but whose session is not read yet: for the
-/// course chat, which checks the session through [`crate::access_cache`].
+/// course chat, which checks the session through the access cache ([`ChatMember`]).
 pub struct BearerClaims(pub AccessClaims);
 
 impl FromRequestParts<AppState> for BearerClaims {
@@ -101,7 +70,7 @@ impl FromRequestParts<AppState> for BearerClaims {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(&parts.headers)
-            .ok_or_else(|| AppError::Unauthorized(INVALID_TOKEN.into()))?;
+            .ok_or_else(|| Error::Unauthorized(INVALID_TOKEN.into()))?;
         Ok(BearerClaims(verify(state, token)?))
     }
 }
@@ -138,7 +107,7 @@ impl FromRequestParts<AppState> for AdminUser {
     ) -> Result<Self, Self::Rejection> {
         let auth = AuthUser::from_request_parts(parts, state).await?;
         if auth.user.role != UserRole::Admin {
-            return Err(AppError::Forbidden("this needs the admin role".into()));
+            return Err(Error::Forbidden("this needs the admin role".into()).into());
         }
         Ok(AdminUser(auth))
     }
@@ -176,5 +145,44 @@ impl FromRequestParts<AppState> for ClientInfo {
             ip: forwarded.or(peer),
             user_agent,
         }))
+    }
+}
+
+/// The caller as a member of the chat of the course in the path (`/courses/{id}/...`): a live
+/// session and an active or completed enrollment, or course staff. HTTP endpoints and the WebSocket
+/// reach it the same way, through the instance's access cache. 401, 404 or 403 otherwise.
+pub struct ChatMember(pub Member);
+
+#[derive(Deserialize)]
+struct CoursePath {
+    id: i64,
+}
+
+impl ChatMember {
+    /// The member for a verified token and course (what the extractor and the WebSocket share).
+    pub async fn resolve(
+        state: &AppState,
+        claims: &AccessClaims,
+        course_id: i64,
+    ) -> Result<Self, AppError> {
+        let member = state
+            .chat_access
+            .chat_member(&state.db, claims, course_id)
+            .await?;
+        Ok(ChatMember(member))
+    }
+}
+
+impl FromRequestParts<AppState> for ChatMember {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let BearerClaims(claims) = BearerClaims::from_request_parts(parts, state).await?;
+        let super::Path(CoursePath { id }) =
+            super::Path::<CoursePath>::from_request_parts(parts, state).await?;
+        Self::resolve(state, &claims, id).await
     }
 }

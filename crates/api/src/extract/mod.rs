@@ -8,11 +8,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub mod auth;
-pub use auth::{
-    AdminUser, AuthUser, BearerClaims, ClientInfo, MaybeUser, authenticate, bearer_token,
-};
+pub use auth::{AdminUser, AuthUser, BearerClaims, ChatMember, ClientInfo, MaybeUser, bearer_token};
 
-use crate::error::AppError;
+use crate::error::{AppError, Error};
 
 /// JSON body in, JSON body out.
 pub struct Json<T>(pub T);
@@ -48,7 +46,7 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
             ),
         ),
         JsonRejection::JsonSyntaxError(e) => {
-            AppError::BadRequest(format!("malformed JSON: {}", e.body_text()))
+            Error::BadRequest(format!("malformed JSON: {}", e.body_text())).into()
         }
         JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType(
             "expected a body with Content-Type: application/json".into(),
@@ -56,7 +54,7 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             AppError::PayloadTooLarge("the request body is larger than the server accepts".into())
         }
-        other => AppError::BadRequest(other.body_text()),
+        other => Error::BadRequest(other.body_text()).into(),
     }
 }
 
@@ -75,7 +73,7 @@ where
             .await
             .map(|axum::extract::Path(value)| Path(value))
             .map_err(|rejection: PathRejection| {
-                AppError::BadRequest(format!("invalid path: {}", rejection.body_text()))
+                Error::BadRequest(format!("invalid path: {}", rejection.body_text())).into()
             })
     }
 }
@@ -95,7 +93,7 @@ where
             .await
             .map(|axum::extract::Query(value)| Query(value))
             .map_err(|rejection: QueryRejection| {
-                AppError::BadRequest(format!("invalid query string: {}", rejection.body_text()))
+                Error::BadRequest(format!("invalid query string: {}", rejection.body_text())).into()
             })
     }
 }

@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::users::UserResponse;
 use crate::error::{AppError, AppResult, Problem};
 use crate::extract::{AuthUser, ClientInfo, Json, Path};
-use crate::service::auth::{self as service, LoginOutcome, Registration, SecondFactor, Tokens};
+use lms_core::service::auth::{self as service, LoginOutcome, Registration, SecondFactor, Tokens};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -283,7 +283,7 @@ async fn refresh(
     Json(body): Json<RefreshRequest>,
 ) -> AppResult<Json<TokenResponse>> {
     Ok(Json(
-        service::refresh(&state.db, &state.auth, &body.refresh_token)
+        service::refresh(&state.db, &state.events, &state.auth, &body.refresh_token)
             .await?
             .into(),
     ))
@@ -293,7 +293,7 @@ async fn refresh(
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json")))]
 async fn logout(State(state): State<AppState>, auth: AuthUser) -> AppResult<StatusCode> {
-    service::logout(&state.db, &auth.session).await?;
+    service::logout(&state.db, &state.events, &auth.session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -331,7 +331,7 @@ async fn revoke_session(
     auth: AuthUser,
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
-    service::revoke_own_session(&state.db, auth.user.id, &id).await?;
+    service::revoke_own_session(&state.db, &state.events, auth.user.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -387,7 +387,7 @@ async fn reset_password(
     State(state): State<AppState>,
     Json(body): Json<ResetPasswordRequest>,
 ) -> AppResult<StatusCode> {
-    service::reset_password(&state.db, &state.auth, &body.token, &body.new_password).await?;
+    service::reset_password(&state.db, &state.events, &state.auth, &body.token, &body.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -403,6 +403,7 @@ async fn change_password(
 ) -> AppResult<StatusCode> {
     service::change_password(
         &state.db,
+        &state.events,
         &state.auth,
         &auth.user,
         &auth.session,

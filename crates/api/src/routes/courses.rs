@@ -12,9 +12,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::enrollments::{EnrollmentResponse, StudentSummary};
 use crate::error::{AppResult, Problem};
 use crate::extract::{AuthUser, Json, MaybeUser, Path, Query};
-use crate::service::courses::{self as service, CatalogFilter, CourseInput, Sort, effective_price};
-use crate::service::enrollments;
-use crate::service::now;
+use lms_core::service::courses::{self as service, CatalogFilter, CourseInput, Sort, effective_price};
+use lms_core::service::enrollments;
+use lms_core::service::now;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -335,7 +335,7 @@ async fn delete(
     auth: AuthUser,
     Path(id): Path<i64>,
 ) -> AppResult<StatusCode> {
-    service::delete(&state.db, &auth.user, id).await?;
+    service::delete(&state.db, &state.events, &auth.user, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -13,9 +13,9 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::courses::PageQuery;
-use crate::error::{AppError, AppResult, Problem};
+use crate::error::{AppError, AppResult, Error, Problem};
 use crate::extract::{AuthUser, Json, Path, Query};
-use crate::service::enrollments::{self as service, PaymentEvent, WebhookOutcome};
+use lms_core::service::enrollments::{self as service, PaymentEvent, WebhookOutcome};
 use crate::state::AppState;
 
 const JSON_PROBLEM: &str = "application/problem+json";
@@ -213,7 +213,7 @@ async fn cancel(
     auth: AuthUser,
     Path(id): Path<i64>,
 ) -> AppResult<Json<EnrollmentResponse>> {
-    service::cancel(&state.db, &auth.user, id).await?;
+    service::cancel(&state.db, &state.events, &auth.user, id).await?;
     let (e, c) = service::get(&state.db, &auth.user, id).await?;
     Ok(Json(EnrollmentResponse::new(e, &c)))
 }
@@ -307,18 +307,19 @@ async fn payment_webhook(
     body: Bytes,
 ) -> AppResult<(StatusCode, Json<WebhookResponse>)> {
     let Some(secret) = state.config.payment_webhook_secret.as_deref() else {
-        return Err(AppError::Unavailable(
+        return Err(Error::Unavailable(
             "the payment webhook is not configured (LMS_PAYMENT_WEBHOOK_SECRET)".into(),
-        ));
+        )
+        .into());
     };
     let header = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
     verify_signature(secret, header, &body, Utc::now().timestamp()).map_err(|why| {
         tracing::warn!(why, "payment webhook refused");
-        AppError::Unauthorized(why.into())
+        Error::Unauthorized(why.into())
     })?;
     let event: PaymentEvent = serde_json::from_slice(&body)
         .map_err(|e| AppError::invalid("body", format!("not a payment event: {e}")))?;
-    let status = match service::apply_payment_event(&state.db, event).await? {
+    let status = match service::apply_payment_event(&state.db, &state.events, event).await? {
         WebhookOutcome::Applied(_) => "applied",
         WebhookOutcome::Duplicate => "duplicate",
     };

@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppResult, Error};
 use crate::extract::Json;
 use crate::state::AppState;
 
@@ -47,7 +47,7 @@ async fn live() -> Json<Health> {
 async fn ready(State(db): State<DatabaseConnection>) -> AppResult<Json<Readiness>> {
     db.ping().await.map_err(|err| {
         tracing::warn!(error = %err, "readiness check: database unreachable");
-        AppError::Unavailable("the database cannot be reached".into())
+        Error::Unavailable("the database cannot be reached".into())
     })?;
     let database = match db.get_database_backend() {
         sea_orm::DbBackend::Postgres => "postgres",

@@ -8,7 +8,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::error::{AppResult, Problem};
 use crate::extract::{AdminUser, AuthUser, Json, Path, Query};
-use crate::service::users::{self as service, AdminChanges, ProfileChanges, UserFilter};
+use lms_core::service::users::{self as service, AdminChanges, ProfileChanges, UserFilter};
 use crate::state::AppState;
 
 /// A user as the API shows it: never a hash, token or secret.
@@ -146,7 +146,7 @@ async fn update_me(
         preferences: body.preferences,
     };
     Ok(Json(
-        service::update_profile(&state.db, &auth.user, changes)
+        service::update_profile(&state.db, &state.events, &auth.user, changes)
             .await?
             .into(),
     ))
@@ -194,7 +194,7 @@ async fn update_user(
         status: body.status,
     };
     Ok(Json(
-        service::admin_update(&state.db, &admin.user, id, changes)
+        service::admin_update(&state.db, &state.events, &admin.user, id, changes)
             .await?
             .into(),
     ))

@@ -23,8 +23,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::chat::{POST_LIMIT_KEY, POST_LIMIT_WINDOW_SECS};
 use super::now;
-use crate::error::{AppError, AppResult};
-use crate::realtime::CHAT_CHANNEL;
+use crate::error::{Error, Result};
+use crate::events::CHAT_CHANNEL;
 use crate::security::throttle;
 
 /// Most posts in one statement.
@@ -57,7 +57,7 @@ pub struct Written {
 
 struct Job {
     post: PendingPost,
-    reply: oneshot::Sender<AppResult<Written>>,
+    reply: oneshot::Sender<Result<Written>>,
 }
 
 /// The instance's writer of chat posts (PostgreSQL only).
@@ -74,15 +74,15 @@ impl ChatWriter {
     }
 
     /// Writes one post (with whichever others are waiting) and returns it once committed.
-    pub async fn post(&self, post: PendingPost) -> AppResult<Written> {
+    pub async fn post(&self, post: PendingPost) -> Result<Written> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Job { post, reply })
             .await
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("the chat writer has stopped")))?;
+            .map_err(|_| Error::Internal(anyhow::anyhow!("the chat writer has stopped")))?;
         answer
             .await
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("the chat writer dropped a post")))?
+            .map_err(|_| Error::Internal(anyhow::anyhow!("the chat writer dropped a post")))?
     }
 }
 
@@ -103,7 +103,7 @@ async fn run(db: DatabaseConnection, mut jobs: mpsc::Receiver<Job>, limit: i32) 
                 for job in batch.drain(..) {
                     let result = match write(&db, &[&job.post], limit).await {
                         Ok(mut results) => results.pop().unwrap_or_else(|| {
-                            Err(AppError::Internal(anyhow::anyhow!("no result for a post")))
+                            Err(Error::Internal(anyhow::anyhow!("no result for a post")))
                         }),
                         Err(error) => Err(error),
                     };
@@ -171,7 +171,7 @@ async fn write(
     db: &DatabaseConnection,
     posts: &[&PendingPost],
     limit: i32,
-) -> AppResult<Vec<AppResult<Written>>> {
+) -> Result<Vec<Result<Written>>> {
     #[derive(Serialize)]
     struct Row<'a> {
         ord: usize,
@@ -190,7 +190,7 @@ async fn write(
             SQL,
             [
                 serde_json::to_value(&rows)
-                    .map_err(|e| AppError::Internal(e.into()))?
+                    .map_err(|e| Error::Internal(e.into()))?
                     .into(),
                 at.timestamp().into(),
                 at.into(),
@@ -202,7 +202,7 @@ async fn write(
         ))
         .await?;
     if rows.len() != posts.len() {
-        return Err(AppError::Internal(anyhow::anyhow!(
+        return Err(Error::Internal(anyhow::anyhow!(
             "the post statement returned {} rows for {} posts",
             rows.len(),
             posts.len()
@@ -220,7 +220,7 @@ async fn write(
                 }),
                 _ => {
                     let window_start: i64 = row.try_get("", "window_start")?;
-                    Err(AppError::TooManyRequests {
+                    Err(Error::TooManyRequests {
                         retry_after_secs: throttle::retry_after(
                             window_start,
                             POST_LIMIT_WINDOW_SECS,

@@ -10,14 +10,17 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use sea_orm::{DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{DatabaseConnection, DbErr};
+
+use super::Backend;
 
 /// "LMS_MIGR": the advisory lock key of migration runs.
 const ADVISORY_KEY: i64 = 0x4C4D_535F_4D49_4752;
 const POLL: Duration = Duration::from_millis(200);
 
-/// Runs `work` while holding the migration lock of `db`, waiting at most `timeout` for it.
-pub async fn with_migration_lock<T, F, Fut>(
+/// Runs `work` while holding the schema-change lock of `db` (migrations take it), waiting at most
+/// `timeout` for it.
+pub async fn with_run_lock<T, F, Fut>(
     db: &DatabaseConnection,
     url: &str,
     timeout: Duration,
@@ -27,8 +30,8 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<T, DbErr>>,
 {
-    match db.get_database_backend() {
-        DbBackend::Postgres => {
+    match Backend::of(db)? {
+        Backend::Postgres => {
             let mut conn = db
                 .get_postgres_connection_pool()
                 .acquire()
@@ -64,7 +67,7 @@ where
                 .await;
             result
         }
-        DbBackend::Sqlite => match sqlite_path(url) {
+        Backend::Sqlite => match sqlite_path(url) {
             Some(path) => {
                 let lock_path = PathBuf::from(format!("{}.migrate-lock", path.display()));
                 let file = std::fs::OpenOptions::new()
@@ -93,7 +96,6 @@ where
             // In-memory databases belong to one process.
             None => work().await,
         },
-        _ => work().await,
     }
 }
 

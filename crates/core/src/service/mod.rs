@@ -1,4 +1,4 @@
-//! Business rules. No axum types here: services take a connection, the acting user and parsed input,
+//! Business rules. No HTTP here: services take a connection, the acting user and parsed input,
 //! and decide authorization next to the data they protect.
 pub mod auth;
 pub mod chat;

@@ -27,8 +27,9 @@ use utoipa::ToSchema;
 use super::chat_writer::{ChatWriter, PendingPost};
 use super::now;
 use super::paging::{MAX_PAGE, page_limit};
-use crate::error::{AppError, AppResult};
-use crate::realtime;
+use crate::error::{Error, Result};
+use crate::db::Backend;
+use crate::events::{CHAT_CHANNEL, Committed, Events};
 use crate::security::throttle;
 
 /// Someone who may use a course's chat.
@@ -55,7 +56,7 @@ pub async fn member<C: ConnectionTrait>(
     db: &C,
     user: &users::Model,
     course_id: i64,
-) -> AppResult<Member> {
+) -> Result<Member> {
     let user_id = user.id;
     let gate = courses::Entity::find_by_id(course_id)
         .select_only()
@@ -81,12 +82,11 @@ pub async fn member<C: ConnectionTrait>(
         .into_model::<Gate>()
         .one(db)
         .await?
-        .ok_or_else(|| AppError::NotFound("no such course".into()))?;
+        .ok_or_else(|| Error::NotFound("no such course".into()))?;
     let staff = user.role == UserRole::Admin || gate.instructor_id == user.id;
-    let student = matches!(
-        gate.enrollment_status,
-        Some(EnrollmentStatus::Active | EnrollmentStatus::Completed)
-    );
+    let student = gate
+        .enrollment_status
+        .is_some_and(EnrollmentStatus::grants_access);
     if staff || student {
         return Ok(Member {
             user: user.clone(),
@@ -95,9 +95,9 @@ pub async fn member<C: ConnectionTrait>(
         });
     }
     if gate.status == CourseStatus::Draft || gate.visibility == CourseVisibility::Private {
-        return Err(AppError::NotFound("no such course".into()));
+        return Err(Error::NotFound("no such course".into()));
     }
-    Err(AppError::Forbidden(
+    Err(Error::Forbidden(
         "only the course's active or completed students, its instructor and admins can use its chat"
             .into(),
     ))
@@ -264,7 +264,7 @@ async fn page<C: ConnectionTrait>(
     select: Select<chat_messages::Entity>,
     page: Page,
     oldest_first: bool,
-) -> AppResult<MessagePage> {
+) -> Result<MessagePage> {
     let limit = page_limit(Some(page.limit.unwrap_or(50)))?;
     let mut select = select;
     if let Some(before) = page.before {
@@ -304,7 +304,7 @@ async fn page<C: ConnectionTrait>(
 }
 
 /// Top-level messages of the course, newest first.
-pub async fn history(db: &DatabaseConnection, member: &Member, p: Page) -> AppResult<MessagePage> {
+pub async fn history(db: &DatabaseConnection, member: &Member, p: Page) -> Result<MessagePage> {
     let select = messages()
         .filter(chat_messages::Column::CourseId.eq(member.course_id))
         .filter(chat_messages::Column::ParentId.is_null());
@@ -317,14 +317,14 @@ pub async fn replies(
     member: &Member,
     message_id: i64,
     p: Page,
-) -> AppResult<MessagePage> {
+) -> Result<MessagePage> {
     find(db, member, message_id).await?;
     let select = messages().filter(chat_messages::Column::ParentId.eq(message_id));
     page(db, select, p, true).await
 }
 
 /// The pinned messages of the course, most recently pinned first (at most 100).
-pub async fn pinned(db: &DatabaseConnection, member: &Member) -> AppResult<Vec<MessageView>> {
+pub async fn pinned(db: &DatabaseConnection, member: &Member) -> Result<Vec<MessageView>> {
     let rows = messages()
         .filter(chat_messages::Column::CourseId.eq(member.course_id))
         .filter(chat_messages::Column::PinnedAt.is_not_null())
@@ -339,7 +339,7 @@ pub async fn pinned(db: &DatabaseConnection, member: &Member) -> AppResult<Vec<M
 }
 
 /// A message of the member's course, or 404.
-async fn find<C: ConnectionTrait>(db: &C, member: &Member, id: i64) -> AppResult<MessageView> {
+async fn find<C: ConnectionTrait>(db: &C, member: &Member, id: i64) -> Result<MessageView> {
     messages()
         .filter(chat_messages::Column::Id.eq(id))
         .filter(chat_messages::Column::CourseId.eq(member.course_id))
@@ -347,7 +347,7 @@ async fn find<C: ConnectionTrait>(db: &C, member: &Member, id: i64) -> AppResult
         .one(db)
         .await?
         .map(MessageView::from)
-        .ok_or_else(|| AppError::NotFound("no such message in this course".into()))
+        .ok_or_else(|| Error::NotFound("no such message in this course".into()))
 }
 
 /// One message with its reply count and reactions (none shown on a deleted message).
@@ -355,7 +355,7 @@ pub async fn detail<C: ConnectionTrait>(
     db: &C,
     member: &Member,
     id: i64,
-) -> AppResult<MessageDetail> {
+) -> Result<MessageDetail> {
     let message = find(db, member, id).await?;
     let reply_count = chat_messages::Entity::find()
         .filter(chat_messages::Column::ParentId.eq(id))
@@ -416,7 +416,7 @@ async fn record_event(
     message_id: i64,
     actor_id: i64,
     emoji: Option<String>,
-) -> AppResult<Change> {
+) -> Result<Change> {
     use chat_sequences::Column as S;
     let next = Query::insert()
         .into_table(chat_sequences::Entity)
@@ -435,7 +435,7 @@ async fn record_event(
     let seq: i64 = txn
         .query_one(&next)
         .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no sequence number returned")))?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("no sequence number returned")))?
         .try_get("", "last_seq")?;
     chat_events::Entity::insert(chat_events::ActiveModel {
         course_id: Set(course_id),
@@ -450,7 +450,9 @@ async fn record_event(
     .exec_without_returning(txn)
     .await?;
     let change = Change { course_id, seq };
-    realtime::notify_in_transaction(txn, change).await?;
+    Backend::of(txn)?
+        .notify(txn, CHAT_CHANNEL, &change.payload())
+        .await?;
     Ok(change)
 }
 
@@ -483,18 +485,18 @@ pub struct Limits {
     pub posts_per_minute: i32,
 }
 
-fn check_content(content: &str, limits: Limits) -> AppResult<()> {
+fn check_content(content: &str, limits: Limits) -> Result<()> {
     if content.trim().is_empty() {
-        return Err(AppError::invalid("content", "must not be blank"));
+        return Err(Error::invalid("content", "must not be blank"));
     }
     if content.chars().count() > limits.max_chars {
-        return Err(AppError::invalid(
+        return Err(Error::invalid(
             "content",
             format!("must be at most {} characters", limits.max_chars),
         ));
     }
     if content.contains('\0') {
-        return Err(AppError::invalid(
+        return Err(Error::invalid(
             "content",
             "must not contain NUL characters",
         ));
@@ -510,22 +512,23 @@ pub const POST_LIMIT_WINDOW_SECS: i64 = 60;
 /// Posts a message (or a reply) as `member`.
 pub async fn post(
     db: &DatabaseConnection,
+    events: &Events,
     writer: Option<&ChatWriter>,
     member: &Member,
     input: NewMessage,
     limits: Limits,
-) -> AppResult<(MessageView, Change)> {
+) -> Result<MessageView> {
     check_content(&input.content, limits)?;
     let message_type = input.message_type.unwrap_or(MessageType::Text);
     match message_type {
         MessageType::System => {
-            return Err(AppError::invalid(
+            return Err(Error::invalid(
                 "type",
                 "system messages are written by the LMS itself",
             ));
         }
         MessageType::Announcement if !member.staff => {
-            return Err(AppError::Forbidden(
+            return Err(Error::Forbidden(
                 "only the course's instructor or an admin may post announcements".into(),
             ));
         }
@@ -536,15 +539,15 @@ pub async fn post(
             .filter(chat_messages::Column::CourseId.eq(member.course_id))
             .one(db)
             .await?
-            .ok_or_else(|| AppError::invalid("parent_id", "no such message in this course"))?;
+            .ok_or_else(|| Error::invalid("parent_id", "no such message in this course"))?;
         if parent.parent_id.is_some() {
-            return Err(AppError::invalid(
+            return Err(Error::invalid(
                 "parent_id",
                 "replies go to the thread's first message, not to another reply",
             ));
         }
         if parent.deleted_at.is_some() {
-            return Err(AppError::invalid("parent_id", "that message was deleted"));
+            return Err(Error::invalid("parent_id", "that message was deleted"));
         }
     }
 
@@ -576,7 +579,7 @@ pub async fn post(
         )
         .await?
         {
-            return Err(AppError::TooManyRequests { retry_after_secs });
+            return Err(Error::TooManyRequests { retry_after_secs });
         }
         let inserted = chat_messages::Entity::insert(chat_messages::ActiveModel {
             course_id: Set(member.course_id),
@@ -625,31 +628,33 @@ pub async fn post(
         pinned_at: None,
         created_at: at,
     };
-    Ok((view, change))
+    events.publish(Committed::Chat(change)).await;
+    Ok(view)
 }
 
 /// Edits the author's own message, keeping the previous content in the edit history.
 pub async fn edit(
     db: &DatabaseConnection,
+    events: &Events,
     member: &Member,
     id: i64,
     input: EditMessage,
     limits: Limits,
-) -> AppResult<(MessageView, Option<Change>)> {
+) -> Result<MessageView> {
     let current = find(db, member, id).await?;
     if !current.is_by(&member.user) {
-        return Err(AppError::Forbidden(
+        return Err(Error::Forbidden(
             "only the author may edit a message".into(),
         ));
     }
     let Some(old) = current.content.clone() else {
-        return Err(AppError::Conflict(
+        return Err(Error::Conflict(
             "a deleted message cannot be edited".into(),
         ));
     };
     check_content(&input.content, limits)?;
     if input.content == old {
-        return Ok((current, None));
+        return Ok(current);
     }
     let at = now();
     let txn = db.begin().await?;
@@ -665,7 +670,7 @@ pub async fn edit(
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(AppError::Conflict(
+        return Err(Error::Conflict(
             "the message changed meanwhile; read it again".into(),
         ));
     }
@@ -689,7 +694,8 @@ pub async fn edit(
     .await?;
     let view = find(&txn, member, id).await?;
     txn.commit().await?;
-    Ok((view, Some(change)))
+    events.publish(Committed::Chat(change)).await;
+    Ok(view)
 }
 
 /// One earlier version of a message.
@@ -701,11 +707,11 @@ pub struct EditView {
 }
 
 /// The edit history, oldest first: the author and course staff only.
-pub async fn edits(db: &DatabaseConnection, member: &Member, id: i64) -> AppResult<Vec<EditView>> {
+pub async fn edits(db: &DatabaseConnection, member: &Member, id: i64) -> Result<Vec<EditView>> {
     let message = find(db, member, id).await?;
     let is_author = message.is_by(&member.user);
     if !(is_author || member.staff) {
-        return Err(AppError::Forbidden(
+        return Err(Error::Forbidden(
             "only the author and the course's staff may read the edit history".into(),
         ));
     }
@@ -726,18 +732,19 @@ pub async fn edits(db: &DatabaseConnection, member: &Member, id: i64) -> AppResu
 /// Soft-deletes: the row and its thread stay, the content, edit history and reactions go. Idempotent.
 pub async fn delete(
     db: &DatabaseConnection,
+    events: &Events,
     member: &Member,
     id: i64,
-) -> AppResult<Option<Change>> {
+) -> Result<()> {
     let current = find(db, member, id).await?;
     let is_author = current.is_by(&member.user);
     if !(is_author || member.staff) {
-        return Err(AppError::Forbidden(
+        return Err(Error::Forbidden(
             "only the author, the course's instructor or an admin may delete a message".into(),
         ));
     }
     if current.deleted {
-        return Ok(None);
+        return Ok(());
     }
     let at = now();
     let txn = db.begin().await?;
@@ -754,7 +761,7 @@ pub async fn delete(
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
-        return Ok(None);
+        return Ok(());
     }
     chat_message_edits::Entity::delete_many()
         .filter(chat_message_edits::Column::MessageId.eq(id))
@@ -774,29 +781,31 @@ pub async fn delete(
     )
     .await?;
     txn.commit().await?;
-    Ok(Some(change))
+    events.publish(Committed::Chat(change)).await;
+    Ok(())
 }
 
 /// Pins or unpins (course staff). Idempotent: pinning a pinned message changes nothing.
 pub async fn set_pinned(
     db: &DatabaseConnection,
+    events: &Events,
     member: &Member,
     id: i64,
     pin: bool,
-) -> AppResult<(MessageView, Option<Change>)> {
+) -> Result<MessageView> {
     if !member.staff {
-        return Err(AppError::Forbidden(
+        return Err(Error::Forbidden(
             "only the course's instructor or an admin may pin messages".into(),
         ));
     }
     let current = find(db, member, id).await?;
     if current.deleted {
-        return Err(AppError::Conflict(
+        return Err(Error::Conflict(
             "a deleted message cannot be pinned".into(),
         ));
     }
     if current.pinned_at.is_some() == pin {
-        return Ok((current, None));
+        return Ok(current);
     }
     let at = now();
     let txn = db.begin().await?;
@@ -821,7 +830,7 @@ pub async fn set_pinned(
         .await?;
     if updated.rows_affected != 1 {
         drop(txn);
-        return Ok((find(db, member, id).await?, None));
+        return find(db, member, id).await;
     }
     let kind = if pin {
         EventKind::MessagePinned
@@ -831,7 +840,8 @@ pub async fn set_pinned(
     let change = record_event(&txn, member.course_id, kind, id, member.user.id, None).await?;
     let view = find(&txn, member, id).await?;
     txn.commit().await?;
-    Ok((view, Some(change)))
+    events.publish(Committed::Chat(change)).await;
+    Ok(view)
 }
 
 /// Whether `s` is one emoji (possibly a sequence: skin tones, ZWJ sequences, flags, keycaps).
@@ -862,20 +872,21 @@ pub fn is_emoji(s: &str) -> bool {
 /// Adds or removes the member's reaction (idempotent); an event only when something changed.
 pub async fn react(
     db: &DatabaseConnection,
+    events: &Events,
     member: &Member,
     id: i64,
     emoji: &str,
     add: bool,
-) -> AppResult<(MessageDetail, Option<Change>)> {
+) -> Result<MessageDetail> {
     if !is_emoji(emoji) {
-        return Err(AppError::invalid(
+        return Err(Error::invalid(
             "emoji",
             "must be a single emoji (at most 32 bytes)",
         ));
     }
     let current = find(db, member, id).await?;
     if current.deleted {
-        return Err(AppError::Conflict(
+        return Err(Error::Conflict(
             "a deleted message cannot be reacted to".into(),
         ));
     }
@@ -933,7 +944,10 @@ pub async fn react(
     }
     let detail = detail(&txn, member, id).await?;
     txn.commit().await?;
-    Ok((detail, change))
+    if let Some(change) = change {
+        events.publish(Committed::Chat(change)).await;
+    }
+    Ok(detail)
 }
 
 /// One entry of the change feed. `message` is the message as it is now (a tombstone once deleted),
@@ -963,7 +977,7 @@ pub async fn events<C: ConnectionTrait>(
     after: i64,
     until: Option<i64>,
     limit: u64,
-) -> AppResult<Vec<EventView>> {
+) -> Result<Vec<EventView>> {
     let mut query = chat_events::Entity::find()
         .filter(chat_events::Column::CourseId.eq(course_id))
         .filter(chat_events::Column::Seq.gt(after));
@@ -1005,7 +1019,7 @@ pub async fn events<C: ConnectionTrait>(
 }
 
 /// The last sequence number handed out for a course (0 before its first change).
-pub async fn last_seq<C: ConnectionTrait>(db: &C, course_id: i64) -> AppResult<i64> {
+pub async fn last_seq<C: ConnectionTrait>(db: &C, course_id: i64) -> Result<i64> {
     Ok(chat_sequences::Entity::find_by_id(course_id)
         .one(db)
         .await?

@@ -2,17 +2,17 @@
 use sea_orm::Condition;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, IntoColumnRef, LikeExpr};
 
-use crate::error::{AppError, AppResult};
+use crate::error::{Error, Result};
 
 /// No list answers with more than this many items.
 pub const MAX_PAGE: u64 = 100;
 pub const DEFAULT_PAGE: u64 = 20;
 
 /// The requested page size, or the default; 422 outside 1..=MAX_PAGE.
-pub fn page_limit(limit: Option<u64>) -> AppResult<u64> {
+pub fn page_limit(limit: Option<u64>) -> Result<u64> {
     let limit = limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(AppError::invalid(
+        return Err(Error::invalid(
             "limit",
             format!("must be between 1 and {MAX_PAGE}"),
         ));

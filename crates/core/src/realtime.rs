@@ -7,7 +7,7 @@
 //!   `NOTIFY lms_chat, '<course>:<seq>'`, which PostgreSQL delivers to every instance at commit. Each
 //!   instance LISTENs on one dedicated connection; when that connection drops and comes back, the
 //!   instance re-reads the event table for every course it serves.
-//! - SQLite (one instance): the handler that committed the change signals this process directly.
+//! - SQLite (one instance): [`crate::events::Events`] signals this process directly after the commit.
 //!
 //! Per instance there is one [`Hub`]. For each course with subscribers it keeps a bounded broadcast
 //! channel of serialized events: one dispatcher task reads new events from the database once, renders
@@ -15,80 +15,29 @@
 //! connection that falls behind the channel's capacity is "lagged" and catches up from the database on
 //! its own, so it can neither stall the others nor make the server buffer without bound.
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use axum::extract::ws::Utf8Bytes;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use bytes::Bytes;
+use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{Notify, broadcast};
 
+use crate::access_cache::AccessCache;
+use crate::db::{Backend, Delivery};
+use crate::events::{ACCESS_CHANNEL, AccessScope, CHAT_CHANNEL};
 use crate::service::chat::{self, Change};
 
-/// PostgreSQL channel of chat changes; payload `<course id>:<seq>`, or several of them separated by
-/// commas (a batch of posts: each course with its last seq).
-pub const CHAT_CHANNEL: &str = "lms_chat";
-/// PostgreSQL channel of access changes; payload `<user id>`.
-pub const ACCESS_CHANNEL: &str = "lms_access";
 /// Frames a course's channel holds for subscribers that have not sent them yet.
 const COURSE_BUFFER: usize = 256;
 /// Events read from the database per query when dispatching or catching up.
 pub const BATCH: u64 = 200;
 
-/// Inside a change's transaction: on PostgreSQL, queues the notification that PostgreSQL sends to every
-/// instance when the transaction commits (and never if it rolls back).
-pub async fn notify_in_transaction<C: ConnectionTrait>(
-    db: &C,
-    change: Change,
-) -> Result<(), DbErr> {
-    if db.get_database_backend() == DbBackend::Postgres {
-        db.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [
-                CHAT_CHANNEL.into(),
-                format!("{}:{}", change.course_id, change.seq).into(),
-            ],
-        ))
-        .await?;
-    }
-    Ok(())
-}
-
-/// Access signals of this process (SQLite serves one instance, so a process-wide channel reaches every
-/// connection that could be affected; connections of other databases in the same process only re-check).
-fn local_access() -> &'static broadcast::Sender<i64> {
-    static SENDER: OnceLock<broadcast::Sender<i64>> = OnceLock::new();
-    SENDER.get_or_init(|| broadcast::channel(1024).0)
-}
-
-/// After a commit that may end a user's access to chats (a session revoked, an account suspended, an
-/// enrollment cancelled or refunded): their open chat connections re-check at once and close if they
-/// no longer qualify. On PostgreSQL this reaches every instance.
-/// `user_id` 0 means everyone.
-pub async fn access_changed(db: &DatabaseConnection, user_id: i64) {
-    crate::access_cache::global().forget_user(user_id);
-    if db.get_database_backend() == DbBackend::Postgres {
-        let sent = db
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT pg_notify($1, $2)",
-                [ACCESS_CHANNEL.into(), user_id.to_string().into()],
-            ))
-            .await;
-        if let Err(error) = sent {
-            // The periodic re-check of every connection still catches it.
-            tracing::warn!(%error, "could not signal an access change");
-        }
-    } else {
-        let _ = local_access().send(user_id);
-    }
-}
-
 /// One serialized event, shared by every subscriber of its course.
 #[derive(Debug, Clone)]
 pub struct Frame {
     pub seq: i64,
-    pub json: Utf8Bytes,
+    /// The event as UTF-8 JSON, shared (not copied) by every subscriber.
+    pub json: Bytes,
 }
 
 impl Frame {
@@ -96,8 +45,15 @@ impl Frame {
         let json = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
         Self {
             seq: event.seq,
-            json: json.into(),
+            json: Bytes::from(json),
         }
+    }
+}
+
+impl Change {
+    /// The NOTIFY payload: `<course id>:<seq>`.
+    pub fn payload(&self) -> String {
+        format!("{}:{}", self.course_id, self.seq)
     }
 }
 
@@ -114,33 +70,48 @@ pub struct Hub {
     /// Courses signalled since the dispatcher last looked, with the highest seq signalled.
     dirty: Mutex<HashMap<i64, i64>>,
     wake: Notify,
-    access: broadcast::Sender<i64>,
+    access: broadcast::Sender<AccessScope>,
+    /// This instance's cache of chat access, forgotten on every access signal.
+    access_cache: Arc<AccessCache>,
 }
 
 impl Hub {
-    /// Starts the dispatcher (and on PostgreSQL the listener) for `db`.
-    pub fn start(db: DatabaseConnection) -> Arc<Self> {
+    /// Starts the dispatcher (and, where changes travel through the database, the listener) for `db`.
+    pub fn start(db: DatabaseConnection, backend: Backend, access_cache: Arc<AccessCache>) -> Arc<Self> {
         let hub = Arc::new(Self {
-            db: db.clone(),
+            db,
             feeds: Mutex::new(HashMap::new()),
             dirty: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             access: broadcast::channel(1024).0,
+            access_cache,
         });
         tokio::spawn(dispatch(Arc::downgrade(&hub)));
-        if db.get_database_backend() == DbBackend::Postgres {
-            tokio::spawn(listen(Arc::downgrade(&hub)));
-        } else {
-            tokio::spawn(forward_local_access(Arc::downgrade(&hub)));
+        match backend.delivery() {
+            Delivery::Database => {
+                tokio::spawn(listen(Arc::downgrade(&hub)));
+            }
+            Delivery::InProcess => {}
         }
         hub
     }
 
-    /// After a commit: this instance delivers at once (other instances learn through PostgreSQL).
-    pub fn committed(&self, change: Option<Change>) {
-        if let Some(change) = change {
-            self.signal(change.course_id, change.seq);
-        }
+    /// After a commit of chat events: this instance delivers at once (other instances learn
+    /// through the database).
+    pub fn chat_committed(&self, change: Change) {
+        self.signal(change.course_id, change.seq);
+    }
+
+    /// After a commit that may end access: forget what this instance cached, and let its open
+    /// connections re-check.
+    pub fn access_changed(&self, scope: AccessScope) {
+        self.forget_cached(scope);
+        let _ = self.access.send(scope);
+    }
+
+    /// Forgets what this instance cached about `scope`'s access.
+    pub fn forget_cached(&self, scope: AccessScope) {
+        self.access_cache.forget(scope);
     }
 
     fn signal(&self, course_id: i64, seq: i64) {
@@ -183,8 +154,8 @@ impl Hub {
         Ok(feed.tx.subscribe())
     }
 
-    /// Access signals (user ids).
-    pub fn access_signals(&self) -> broadcast::Receiver<i64> {
+    /// Access signals.
+    pub fn access_signals(&self) -> broadcast::Receiver<AccessScope> {
         self.access.subscribe()
     }
 
@@ -259,22 +230,6 @@ async fn dispatch(hub: std::sync::Weak<Hub>) {
     }
 }
 
-async fn forward_local_access(hub: std::sync::Weak<Hub>) {
-    let mut rx = local_access().subscribe();
-    loop {
-        let user = match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
-            Ok(Ok(user)) => Some(user),
-            Ok(Err(broadcast::error::RecvError::Lagged(_))) => Some(0),
-            Ok(Err(broadcast::error::RecvError::Closed)) => return,
-            Err(_) => None,
-        };
-        let Some(hub) = hub.upgrade() else { return };
-        if let Some(user) = user {
-            let _ = hub.access.send(user);
-        }
-    }
-}
-
 /// LISTENs for chat and access notifications on PostgreSQL, re-reading after every reconnect.
 async fn listen(hub: std::sync::Weak<Hub>) {
     let pool = match hub.upgrade() {
@@ -300,9 +255,11 @@ async fn listen(hub: std::sync::Weak<Hub>) {
         }
         // Anything committed while we were not listening is in the table; an access change we missed
         // may still be cached.
-        crate::access_cache::global().forget_user(0);
         match hub.upgrade() {
-            Some(h) => h.resync_all(),
+            Some(h) => {
+                h.access_cache.forget(AccessScope::Everyone);
+                h.resync_all();
+            }
             None => return,
         }
         loop {
@@ -321,18 +278,16 @@ async fn listen(hub: std::sync::Weak<Hub>) {
                         }
                     }
                     _ => {
-                        if let Ok(user) = n.payload().parse() {
-                            crate::access_cache::global().forget_user(user);
-                            let _ = hub.access.send(user);
+                        if let Some(scope) = AccessScope::from_payload(n.payload()) {
+                            hub.access_changed(scope);
                         }
                     }
                 },
                 Ok(Ok(None)) => {
                     tracing::info!("chat listener reconnected; re-reading chat events");
-                    crate::access_cache::global().forget_user(0);
                     hub.resync_all();
                     // An access signal may have been missed too: everyone re-checks.
-                    let _ = hub.access.send(0);
+                    hub.access_changed(AccessScope::Everyone);
                 }
                 Ok(Err(error)) => {
                     if pool.is_closed() {

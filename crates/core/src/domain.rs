@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 
 use validator::ValidateEmail;
 
-use crate::error::{AppError, FieldErrors};
+use crate::error::{Error, FieldErrors};
 
 pub const PASSWORD_MIN_CHARS: usize = 12;
 pub const PASSWORD_MAX_CHARS: usize = 128;
@@ -39,11 +39,11 @@ impl Errors {
     }
 
     /// Err with every collected message, or Ok when there were none.
-    pub fn finish(self) -> Result<(), AppError> {
+    pub fn finish(self) -> Result<(), Error> {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(AppError::Validation(self.0))
+            Err(Error::Validation(self.0))
         }
     }
 }

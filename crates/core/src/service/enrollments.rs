@@ -6,7 +6,7 @@
 //! missing a step. Course counters move in the same transaction as the change that moves them.
 use chrono::Utc;
 use entity::courses::{self, CourseStatus};
-use entity::enrollment_events;
+use entity::enrollment_events::{self, ActorKind};
 use entity::enrollments::{self, EnrollmentStatus, PaymentMethod, PaymentStatus};
 use entity::users::{self, UserRole};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -19,7 +19,8 @@ use sea_orm::{
 use super::courses::{can_manage, effective_price, find_visible};
 use super::now;
 use super::paging::{page_limit, split_page};
-use crate::error::{AppError, AppResult};
+use crate::events::Events;
+use crate::error::{Error, Result};
 use crate::security::tokens::random_bytes;
 
 /// Who moved an enrollment.
@@ -27,38 +28,6 @@ use crate::security::tokens::random_bytes;
 pub enum Actor {
     User(i64),
     PaymentProvider,
-}
-
-fn status_name(status: EnrollmentStatus) -> &'static str {
-    match status {
-        EnrollmentStatus::PendingPayment => "pending_payment",
-        EnrollmentStatus::Active => "active",
-        EnrollmentStatus::Completed => "completed",
-        EnrollmentStatus::Cancelled => "cancelled",
-        EnrollmentStatus::Refunded => "refunded",
-    }
-}
-
-/// The transitions an enrollment may take.
-fn allowed(from: EnrollmentStatus, to: EnrollmentStatus) -> bool {
-    use EnrollmentStatus::*;
-    matches!(
-        (from, to),
-        (PendingPayment, Active)
-            | (PendingPayment, Cancelled)
-            | (Active, Completed)
-            | (Active, Cancelled)
-            | (Active, Refunded)
-            | (Completed, Refunded)
-    )
-}
-
-/// Whether the status counts the student in `courses.student_count`.
-fn counts(status: EnrollmentStatus) -> bool {
-    matches!(
-        status,
-        EnrollmentStatus::Active | EnrollmentStatus::Completed
-    )
 }
 
 async fn record(
@@ -70,15 +39,15 @@ async fn record(
     note: Option<String>,
 ) -> Result<(), sea_orm::DbErr> {
     let (actor_id, actor_kind) = match actor {
-        Actor::User(id) => (Some(id), "user"),
-        Actor::PaymentProvider => (None, "payment_provider"),
+        Actor::User(id) => (Some(id), ActorKind::User),
+        Actor::PaymentProvider => (None, ActorKind::PaymentProvider),
     };
     enrollment_events::ActiveModel {
         enrollment_id: Set(enrollment_id),
         from_status: Set(from),
         to_status: Set(to),
         actor_id: Set(actor_id),
-        actor_kind: Set(actor_kind.into()),
+        actor_kind: Set(actor_kind),
         note: Set(note),
         created_at: Set(now()),
         ..Default::default()
@@ -117,13 +86,13 @@ async fn transition(
     extra: impl FnOnce(
         sea_orm::UpdateMany<enrollments::Entity>,
     ) -> sea_orm::UpdateMany<enrollments::Entity>,
-) -> AppResult<enrollments::Model> {
+) -> Result<enrollments::Model> {
     let from = enrollment.status;
-    if !allowed(from, to) {
-        return Err(AppError::Conflict(format!(
+    if !from.can_become(to) {
+        return Err(Error::Conflict(format!(
             "an enrollment that is {} cannot become {}",
-            status_name(from),
-            status_name(to)
+            from.name(),
+            to.name()
         )));
     }
     let update = enrollments::Entity::update_many()
@@ -137,18 +106,18 @@ async fn transition(
             .await?
             .map(|e| e.status)
             .unwrap_or(from);
-        return Err(AppError::Conflict(format!(
+        return Err(Error::Conflict(format!(
             "the enrollment changed meanwhile; it is now {}",
-            status_name(current)
+            current.name()
         )));
     }
     record(txn, enrollment.id, Some(from), to, actor, note).await?;
-    let delta = i32::from(counts(to)) - i32::from(counts(from));
+    let delta = i32::from(to.grants_access()) - i32::from(from.grants_access());
     adjust_students(txn, enrollment.course_id, delta).await?;
     enrollments::Entity::find_by_id(enrollment.id)
         .one(txn)
         .await?
-        .ok_or_else(|| AppError::NotFound("no such enrollment".into()))
+        .ok_or_else(|| Error::NotFound("no such enrollment".into()))
 }
 
 /// Enrolls `user` in a published course: free courses start active, paid ones wait for payment of the
@@ -157,15 +126,15 @@ pub async fn enroll(
     db: &DatabaseConnection,
     user: &users::Model,
     course_id: i64,
-) -> AppResult<(enrollments::Model, courses::Model)> {
+) -> Result<(enrollments::Model, courses::Model)> {
     let course = find_visible(db, Some(user), &course_id.to_string()).await?;
     if course.instructor_id == user.id {
-        return Err(AppError::Conflict(
+        return Err(Error::Conflict(
             "instructors cannot enroll in their own course".into(),
         ));
     }
     if course.status != CourseStatus::Published {
-        return Err(AppError::Conflict(
+        return Err(Error::Conflict(
             "the course is not open for enrollment".into(),
         ));
     }
@@ -210,8 +179,8 @@ pub async fn enroll(
                 .filter(enrollments::Column::CourseId.eq(course.id))
                 .one(db)
                 .await?;
-            let state = existing.map_or("enrolled", |e| status_name(e.status));
-            return Err(AppError::Conflict(format!(
+            let state = existing.map_or_else(|| "enrolled".into(), |e| e.status.name());
+            return Err(Error::Conflict(format!(
                 "already enrolled in this course (the enrollment is {state})"
             )));
         }
@@ -226,7 +195,7 @@ pub async fn enroll(
         None,
     )
     .await?;
-    adjust_students(&txn, course.id, i32::from(counts(status))).await?;
+    adjust_students(&txn, course.id, i32::from(status.grants_access())).await?;
     txn.commit().await?;
     Ok((enrollment, course))
 }
@@ -242,14 +211,14 @@ pub async fn get(
     db: &DatabaseConnection,
     actor: &users::Model,
     id: i64,
-) -> AppResult<(enrollments::Model, courses::Model)> {
+) -> Result<(enrollments::Model, courses::Model)> {
     let (enrollment, course) = enrollments::Entity::find_by_id(id)
         .find_also_related(courses::Entity)
         .one(db)
         .await?
         .and_then(|(e, c)| Some((e, c?)))
         .filter(|(e, c)| can_read(actor, e, c))
-        .ok_or_else(|| AppError::NotFound("no such enrollment".into()))?;
+        .ok_or_else(|| Error::NotFound("no such enrollment".into()))?;
     Ok((enrollment, course))
 }
 
@@ -258,10 +227,10 @@ async fn own(
     db: &DatabaseConnection,
     actor: &users::Model,
     id: i64,
-) -> AppResult<(enrollments::Model, courses::Model)> {
+) -> Result<(enrollments::Model, courses::Model)> {
     let (enrollment, course) = get(db, actor, id).await?;
     if enrollment.user_id != actor.id {
-        return Err(AppError::Forbidden(
+        return Err(Error::Forbidden(
             "only the enrolled student may do this".into(),
         ));
     }
@@ -273,7 +242,7 @@ pub async fn list_mine(
     user: &users::Model,
     cursor: Option<i64>,
     limit: Option<u64>,
-) -> AppResult<(Vec<(enrollments::Model, courses::Model)>, Option<i64>)> {
+) -> Result<(Vec<(enrollments::Model, courses::Model)>, Option<i64>)> {
     let limit = page_limit(limit)?;
     enrollment_page::<courses::Entity>(
         db,
@@ -291,7 +260,7 @@ async fn enrollment_page<R>(
     filter: Condition,
     cursor: Option<i64>,
     limit: u64,
-) -> AppResult<(Vec<(enrollments::Model, R::Model)>, Option<i64>)>
+) -> Result<(Vec<(enrollments::Model, R::Model)>, Option<i64>)>
 where
     R: EntityTrait,
     enrollments::Entity: Related<R>,
@@ -321,7 +290,7 @@ pub async fn roster(
     status: Option<EnrollmentStatus>,
     cursor: Option<i64>,
     limit: Option<u64>,
-) -> AppResult<(Vec<(enrollments::Model, users::Model)>, Option<i64>)> {
+) -> Result<(Vec<(enrollments::Model, users::Model)>, Option<i64>)> {
     let limit = page_limit(limit)?;
     super::courses::find_managed(db, actor, course_id).await?;
     let mut filter = Condition::all().add(enrollments::Column::CourseId.eq(course_id));
@@ -347,9 +316,9 @@ pub async fn update_progress(
     actor: &users::Model,
     id: i64,
     percent: i16,
-) -> AppResult<enrollments::Model> {
+) -> Result<enrollments::Model> {
     if !(0..=100).contains(&percent) {
-        return Err(AppError::invalid(
+        return Err(Error::invalid(
             "progress_percent",
             "must be between 0 and 100",
         ));
@@ -359,9 +328,9 @@ pub async fn update_progress(
         EnrollmentStatus::Active => {}
         EnrollmentStatus::Completed => return Ok(enrollment),
         other => {
-            return Err(AppError::Conflict(format!(
+            return Err(Error::Conflict(format!(
                 "progress is recorded on active enrollments; this one is {}",
-                status_name(other)
+                other.name()
             )));
         }
     }
@@ -377,7 +346,7 @@ pub async fn update_progress(
     let current = enrollments::Entity::find_by_id(id)
         .one(&txn)
         .await?
-        .ok_or_else(|| AppError::NotFound("no such enrollment".into()))?;
+        .ok_or_else(|| Error::NotFound("no such enrollment".into()))?;
     let updated = if percent == 100 && current.status == EnrollmentStatus::Active {
         let at = now();
         let code = certificate_code();
@@ -403,13 +372,13 @@ pub async fn update_progress(
 
 /// Cancels, by the student or an admin; progress and history stay.
 pub async fn cancel(
-    db: &DatabaseConnection,
+    db: &DatabaseConnection, events: &Events,
     actor: &users::Model,
     id: i64,
-) -> AppResult<enrollments::Model> {
+) -> Result<enrollments::Model> {
     let (enrollment, _) = get(db, actor, id).await?;
     if enrollment.user_id != actor.id && actor.role != UserRole::Admin {
-        return Err(AppError::Forbidden(
+        return Err(Error::Forbidden(
             "only the student or an admin may cancel an enrollment".into(),
         ));
     }
@@ -424,7 +393,7 @@ pub async fn cancel(
     )
     .await?;
     txn.commit().await?;
-    crate::realtime::access_changed(db, updated.user_id).await;
+    events.access_changed(updated.user_id).await;
     Ok(updated)
 }
 
@@ -436,28 +405,25 @@ pub async fn review(
     id: i64,
     rating: i16,
     comment: Option<String>,
-) -> AppResult<enrollments::Model> {
+) -> Result<enrollments::Model> {
     if !(1..=5).contains(&rating) {
-        return Err(AppError::invalid("rating", "must be 1 to 5"));
+        return Err(Error::invalid("rating", "must be 1 to 5"));
     }
     let comment = comment
         .map(|c| c.trim().to_string())
         .filter(|c| !c.is_empty());
     if comment.as_ref().is_some_and(|c| c.chars().count() > 5000) {
-        return Err(AppError::invalid(
+        return Err(Error::invalid(
             "comment",
             "must be at most 5000 characters",
         ));
     }
     for _attempt in 0..5 {
         let (enrollment, _) = own(db, actor, id).await?;
-        if !matches!(
-            enrollment.status,
-            EnrollmentStatus::Active | EnrollmentStatus::Completed
-        ) {
-            return Err(AppError::Conflict(format!(
+        if !enrollment.status.grants_access() {
+            return Err(Error::Conflict(format!(
                 "only active or completed enrollments can be reviewed; this one is {}",
-                status_name(enrollment.status)
+                enrollment.status.name()
             )));
         }
         let previous = enrollment.rating;
@@ -497,11 +463,11 @@ pub async fn review(
         let updated = enrollments::Entity::find_by_id(id)
             .one(&txn)
             .await?
-            .ok_or_else(|| AppError::NotFound("no such enrollment".into()))?;
+            .ok_or_else(|| Error::NotFound("no such enrollment".into()))?;
         txn.commit().await?;
         return Ok(updated);
     }
-    Err(AppError::Conflict(
+    Err(Error::Conflict(
         "the review is being edited elsewhere; try again".into(),
     ))
 }
@@ -513,7 +479,7 @@ pub async fn reviews(
     course_id: i64,
     cursor: Option<i64>,
     limit: Option<u64>,
-) -> AppResult<(Vec<(enrollments::Model, users::Model)>, Option<i64>)> {
+) -> Result<(Vec<(enrollments::Model, users::Model)>, Option<i64>)> {
     let limit = page_limit(limit)?;
     find_visible(db, viewer, &course_id.to_string()).await?;
     let filter = Condition::all()
@@ -526,12 +492,12 @@ pub async fn reviews(
 pub async fn certificate(
     db: &DatabaseConnection,
     code: &str,
-) -> AppResult<(enrollments::Model, courses::Model, users::Model)> {
+) -> Result<(enrollments::Model, courses::Model, users::Model)> {
     let enrollment = enrollments::Entity::find()
         .filter(enrollments::Column::CertificateCode.eq(code.trim().to_uppercase()))
         .one(db)
         .await?
-        .ok_or_else(|| AppError::NotFound("no certificate has this code".into()))?;
+        .ok_or_else(|| Error::NotFound("no certificate has this code".into()))?;
     let course = courses::Entity::find_by_id(enrollment.course_id)
         .one(db)
         .await?;
@@ -540,7 +506,7 @@ pub async fn certificate(
         .await?;
     match (course, user) {
         (Some(course), Some(user)) => Ok((enrollment, course, user)),
-        _ => Err(AppError::NotFound("no certificate has this code".into())),
+        _ => Err(Error::NotFound("no certificate has this code".into())),
     }
 }
 
@@ -561,6 +527,27 @@ pub struct PaymentData {
     pub currency: String,
 }
 
+/// The kinds of payment event this LMS acts on. The provider's type string is kept as sent in
+/// `payment_events.event_type` (a log of what arrived, supported or not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentEventKind {
+    Succeeded,
+    Refunded,
+}
+
+impl PaymentEventKind {
+    pub const SUCCEEDED: &str = "payment.succeeded";
+    pub const REFUNDED: &str = "payment.refunded";
+
+    pub fn parse(kind: &str) -> Option<Self> {
+        match kind {
+            Self::SUCCEEDED => Some(Self::Succeeded),
+            Self::REFUNDED => Some(Self::Refunded),
+            _ => None,
+        }
+    }
+}
+
 /// What became of a webhook delivery.
 pub enum WebhookOutcome {
     Applied(Box<enrollments::Model>),
@@ -572,17 +559,17 @@ pub enum WebhookOutcome {
 /// enrollment moves with a conditional UPDATE, in one transaction: redeliveries and parallel deliveries
 /// change the enrollment once. Amounts or currencies that do not match are refused and logged.
 pub async fn apply_payment_event(
-    db: &DatabaseConnection,
+    db: &DatabaseConnection, events: &Events,
     event: PaymentEvent,
-) -> AppResult<WebhookOutcome> {
-    use entity::payment_events;
+) -> Result<WebhookOutcome> {
+    use entity::payment_events::{self, PaymentOutcome};
     let txn = db.begin().await?;
     let logged = payment_events::ActiveModel {
         provider_event_id: Set(event.id.clone()),
         event_type: Set(event.kind.clone()),
         payment_reference: Set(Some(event.data.reference.clone())),
         enrollment_id: Set(None),
-        outcome: Set("applied".into()),
+        outcome: Set(PaymentOutcome::Applied),
         detail: Set(None),
         received_at: Set(Utc::now()),
         ..Default::default()
@@ -598,7 +585,7 @@ pub async fn apply_payment_event(
         Err(err) => return Err(err.into()),
     };
     let set_outcome =
-        |outcome: &'static str, detail: Option<String>, enrollment_id: Option<i64>| {
+        |outcome: PaymentOutcome, detail: Option<String>, enrollment_id: Option<i64>| {
             payment_events::Entity::update_many()
                 .col_expr(payment_events::Column::Outcome, Expr::value(outcome))
                 .col_expr(payment_events::Column::Detail, Expr::value(detail))
@@ -613,12 +600,12 @@ pub async fn apply_payment_event(
         .one(&txn)
         .await?;
     let Some(enrollment) = enrollment else {
-        set_outcome("rejected", Some("no such enrollment".into()), None)
+        set_outcome(PaymentOutcome::Rejected, Some("no such enrollment".into()), None)
             .exec(&txn)
             .await?;
         txn.commit().await?;
         tracing::warn!(event = %event.id, "payment event for an unknown enrollment refused");
-        return Err(AppError::invalid(
+        return Err(Error::invalid(
             "data.enrollment_id",
             "no such enrollment",
         ));
@@ -636,19 +623,19 @@ pub async fn apply_payment_event(
             enrollment.amount_cents,
             enrollment.currency
         );
-        set_outcome("rejected", Some(detail.clone()), Some(enrollment.id))
+        set_outcome(PaymentOutcome::Rejected, Some(detail.clone()), Some(enrollment.id))
             .exec(&txn)
             .await?;
         txn.commit().await?;
         tracing::warn!(event = %event.id, enrollment_id = enrollment.id, %detail, "payment event refused: amount or currency mismatch");
-        return Err(AppError::invalid(
+        return Err(Error::invalid(
             "data.amount_cents",
             format!("the amount or currency does not match the enrollment: {detail}"),
         ));
     }
     let reference = event.data.reference.clone();
-    let result = match event.kind.as_str() {
-        "payment.succeeded" => {
+    let result = match PaymentEventKind::parse(&event.kind) {
+        Some(PaymentEventKind::Succeeded) => {
             if enrollment.payment_reference.as_deref() == Some(reference.as_str())
                 && enrollment.payment_status == PaymentStatus::Paid
             {
@@ -682,9 +669,9 @@ pub async fn apply_payment_event(
                 )
             }
         }
-        "payment.refunded" => {
+        Some(PaymentEventKind::Refunded) => {
             if enrollment.payment_reference.as_deref() != Some(reference.as_str()) {
-                Some(Err(AppError::Conflict(
+                Some(Err(Error::Conflict(
                     "the refund does not match the enrollment's payment".into(),
                 )))
             } else if enrollment.status == EnrollmentStatus::Refunded {
@@ -708,15 +695,15 @@ pub async fn apply_payment_event(
                 )
             }
         }
-        other => Some(Err(AppError::invalid(
+        None => Some(Err(Error::invalid(
             "type",
-            format!("unsupported event type {other:?}"),
+            format!("unsupported event type {:?}", event.kind),
         ))),
     };
     match result {
         None => {
             set_outcome(
-                "ignored",
+                PaymentOutcome::Ignored,
                 Some("already applied".into()),
                 Some(enrollment.id),
             )
@@ -726,12 +713,12 @@ pub async fn apply_payment_event(
             Ok(WebhookOutcome::Duplicate)
         }
         Some(Ok(updated)) => {
-            set_outcome("applied", None, Some(enrollment.id))
+            set_outcome(PaymentOutcome::Applied, None, Some(enrollment.id))
                 .exec(&txn)
                 .await?;
             txn.commit().await?;
-            crate::realtime::access_changed(db, updated.user_id).await;
-            tracing::info!(event = %event.id, enrollment_id = updated.id, status = status_name(updated.status), "payment event applied");
+            events.access_changed(updated.user_id).await;
+            tracing::info!(event = %event.id, enrollment_id = updated.id, status = updated.status.name(), "payment event applied");
             Ok(WebhookOutcome::Applied(Box::new(updated)))
         }
         Some(Err(err)) => {
@@ -743,7 +730,7 @@ pub async fn apply_payment_event(
                 event_type: Set(event.kind.clone()),
                 payment_reference: Set(Some(reference)),
                 enrollment_id: Set(Some(enrollment.id)),
-                outcome: Set("rejected".into()),
+                outcome: Set(PaymentOutcome::Rejected),
                 detail: Set(Some(detail.clone())),
                 received_at: Set(Utc::now()),
                 ..Default::default()

@@ -8,7 +8,8 @@ use sea_orm::{
 use super::now;
 use super::paging::{contains_any, page_limit, split_page};
 use crate::domain::{Errors, PersonName};
-use crate::error::{AppError, AppResult};
+use crate::events::Events;
+use crate::error::{Error, Result};
 
 #[derive(Default)]
 pub struct ProfileChanges {
@@ -21,10 +22,10 @@ pub struct ProfileChanges {
 }
 
 pub async fn update_profile(
-    db: &DatabaseConnection,
+    db: &DatabaseConnection, events: &Events,
     user: &users::Model,
     changes: ProfileChanges,
-) -> AppResult<users::Model> {
+) -> Result<users::Model> {
     let mut errors = Errors::default();
     let mut active = user.clone().into_active_model();
     if let Some(name) = changes
@@ -69,7 +70,7 @@ pub async fn update_profile(
     active.updated_at = Set(now());
     let user = active.update(db).await?;
     // Instances that cached the user for chat (which shows the author's name) read it again.
-    crate::realtime::access_changed(db, user.id).await;
+    events.access_changed(user.id).await;
     Ok(user)
 }
 
@@ -88,7 +89,7 @@ pub struct UserFilter {
 pub async fn list_users(
     db: &DatabaseConnection,
     filter: UserFilter,
-) -> AppResult<(Vec<users::Model>, Option<i64>)> {
+) -> Result<(Vec<users::Model>, Option<i64>)> {
     let limit = page_limit(filter.limit)?;
     let mut query = users::Entity::find().order_by_asc(users::Column::Id);
     if let Some(role) = filter.role {
@@ -102,7 +103,7 @@ pub async fn list_users(
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         if q.chars().count() > 100 {
-            return Err(AppError::invalid("q", "must be at most 100 characters"));
+            return Err(Error::invalid("q", "must be at most 100 characters"));
         }
         use users::Column as U;
         query = query.filter(contains_any(
@@ -121,20 +122,20 @@ pub struct AdminChanges {
 
 /// Changes a user's role or status. Suspending or deactivating ends all of the user's sessions at once.
 pub async fn admin_update(
-    db: &DatabaseConnection,
+    db: &DatabaseConnection, events: &Events,
     admin: &users::Model,
     user_id: i64,
     changes: AdminChanges,
-) -> AppResult<users::Model> {
+) -> Result<users::Model> {
     if user_id == admin.id {
-        return Err(AppError::Conflict(
+        return Err(Error::Conflict(
             "admins cannot change their own role or status".into(),
         ));
     }
     let user = users::Entity::find_by_id(user_id)
         .one(db)
         .await?
-        .ok_or_else(|| AppError::NotFound("no such user".into()))?;
+        .ok_or_else(|| Error::NotFound("no such user".into()))?;
     let txn = db.begin().await?;
     let mut active = user.into_active_model();
     if let Some(role) = changes.role {
@@ -150,7 +151,7 @@ pub async fn admin_update(
         super::auth::revoke_all_sessions(&txn, user.id, None, "suspended").await?;
     }
     txn.commit().await?;
-    crate::realtime::access_changed(db, user.id).await;
+    events.access_changed(user.id).await;
     tracing::info!(admin_id = admin.id, user_id = user.id, role = ?user.role, status = ?user.status, "user changed by admin");
     Ok(user)
 }

@@ -14,12 +14,13 @@ use super::{Client, now};
 use crate::domain::{
     Email, Errors, NewPassword, PersonName, Username, email_local_part, presented_password,
 };
-use crate::error::{AppError, AppResult};
+use crate::events::Events;
+use crate::error::{Error, Result};
 use crate::mail::Email as Mail;
 use crate::security::throttle::{self, LOGIN_ACCOUNT, LOGIN_ADDRESS, SECOND_FACTOR};
-use crate::security::tokens::{random_token, sha256_hex};
+use crate::security::tokens::{AccessClaims, random_token, sha256_hex};
 use crate::security::totp;
-use crate::state::Auth;
+use crate::security::Auth;
 
 const VERIFY_EMAIL_TTL: Duration = Duration::hours(24);
 const RESET_PASSWORD_TTL: Duration = Duration::minutes(30);
@@ -58,16 +59,16 @@ pub enum SecondFactor {
     RecoveryCode(String),
 }
 
-fn unauthorized(message: &str) -> AppError {
-    AppError::Unauthorized(message.to_string())
+fn unauthorized(message: &str) -> Error {
+    Error::Unauthorized(message.to_string())
 }
 
-fn too_many(retry_after_secs: u64) -> AppError {
-    AppError::TooManyRequests { retry_after_secs }
+fn too_many(retry_after_secs: u64) -> Error {
+    Error::TooManyRequests { retry_after_secs }
 }
 
 /// Maps a unique violation on `users` to the field it concerns.
-fn taken(err: sea_orm::DbErr) -> AppError {
+fn taken(err: sea_orm::DbErr) -> Error {
     match err.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(detail)) => {
             let field = if detail.contains("email") {
@@ -77,9 +78,9 @@ fn taken(err: sea_orm::DbErr) -> AppError {
             } else {
                 "account"
             };
-            AppError::Conflict(format!("this {field} is already registered"))
+            Error::Conflict(format!("this {field} is already registered"))
         }
-        _ => AppError::Database(err),
+        _ => Error::Database(err),
     }
 }
 
@@ -88,7 +89,7 @@ pub async fn register(
     db: &DatabaseConnection,
     auth: &Auth,
     input: Registration,
-) -> AppResult<users::Model> {
+) -> Result<users::Model> {
     let user = create_user(db, auth, input, UserRole::Student).await?;
     send_verification(auth, &user, &issue_verification_token(db, &user).await?);
     tracing::info!(user_id = user.id, "registered");
@@ -102,7 +103,7 @@ pub async fn create_user(
     auth: &Auth,
     input: Registration,
     role: UserRole,
-) -> AppResult<users::Model> {
+) -> Result<users::Model> {
     let mut errors = Errors::default();
     let email = errors.check("email", Email::parse(&input.email));
     let username = errors.check("username", Username::parse(&input.username));
@@ -152,7 +153,7 @@ pub async fn create_user(
 async fn issue_verification_token(
     db: &impl ConnectionTrait,
     user: &users::Model,
-) -> AppResult<String> {
+) -> Result<String> {
     let token = random_token();
     let mut active = user.clone().into_active_model();
     active.email_verification_token_hash = Set(Some(sha256_hex(&token)));
@@ -189,7 +190,7 @@ fn second_factor_key(user_id: i64) -> String {
     format!("2fa:user:{user_id}")
 }
 
-async fn find_by_login(db: &impl ConnectionTrait, login: &str) -> AppResult<Option<users::Model>> {
+async fn find_by_login(db: &impl ConnectionTrait, login: &str) -> Result<Option<users::Model>> {
     let login = login.trim().to_lowercase();
     let column = if login.contains('@') {
         users::Column::Email
@@ -209,7 +210,7 @@ pub async fn login(
     login: &str,
     password: &str,
     client: &Client,
-) -> AppResult<LoginOutcome> {
+) -> Result<LoginOutcome> {
     let mut errors = Errors::default();
     if login.trim().is_empty() || login.len() > 254 {
         errors.add("login", "must be your email or username");
@@ -252,7 +253,7 @@ pub async fn login(
         return Err(unauthorized(BAD_CREDENTIALS));
     };
     if user.status != UserStatus::Active {
-        return Err(AppError::Forbidden(
+        return Err(Error::Forbidden(
             "this account is suspended or deactivated".into(),
         ));
     }
@@ -307,7 +308,7 @@ async fn start_session(
     auth: &Auth,
     user: users::Model,
     client: &Client,
-) -> AppResult<Tokens> {
+) -> Result<Tokens> {
     let at = now();
     let session = sessions::ActiveModel {
         public_id: Set(uuid::Uuid::new_v4().to_string()),
@@ -331,7 +332,7 @@ async fn issue_tokens(
     auth: &Auth,
     user: users::Model,
     session: sessions::Model,
-) -> AppResult<Tokens> {
+) -> Result<Tokens> {
     let refresh_token = random_token();
     refresh_tokens::ActiveModel {
         token_hash: Set(sha256_hex(&refresh_token)),
@@ -364,7 +365,7 @@ pub async fn login_second_factor(
     mfa_token: &str,
     factor: SecondFactor,
     client: &Client,
-) -> AppResult<Tokens> {
+) -> Result<Tokens> {
     const EXPIRED: &str = "this sign-in attempt is invalid or has expired; sign in again";
     let token_hash = sha256_hex(mfa_token.trim());
     let challenge = mfa_challenges::Entity::find_by_id(token_hash.clone())
@@ -428,7 +429,7 @@ async fn accept_totp(
     auth: &Auth,
     user: &users::Model,
     code: &str,
-) -> AppResult<bool> {
+) -> Result<bool> {
     let Some(sealed) = user.two_factor_secret_enc.as_deref() else {
         return Ok(false);
     };
@@ -486,7 +487,7 @@ fn normalize_recovery_code(code: &str) -> String {
         .collect()
 }
 
-async fn use_recovery_code(db: &impl ConnectionTrait, user_id: i64, code: &str) -> AppResult<bool> {
+async fn use_recovery_code(db: &impl ConnectionTrait, user_id: i64, code: &str) -> Result<bool> {
     let hash = sha256_hex(&normalize_recovery_code(code));
     let used = recovery_codes::Entity::update_many()
         .col_expr(recovery_codes::Column::UsedAt, Expr::value(now()))
@@ -498,7 +499,7 @@ async fn use_recovery_code(db: &impl ConnectionTrait, user_id: i64, code: &str) 
     Ok(used.rows_affected == 1)
 }
 
-async fn remaining_recovery_codes(db: &impl ConnectionTrait, user_id: i64) -> AppResult<u64> {
+async fn remaining_recovery_codes(db: &impl ConnectionTrait, user_id: i64) -> Result<u64> {
     Ok(recovery_codes::Entity::find()
         .filter(recovery_codes::Column::UserId.eq(user_id))
         .filter(recovery_codes::Column::UsedAt.is_null())
@@ -507,7 +508,7 @@ async fn remaining_recovery_codes(db: &impl ConnectionTrait, user_id: i64) -> Ap
 }
 
 /// Replaces the user's recovery codes with a new set and returns it (shown once).
-async fn replace_recovery_codes(db: &impl ConnectionTrait, user_id: i64) -> AppResult<Vec<String>> {
+async fn replace_recovery_codes(db: &impl ConnectionTrait, user_id: i64) -> Result<Vec<String>> {
     recovery_codes::Entity::delete_many()
         .filter(recovery_codes::Column::UserId.eq(user_id))
         .exec(db)
@@ -530,10 +531,10 @@ async fn replace_recovery_codes(db: &impl ConnectionTrait, user_id: i64) -> AppR
 /// already rotated means it leaked (or a client retried with a stale one): the whole session ends.
 #[tracing::instrument(skip_all)]
 pub async fn refresh(
-    db: &DatabaseConnection,
+    db: &DatabaseConnection, events: &Events,
     auth: &Auth,
     refresh_token: &str,
-) -> AppResult<Tokens> {
+) -> Result<Tokens> {
     const INVALID: &str = "the refresh token is invalid, expired or revoked";
     let hash = sha256_hex(refresh_token.trim());
     let stored = refresh_tokens::Entity::find_by_id(hash.clone())
@@ -546,7 +547,7 @@ pub async fn refresh(
             .one(db)
             .await?
         {
-            crate::realtime::access_changed(db, s.user_id).await;
+            events.access_changed(s.user_id).await;
         }
         tracing::warn!(
             session_id = stored.session_id,
@@ -572,7 +573,7 @@ pub async fn refresh(
     if rotated.rows_affected != 1 {
         txn.rollback().await?;
         revoke_session_by_id(db, session.id, "refresh_token_reuse").await?;
-        crate::realtime::access_changed(db, user.id).await;
+        events.access_changed(user.id).await;
         return Err(unauthorized(INVALID));
     }
     let mut active = session.into_active_model();
@@ -587,7 +588,7 @@ async fn revoke_session_by_id(
     db: &impl ConnectionTrait,
     session_id: i64,
     reason: &str,
-) -> AppResult<u64> {
+) -> Result<u64> {
     let result = sessions::Entity::update_many()
         .col_expr(sessions::Column::RevokedAt, Expr::value(now()))
         .col_expr(sessions::Column::RevokedReason, Expr::value(reason))
@@ -604,13 +605,43 @@ pub fn session_is_live(session: &sessions::Model, user: &users::Model) -> bool {
     session.revoked_at.is_none() && session.expires_at > now() && user.status == UserStatus::Active
 }
 
+const INVALID_TOKEN: &str = "a valid access token is required (Authorization: Bearer <token>)";
+
+/// Reads a verified access token's session and user and checks that the session is live (so logout,
+/// suspension and password changes take effect at once). 401 otherwise.
+pub async fn load_session(
+    db: &impl ConnectionTrait,
+    claims: &AccessClaims,
+) -> Result<(sessions::Model, users::Model)> {
+    let (session, user) = sessions::Entity::find()
+        .filter(sessions::Column::PublicId.eq(&claims.sid))
+        .find_also_related(users::Entity)
+        .one(db)
+        .await?
+        .and_then(|(s, u)| Some((s, u?)))
+        .ok_or_else(|| Error::Unauthorized(INVALID_TOKEN.into()))?;
+    check_live(claims, &session, &user)?;
+    Ok((session, user))
+}
+
+/// 401 unless the session is live and belongs to the token's user.
+pub fn check_live(claims: &AccessClaims, session: &sessions::Model, user: &users::Model) -> Result<()> {
+    if session_is_live(session, user) && claims.sub == user.id.to_string() {
+        Ok(())
+    } else {
+        Err(Error::Unauthorized(
+            "the session has ended; sign in again".into(),
+        ))
+    }
+}
+
 /// Ends every live session of a user, except `keep` if given.
 pub async fn revoke_all_sessions(
     db: &impl ConnectionTrait,
     user_id: i64,
     keep: Option<i64>,
     reason: &str,
-) -> AppResult<u64> {
+) -> Result<u64> {
     let mut update = sessions::Entity::update_many()
         .col_expr(sessions::Column::RevokedAt, Expr::value(now()))
         .col_expr(sessions::Column::RevokedReason, Expr::value(reason))
@@ -622,16 +653,16 @@ pub async fn revoke_all_sessions(
     Ok(update.exec(db).await?.rows_affected)
 }
 
-pub async fn logout(db: &DatabaseConnection, session: &sessions::Model) -> AppResult<()> {
+pub async fn logout(db: &DatabaseConnection, events: &Events, session: &sessions::Model) -> Result<()> {
     revoke_session_by_id(db, session.id, "logout").await?;
-    crate::realtime::access_changed(db, session.user_id).await;
+    events.access_changed(session.user_id).await;
     Ok(())
 }
 
 pub async fn list_sessions(
     db: &DatabaseConnection,
     user_id: i64,
-) -> AppResult<Vec<sessions::Model>> {
+) -> Result<Vec<sessions::Model>> {
     Ok(sessions::Entity::find()
         .filter(sessions::Column::UserId.eq(user_id))
         .filter(sessions::Column::RevokedAt.is_null())
@@ -643,10 +674,10 @@ pub async fn list_sessions(
 
 /// Revokes one of the user's own sessions; someone else's is "not found".
 pub async fn revoke_own_session(
-    db: &DatabaseConnection,
+    db: &DatabaseConnection, events: &Events,
     user_id: i64,
     public_id: &str,
-) -> AppResult<()> {
+) -> Result<()> {
     let result = sessions::Entity::update_many()
         .col_expr(sessions::Column::RevokedAt, Expr::value(now()))
         .col_expr(sessions::Column::RevokedReason, Expr::value("revoked"))
@@ -656,13 +687,13 @@ pub async fn revoke_own_session(
         .exec(db)
         .await?;
     if result.rows_affected == 0 {
-        return Err(AppError::NotFound("no such active session".into()));
+        return Err(Error::NotFound("no such active session".into()));
     }
-    crate::realtime::access_changed(db, user_id).await;
+    events.access_changed(user_id).await;
     Ok(())
 }
 
-pub async fn verify_email(db: &DatabaseConnection, token: &str) -> AppResult<()> {
+pub async fn verify_email(db: &DatabaseConnection, token: &str) -> Result<()> {
     let verified = users::Entity::update_many()
         .col_expr(users::Column::EmailVerifiedAt, Expr::value(now()))
         .col_expr(
@@ -679,7 +710,7 @@ pub async fn verify_email(db: &DatabaseConnection, token: &str) -> AppResult<()>
         .exec(db)
         .await?;
     if verified.rows_affected != 1 {
-        return Err(AppError::BadRequest(
+        return Err(Error::BadRequest(
             "the verification link is invalid, used or expired".into(),
         ));
     }
@@ -690,9 +721,9 @@ pub async fn resend_verification(
     db: &DatabaseConnection,
     auth: &Auth,
     user: &users::Model,
-) -> AppResult<()> {
+) -> Result<()> {
     if user.email_verified_at.is_some() {
-        return Err(AppError::Conflict(
+        return Err(Error::Conflict(
             "the email address is already verified".into(),
         ));
     }
@@ -703,8 +734,8 @@ pub async fn resend_verification(
 
 /// Always succeeds the same way: whether the address is known is not revealed.
 #[tracing::instrument(skip_all)]
-pub async fn forgot_password(db: &DatabaseConnection, auth: &Auth, email: &str) -> AppResult<()> {
-    let email = Email::parse(email).map_err(|m| AppError::invalid("email", m))?;
+pub async fn forgot_password(db: &DatabaseConnection, auth: &Auth, email: &str) -> Result<()> {
+    let email = Email::parse(email).map_err(|m| Error::invalid("email", m))?;
     let user = users::Entity::find()
         .filter(users::Column::Email.eq(email.as_str()))
         .one(db)
@@ -732,11 +763,11 @@ pub async fn forgot_password(db: &DatabaseConnection, auth: &Auth, email: &str) 
 /// at the next sign-in).
 #[tracing::instrument(skip_all)]
 pub async fn reset_password(
-    db: &DatabaseConnection,
+    db: &DatabaseConnection, events: &Events,
     auth: &Auth,
     token: &str,
     new_password: &str,
-) -> AppResult<()> {
+) -> Result<()> {
     const INVALID: &str = "the reset link is invalid, used or expired";
     let hash = sha256_hex(token.trim());
     let user = users::Entity::find()
@@ -744,7 +775,7 @@ pub async fn reset_password(
         .filter(users::Column::PasswordResetExpiresAt.gt(now()))
         .one(db)
         .await?
-        .ok_or_else(|| AppError::BadRequest(INVALID.into()))?;
+        .ok_or_else(|| Error::BadRequest(INVALID.into()))?;
     let password = new_password_for(&user, new_password)?;
     let password_hash = auth
         .hasher
@@ -770,23 +801,23 @@ pub async fn reset_password(
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(AppError::BadRequest(INVALID.into()));
+        return Err(Error::BadRequest(INVALID.into()));
     }
     revoke_all_sessions(&txn, user.id, None, "password_reset").await?;
     txn.commit().await?;
-    crate::realtime::access_changed(db, user.id).await;
+    events.access_changed(user.id).await;
     tracing::info!(user_id = user.id, "password reset; all sessions ended");
     Ok(())
 }
 
-fn new_password_for(user: &users::Model, raw: &str) -> AppResult<NewPassword> {
+fn new_password_for(user: &users::Model, raw: &str) -> Result<NewPassword> {
     let personal = [
         email_local_part(&user.email),
         &user.username,
         &user.first_name,
         &user.last_name,
     ];
-    NewPassword::parse(raw, &personal).map_err(|m| AppError::invalid("new_password", m))
+    NewPassword::parse(raw, &personal).map_err(|m| Error::invalid("new_password", m))
 }
 
 /// Checks the signed-in user's current password, throttled like sign-in.
@@ -795,8 +826,8 @@ async fn confirm_password(
     auth: &Auth,
     user: &users::Model,
     password: &str,
-) -> AppResult<()> {
-    presented_password(password).map_err(|m| AppError::invalid("password", m))?;
+) -> Result<()> {
+    presented_password(password).map_err(|m| Error::invalid("password", m))?;
     let key = format!("password:user:{}", user.id);
     let at = now().timestamp();
     if let Some(wait) = throttle::blocked_for(db, &key, at).await? {
@@ -809,7 +840,7 @@ async fn confirm_password(
         .map_err(anyhow::Error::from)?;
     if !matched {
         throttle::record_failure(db, &key, LOGIN_ACCOUNT, now().timestamp()).await?;
-        return Err(AppError::Forbidden(
+        return Err(Error::Forbidden(
             "the current password is incorrect".into(),
         ));
     }
@@ -818,13 +849,13 @@ async fn confirm_password(
 }
 
 pub async fn change_password(
-    db: &DatabaseConnection,
+    db: &DatabaseConnection, events: &Events,
     auth: &Auth,
     user: &users::Model,
     session: &sessions::Model,
     current: &str,
     new_password: &str,
-) -> AppResult<()> {
+) -> Result<()> {
     let password = new_password_for(user, new_password)?;
     confirm_password(db, auth, user, current).await?;
     let hash = auth
@@ -839,7 +870,7 @@ pub async fn change_password(
     active.update(&txn).await?;
     revoke_all_sessions(&txn, user.id, Some(session.id), "password_changed").await?;
     txn.commit().await?;
-    crate::realtime::access_changed(db, user.id).await;
+    events.access_changed(user.id).await;
     Ok(())
 }
 
@@ -847,9 +878,9 @@ pub async fn setup_two_factor(
     db: &DatabaseConnection,
     auth: &Auth,
     user: &users::Model,
-) -> AppResult<totp::Enrollment> {
+) -> Result<totp::Enrollment> {
     if user.two_factor_enabled {
-        return Err(AppError::Conflict(
+        return Err(Error::Conflict(
             "two-factor authentication is already on; disable it first".into(),
         ));
     }
@@ -869,14 +900,14 @@ pub async fn enable_two_factor(
     auth: &Auth,
     user: &users::Model,
     code: &str,
-) -> AppResult<Vec<String>> {
+) -> Result<Vec<String>> {
     if user.two_factor_enabled {
-        return Err(AppError::Conflict(
+        return Err(Error::Conflict(
             "two-factor authentication is already on".into(),
         ));
     }
     let Some(pending) = user.two_factor_pending_secret_enc.clone() else {
-        return Err(AppError::Conflict(
+        return Err(Error::Conflict(
             "no pending secret: call POST /api/v1/auth/2fa/setup first".into(),
         ));
     };
@@ -891,7 +922,7 @@ pub async fn enable_two_factor(
         .map_err(anyhow::Error::from)?;
     let Some(step) = totp::matching_step(&secret, &user.email, code, at as u64)? else {
         throttle::record_failure(db, &key, SECOND_FACTOR, at).await?;
-        return Err(AppError::invalid(
+        return Err(Error::invalid(
             "code",
             "the code does not match the secret; check the authenticator's clock",
         ));
@@ -915,7 +946,7 @@ pub async fn enable_two_factor(
         .exec(&txn)
         .await?;
     if enabled.rows_affected != 1 {
-        return Err(AppError::Conflict(
+        return Err(Error::Conflict(
             "two-factor setup changed meanwhile; start again".into(),
         ));
     }
@@ -932,9 +963,9 @@ async fn confirm_password_and_code(
     user: &users::Model,
     password: &str,
     code: &str,
-) -> AppResult<()> {
+) -> Result<()> {
     if !user.two_factor_enabled {
-        return Err(AppError::Conflict(
+        return Err(Error::Conflict(
             "two-factor authentication is off".into(),
         ));
     }
@@ -946,7 +977,7 @@ async fn confirm_password_and_code(
     }
     if !accept_totp(db, auth, user, code).await? {
         throttle::record_failure(db, &key, SECOND_FACTOR, at).await?;
-        return Err(AppError::Forbidden(BAD_CODE.into()));
+        return Err(Error::Forbidden(BAD_CODE.into()));
     }
     throttle::clear(db, &key).await?;
     Ok(())
@@ -958,7 +989,7 @@ pub async fn disable_two_factor(
     user: &users::Model,
     password: &str,
     code: &str,
-) -> AppResult<()> {
+) -> Result<()> {
     confirm_password_and_code(db, auth, user, password, code).await?;
     let txn = db.begin().await?;
     let mut active = user.clone().into_active_model();
@@ -982,7 +1013,7 @@ pub async fn regenerate_recovery_codes(
     user: &users::Model,
     password: &str,
     code: &str,
-) -> AppResult<Vec<String>> {
+) -> Result<Vec<String>> {
     confirm_password_and_code(db, auth, user, password, code).await?;
     let txn = db.begin().await?;
     let codes = replace_recovery_codes(&txn, user.id).await?;

@@ -4,26 +4,26 @@
 //!
 //! Freshness does not rest on the time limit (`LMS_CHAT_ACCESS_CACHE_SECS`) but on invalidation: every
 //! change that can end access (logout, session revoke, refresh-token reuse, password change or reset,
-//! role or status change, enrollment cancelled or refunded, course deleted) calls
-//! [`crate::realtime::access_changed`], which forgets the user here at once and, on PostgreSQL, tells
-//! every other instance through NOTIFY. An instance whose listener reconnects forgets everything, since
-//! it may have missed a signal. A load that raced with a forget is not stored (see [`AccessCache::ticket`]).
-//! Cached entries are still checked like fresh ones: an expired session is refused at once.
+//! role or status change, enrollment cancelled or refunded, course deleted) is published as
+//! [`crate::events::Committed::AccessChanged`], which forgets the user here at once and, on
+//! PostgreSQL, tells every other instance through NOTIFY. An instance whose listener reconnects
+//! forgets everything, since it may have missed a signal. A load that raced with a forget is not
+//! stored (see [`AccessCache::ticket`]). Cached entries are still checked like fresh ones: an expired
+//! session is refused at once.
 //!
-//! The cache is process-wide because `access_changed` is called from the services, which hold only
-//! a database connection. Entries are keyed by random session ids, so servers on different databases
-//! in one process never see each other's entries.
+//! Each application state owns one cache (shared with its hub, which forgets on signals).
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use entity::{sessions, users};
+use sea_orm::ConnectionTrait;
 
-use crate::error::AppResult;
-use crate::extract::auth::{check_live, load_session};
+use crate::error::Result;
+use crate::events::AccessScope;
 use crate::security::tokens::AccessClaims;
+use crate::service::auth::{check_live, load_session};
 use crate::service::chat::{self, Member};
-use crate::state::AppState;
 
 /// More live sessions than this on one instance and the cache starts over.
 const MAX_SESSIONS: usize = 100_000;
@@ -43,22 +43,24 @@ struct Inner {
     generation: u64,
 }
 
-#[derive(Default)]
 pub struct AccessCache {
     inner: Mutex<Inner>,
+    /// How long an entry may be reused; zero turns the cache off.
+    ttl: Duration,
 }
 
 /// A generation number taken before reading from the database.
 #[derive(Debug, Clone, Copy)]
 pub struct Ticket(u64);
 
-/// The process's cache.
-pub fn global() -> &'static AccessCache {
-    static CACHE: OnceLock<AccessCache> = OnceLock::new();
-    CACHE.get_or_init(AccessCache::default)
-}
-
 impl AccessCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            inner: Mutex::default(),
+            ttl,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -122,49 +124,50 @@ impl AccessCache {
         }
     }
 
-    /// Forgets everything about a user's sessions, or with `user_id` 0 about everyone.
-    pub fn forget_user(&self, user_id: i64) {
+    /// Forgets everything about the sessions of `scope`.
+    pub fn forget(&self, scope: AccessScope) {
         let mut inner = self.lock();
         inner.generation += 1;
-        if user_id == 0 {
-            inner.entries.clear();
-        } else {
-            inner.entries.retain(|_, e| e.user.id != user_id);
+        match scope {
+            AccessScope::Everyone => inner.entries.clear(),
+            AccessScope::User(id) => inner.entries.retain(|_, e| e.user.id != id),
         }
     }
-}
 
-/// The caller of a chat endpoint as a member of the course: from the cache when it knows, else from
-/// the database (and then remembered). 401 for an ended session, 404 or 403 as [`chat::member`].
-pub async fn chat_member(
-    state: &AppState,
-    claims: &AccessClaims,
-    course_id: i64,
-) -> AppResult<Member> {
-    let ttl = Duration::from_secs(state.config.chat_access_cache_secs);
-    if ttl.is_zero() {
-        let auth = load_session(state, claims).await?;
-        return chat::member(&state.db, &auth.user, course_id).await;
-    }
-    let cache = global();
-    let ticket = cache.ticket();
-    let (session, user) = match cache.session(&claims.sid, ttl) {
-        Some(hit) => hit,
-        None => {
-            let auth = load_session(state, claims).await?;
-            cache.store_session(ticket, &claims.sid, &auth.session, &auth.user, ttl);
-            (auth.session, auth.user)
+
+    /// The caller of a chat endpoint as a member of the course: from the cache when it knows, else
+    /// from the database (and then remembered). 401 for an ended session, 404 or 403 as
+    /// [`chat::member`].
+    pub async fn chat_member(
+        &self,
+        db: &impl ConnectionTrait,
+        claims: &AccessClaims,
+        course_id: i64,
+    ) -> Result<Member> {
+        let ttl = self.ttl;
+        if ttl.is_zero() {
+            let (_, user) = load_session(db, claims).await?;
+            return chat::member(db, &user, course_id).await;
         }
-    };
-    check_live(claims, &session, &user)?;
-    if let Some(staff) = cache.membership(&claims.sid, course_id, ttl) {
-        return Ok(Member {
-            user,
-            course_id,
-            staff,
-        });
+        let ticket = self.ticket();
+        let (session, user) = match self.session(&claims.sid, ttl) {
+            Some(hit) => hit,
+            None => {
+                let (session, user) = load_session(db, claims).await?;
+                self.store_session(ticket, &claims.sid, &session, &user, ttl);
+                (session, user)
+            }
+        };
+        check_live(claims, &session, &user)?;
+        if let Some(staff) = self.membership(&claims.sid, course_id, ttl) {
+            return Ok(Member {
+                user,
+                course_id,
+                staff,
+            });
+        }
+        let member = chat::member(db, &user, course_id).await?;
+        self.store_membership(ticket, &claims.sid, course_id, member.staff);
+        Ok(member)
     }
-    let member = chat::member(&state.db, &user, course_id).await?;
-    cache.store_membership(ticket, &claims.sid, course_id, member.staff);
-    Ok(member)
 }

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::now;
 use super::paging::{contains_any, page_limit, split_page};
 use crate::domain::Errors;
-use crate::error::{AppError, AppResult};
+use crate::events::{AccessScope, Committed, Events};
+use crate::error::{Error, Result};
 
 /// The price a student pays now: the discount while it runs, else the list price.
 pub fn effective_price(course: &courses::Model, at: DateTime<Utc>) -> i64 {
@@ -42,7 +43,7 @@ pub async fn find_visible(
     db: &DatabaseConnection,
     viewer: Option<&users::Model>,
     id_or_slug: &str,
-) -> AppResult<courses::Model> {
+) -> Result<courses::Model> {
     let query = match id_or_slug.parse::<i64>() {
         Ok(id) => courses::Entity::find_by_id(id),
         Err(_) => {
@@ -53,7 +54,7 @@ pub async fn find_visible(
         .one(db)
         .await?
         .filter(|c| can_view(viewer, c))
-        .ok_or_else(|| AppError::NotFound("no such course".into()))
+        .ok_or_else(|| Error::NotFound("no such course".into()))
 }
 
 /// A course the actor may manage (its instructor or an admin): 404 if they cannot see it, 403 if they
@@ -62,10 +63,10 @@ pub async fn find_managed(
     db: &DatabaseConnection,
     actor: &users::Model,
     course_id: i64,
-) -> AppResult<courses::Model> {
+) -> Result<courses::Model> {
     let course = find_visible(db, Some(actor), &course_id.to_string()).await?;
     if !can_manage(Some(actor), &course) {
-        return Err(AppError::Forbidden(
+        return Err(Error::Forbidden(
             "only the course's instructor or an admin may do this".into(),
         ));
     }
@@ -141,7 +142,7 @@ fn apply(
     active: &mut courses::ActiveModel,
     actor: &users::Model,
     creating: bool,
-) -> AppResult<()> {
+) -> Result<()> {
     let mut errors = Errors::default();
     if let Some(title) = &input.title {
         check_len(&mut errors, "title", title, 3, 200);
@@ -252,19 +253,19 @@ fn apply(
     }
     if let Some(featured) = input.is_featured {
         if actor.role != UserRole::Admin {
-            return Err(AppError::Forbidden("only admins feature courses".into()));
+            return Err(Error::Forbidden("only admins feature courses".into()));
         }
         active.is_featured = Set(featured);
     }
     errors.finish()
 }
 
-fn slug_taken(err: DbErr) -> AppError {
+fn slug_taken(err: DbErr) -> Error {
     match err.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(_)) => {
-            AppError::Conflict("this slug is already used by another course".into())
+            Error::Conflict("this slug is already used by another course".into())
         }
-        _ => AppError::Database(err),
+        _ => Error::Database(err),
     }
 }
 
@@ -272,9 +273,9 @@ pub async fn create(
     db: &DatabaseConnection,
     actor: &users::Model,
     input: CourseInput,
-) -> AppResult<courses::Model> {
+) -> Result<courses::Model> {
     if !matches!(actor.role, UserRole::Instructor | UserRole::Admin) {
-        return Err(AppError::Forbidden(
+        return Err(Error::Forbidden(
             "only instructors and admins create courses".into(),
         ));
     }
@@ -307,7 +308,7 @@ pub async fn update(
     actor: &users::Model,
     course_id: i64,
     input: CourseInput,
-) -> AppResult<courses::Model> {
+) -> Result<courses::Model> {
     let course = find_managed(db, actor, course_id).await?;
     let mut active = course.into_active_model();
     apply(input, &mut active, actor, false)?;
@@ -320,10 +321,10 @@ pub async fn publish(
     db: &DatabaseConnection,
     actor: &users::Model,
     course_id: i64,
-) -> AppResult<courses::Model> {
+) -> Result<courses::Model> {
     let course = find_managed(db, actor, course_id).await?;
     if course.status == CourseStatus::Published {
-        return Err(AppError::Conflict("the course is already published".into()));
+        return Err(Error::Conflict("the course is already published".into()));
     }
     let mut errors = Errors::default();
     if course
@@ -354,10 +355,10 @@ pub async fn archive(
     db: &DatabaseConnection,
     actor: &users::Model,
     course_id: i64,
-) -> AppResult<courses::Model> {
+) -> Result<courses::Model> {
     let course = find_managed(db, actor, course_id).await?;
     if course.status == CourseStatus::Archived {
-        return Err(AppError::Conflict("the course is already archived".into()));
+        return Err(Error::Conflict("the course is already archived".into()));
     }
     let mut active = course.into_active_model();
     active.status = Set(CourseStatus::Archived);
@@ -367,13 +368,13 @@ pub async fn archive(
 
 /// Only a draft without enrollments can be deleted; anything else is archived instead.
 pub async fn delete(
-    db: &DatabaseConnection,
+    db: &DatabaseConnection, events: &Events,
     actor: &users::Model,
     course_id: i64,
-) -> AppResult<()> {
+) -> Result<()> {
     let course = find_managed(db, actor, course_id).await?;
     if course.status != CourseStatus::Draft {
-        return Err(AppError::Conflict(
+        return Err(Error::Conflict(
             format!(
                 "only drafts can be deleted; this course is {:?}: archive it instead",
                 course.status
@@ -387,12 +388,14 @@ pub async fn delete(
         .map_err(|err| match err.sql_err() {
             // The database refuses (ON DELETE RESTRICT) while enrollments exist.
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
-                AppError::Conflict("the course has enrollments: archive it instead".into())
+                Error::Conflict("the course has enrollments: archive it instead".into())
             }
-            _ => AppError::Database(err),
+            _ => Error::Database(err),
         })?;
     // Its staff may have its chat cached.
-    crate::realtime::access_changed(db, 0).await;
+    events
+        .publish(Committed::AccessChanged(AccessScope::Everyone))
+        .await;
     Ok(())
 }
 
@@ -435,7 +438,7 @@ struct Cursor {
 pub async fn catalog(
     db: &DatabaseConnection,
     filter: CatalogFilter,
-) -> AppResult<(Vec<courses::Model>, Option<String>)> {
+) -> Result<(Vec<courses::Model>, Option<String>)> {
     use courses::Column as C;
     let limit = page_limit(filter.limit)?;
     let mut query = courses::Entity::find()
@@ -443,7 +446,7 @@ pub async fn catalog(
         .filter(C::Visibility.eq(CourseVisibility::Public));
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         if q.chars().count() > 200 {
-            return Err(AppError::invalid("q", "must be at most 200 characters"));
+            return Err(Error::invalid("q", "must be at most 200 characters"));
         }
         query = query.filter(contains_any(
             q,
@@ -489,19 +492,19 @@ pub async fn catalog(
             .decode(raw)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or_else(|| AppError::invalid("cursor", "is not a cursor this API returned"))?;
+            .ok_or_else(|| Error::invalid("cursor", "is not a cursor this API returned"))?;
         let value: sea_orm::Value = match (filter.sort, &cursor.k) {
             (Sort::Newest, serde_json::Value::String(s)) => DateTime::parse_from_rfc3339(s)
                 .map(|t| t.with_timezone(&Utc).into())
-                .map_err(|_| AppError::invalid("cursor", "is not a cursor this API returned"))?,
+                .map_err(|_| Error::invalid("cursor", "is not a cursor this API returned"))?,
             (Sort::Rating, v) => v
                 .as_f64()
                 .map(Into::into)
-                .ok_or_else(|| AppError::invalid("cursor", "bad cursor"))?,
+                .ok_or_else(|| Error::invalid("cursor", "bad cursor"))?,
             (_, v) => v
                 .as_i64()
                 .map(Into::into)
-                .ok_or_else(|| AppError::invalid("cursor", "bad cursor"))?,
+                .ok_or_else(|| Error::invalid("cursor", "bad cursor"))?,
         };
         let after = if descending {
             Condition::any().add(Expr::col(key).lt(value.clone())).add(
@@ -539,7 +542,7 @@ pub async fn catalog(
 pub async fn instructors(
     db: &DatabaseConnection,
     list: &[courses::Model],
-) -> AppResult<std::collections::HashMap<i64, users::Model>> {
+) -> Result<std::collections::HashMap<i64, users::Model>> {
     let ids: Vec<i64> = list.iter().map(|c| c.instructor_id).collect();
     Ok(users::Entity::find()
         .filter(users::Column::Id.is_in(ids))

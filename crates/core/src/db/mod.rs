@@ -1,0 +1,107 @@
+//! The database: opening a pool on any supported backend, the [`Backend`] capabilities that say how
+//! each database does what differs, the run lock, and tracking tables.
+mod backend;
+mod lock;
+pub mod tracking;
+
+use std::time::Duration;
+
+pub use backend::{Backend, BulkLoad, Delivery};
+pub use lock::with_run_lock;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+/// The embedded SQLite file used when no `DATABASE_URL` is given, by the API and by the CLIs.
+/// `mode=rwc` creates the file on first use.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://lms.db?mode=rwc";
+
+/// How long a SQLite connection waits for another process's lock, when opening and on every statement.
+const SQLITE_BUSY_WAIT: Duration = Duration::from_secs(10);
+
+/// Options for the pool behind the API and the CLIs.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    /// Log every statement at debug level (noisy; off by default).
+    pub log_statements: bool,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            log_statements: false,
+        }
+    }
+}
+
+impl PoolOptions {
+    /// The pool for schema changes (the migration CLI, the verify scratch database, tests of
+    /// migrations): see [`Backend::schema_change_pool_size`]. An unsupported URL keeps the default
+    /// (opening it fails with a clear message anyway).
+    pub fn for_migrations(url: &str) -> Self {
+        let size = Backend::from_url(url)
+            .ok()
+            .and_then(Backend::schema_change_pool_size);
+        Self {
+            max_connections: size.unwrap_or(Self::default().max_connections),
+            ..Self::default()
+        }
+    }
+}
+
+/// Opens a pool on `url` (`sqlite://...` or `postgres://...`).
+///
+/// SQLite gets WAL (readers do not block the writer), foreign keys on, and a busy timeout so that
+/// concurrent writers queue instead of failing at once.
+pub async fn connect(url: &str, pool: &PoolOptions) -> Result<DatabaseConnection, DbErr> {
+    let backend = Backend::from_url(url)?;
+    let mut opts = ConnectOptions::new(url);
+    opts.max_connections(pool.max_connections)
+        .acquire_timeout(pool.acquire_timeout)
+        .connect_timeout(pool.acquire_timeout)
+        .sqlx_logging(pool.log_statements)
+        // sqlx pings on every checkout by default: a round trip per statement. Ping only connections
+        // that sat idle long enough to have been dropped by the server or a proxy.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(SQLITE_BUSY_WAIT)
+        });
+    let db = connect_when_unlocked(opts).await?;
+    backend.check_connection(&db).await?;
+    Ok(db)
+}
+
+/// Connects, waiting out SQLite's "database is locked" while another process opens the same file:
+/// switching a new file to WAL takes an exclusive lock that SQLite refuses at once rather than waiting
+/// for (so two processes starting together, say the API and the migration CLI, could fail).
+async fn connect_when_unlocked(opts: ConnectOptions) -> Result<DatabaseConnection, DbErr> {
+    let deadline = std::time::Instant::now() + SQLITE_BUSY_WAIT;
+    loop {
+        match Database::connect(opts.clone()).await {
+            Err(err)
+                if err.to_string().contains("database is locked")
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// A short, password-free description of a database URL for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host_part = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+            let host_part = host_part.split('?').next().unwrap_or(host_part);
+            format!("{scheme}://{host_part}")
+        }
+        None => "<unparseable database url>".to_string(),
+    }
+}

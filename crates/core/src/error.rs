@@ -1,0 +1,47 @@
+//! The one error type of the domain. It says what went wrong in the domain's words; the HTTP layer
+//! (`api::error`) is the only place that turns it into a status.
+use std::collections::BTreeMap;
+
+use sea_orm::DbErr;
+
+/// Field name -> messages, for validation failures.
+pub type FieldErrors = BTreeMap<String, Vec<String>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request as a whole makes no sense (malformed input that is not one field's fault).
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the request has invalid fields")]
+    Validation(FieldErrors),
+    /// No valid credentials, or the session behind them has ended.
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The request contradicts the current state (a state machine refused, a duplicate).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many requests; retry in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
+    /// A dependency (the database, a mail server, an unconfigured integration) cannot serve now.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    /// A validation error on one field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        let mut errors = FieldErrors::new();
+        errors.insert(field.to_string(), vec![message.into()]);
+        Error::Validation(errors)
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
