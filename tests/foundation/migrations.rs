@@ -1,5 +1,5 @@
-use lms_e2e::{Backend, TestDb, backend_tests, schema};
 use lms_core::db::PoolOptions;
+use lms_e2e::{Backend, TestDb, backend_tests, schema};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 

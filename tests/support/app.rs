@@ -1,8 +1,8 @@
 //! The real application, started in-process on port 0 against a fresh database.
 use std::net::SocketAddr;
 
-use lms_core::mail::{Email, Mailer};
 use api::{Application, Config};
+use lms_core::mail::{Email, Mailer};
 use reqwest::{Client, Response};
 use sea_orm::DatabaseConnection;
 use serde_json::Value;

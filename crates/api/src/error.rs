@@ -140,7 +140,9 @@ impl IntoResponse for AppError {
         }
         let detail = self.detail();
         let retry_after = match &self {
-            AppError::Domain(Error::TooManyRequests { retry_after_secs }) => Some(*retry_after_secs),
+            AppError::Domain(Error::TooManyRequests { retry_after_secs }) => {
+                Some(*retry_after_secs)
+            }
             _ => None,
         };
         let unauthorized = matches!(self, AppError::Domain(Error::Unauthorized(_)));

@@ -98,7 +98,9 @@ async fn create_admin(
         first_name,
         last_name,
     };
-    match lms_core::service::auth::create_user(&db, &auth, input, entity::users::UserRole::Admin).await {
+    match lms_core::service::auth::create_user(&db, &auth, input, entity::users::UserRole::Admin)
+        .await
+    {
         Ok(user) => {
             println!(
                 "created admin {} <{}> (id {})",

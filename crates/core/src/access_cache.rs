@@ -134,7 +134,6 @@ impl AccessCache {
         }
     }
 
-
     /// The caller of a chat endpoint as a member of the course: from the cache when it knows, else
     /// from the database (and then remembered). 401 for an ended session, 404 or 403 as
     /// [`chat::member`].

@@ -77,7 +77,11 @@ pub struct Hub {
 
 impl Hub {
     /// Starts the dispatcher (and, where changes travel through the database, the listener) for `db`.
-    pub fn start(db: DatabaseConnection, backend: Backend, access_cache: Arc<AccessCache>) -> Arc<Self> {
+    pub fn start(
+        db: DatabaseConnection,
+        backend: Backend,
+        access_cache: Arc<AccessCache>,
+    ) -> Arc<Self> {
         let hub = Arc::new(Self {
             db,
             feeds: Mutex::new(HashMap::new()),

@@ -9,13 +9,13 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use lms_core::db::Backend;
+use lms_core::db::tracking::{Checksum, Entry, TrackingTable};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, MockDatabase, MockExecResult,
 };
 use sea_orm_migration::{MigrationTrait, MigratorTrait, SchemaManager};
-use lms_core::db::Backend;
-use lms_core::db::tracking::{Checksum, Entry, TrackingTable};
 
 use crate::Migrator;
 

@@ -5,11 +5,16 @@ use chrono::{Duration, Utc};
 use entity::chat_message_reactions;
 use entity::chat_messages::{self, MessageType};
 use entity::courses::{self, CourseLevel, CourseStatus, CourseVisibility};
-use entity::enrollment_events;
-use entity::enrollments::{self, EnrollmentStatus, PaymentMethod, PaymentStatus};
+use entity::enrollments::{self, EnrollmentStatus};
 use entity::users::{self, UserRole, UserStatus};
+use entity::{enrollment_events, payment_events};
+use lms_core::events::Events;
+use lms_core::service::enrollments::{
+    self as service, PaymentData, PaymentEvent, PaymentEventKind,
+};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, PaginatorTrait, QueryFilter,
 };
 
 use crate::runner::{DEMO_DOMAIN, Tools};
@@ -250,61 +255,77 @@ const ENROLLMENTS: &[(&str, &str, EnrollmentStatus, i16, Option<i16>)] = &[
     ("erin", "rust-from-zero", EnrollmentStatus::Active, 5, None),
 ];
 
-pub async fn enrollments(db: &impl ConnectionTrait) -> anyhow::Result<u64> {
-    let now = Utc::now();
-    let mut rows = 0;
+/// Enrollments go through the same state machine as the API's: enroll (free courses start active,
+/// paid ones wait for payment), payments and refunds as the provider's webhook delivers them,
+/// progress, reviews and cancellation as the student sends them. So every demo enrollment has the
+/// audit trail, counters and certificate a real one would have.
+pub async fn enrollments(db: &DatabaseTransaction, events: &Events) -> anyhow::Result<u64> {
+    let written = || async {
+        let enrollments = enrollments::Entity::find().count(db).await?;
+        let trail = enrollment_events::Entity::find().count(db).await?;
+        let payments = payment_events::Entity::find().count(db).await?;
+        anyhow::Ok(enrollments + trail + payments)
+    };
+    let before = written().await?;
     for (i, (student, slug, status, progress, rating)) in ENROLLMENTS.iter().enumerate() {
         let student = user(db, student).await?;
         let course = course(db, slug).await?;
-        let price = lms_core::service::courses::effective_price(&course, now);
-        let paid = price > 0 && *status != EnrollmentStatus::PendingPayment;
-        let (payment_status, method) = match (price, status) {
-            (0, _) => (PaymentStatus::None, Some(PaymentMethod::Free)),
-            (_, EnrollmentStatus::PendingPayment) => (PaymentStatus::Pending, None),
-            (_, EnrollmentStatus::Refunded) => (PaymentStatus::Refunded, Some(PaymentMethod::Card)),
-            _ => (PaymentStatus::Paid, Some(PaymentMethod::Card)),
-        };
-        let completed = *status == EnrollmentStatus::Completed;
-        let enrollment = enrollments::ActiveModel {
-            user_id: Set(student.id),
-            course_id: Set(course.id),
-            status: Set(*status),
-            amount_cents: Set(price),
-            currency: Set(course.currency.clone()),
-            payment_method: Set(method),
-            payment_status: Set(payment_status),
-            payment_reference: Set(paid.then(|| format!("demo_pi_{i}"))),
-            paid_at: Set(paid.then_some(now)),
-            progress_percent: Set(*progress),
-            last_accessed_at: Set(Some(now)),
-            completed_at: Set(completed.then_some(now)),
-            certificate_code: Set(completed.then(|| format!("LMS-DEMO-{:04}-CERT", i + 1))),
-            certificate_issued_at: Set(completed.then_some(now)),
-            rating: Set(*rating),
-            review_comment: Set(rating.map(|r| format!("Demo review: {r} stars."))),
-            reviewed_at: Set(rating.map(|_| now)),
-            enrolled_at: Set(now),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
+        let (enrollment, _) = service::enroll(db, &student, course.id).await?;
+        let id = enrollment.id;
+        let reference = format!("demo_pi_{}", i + 1);
+        if enrollment.status == EnrollmentStatus::PendingPayment
+            && *status != EnrollmentStatus::PendingPayment
+        {
+            let paid = PaymentEventKind::SUCCEEDED;
+            service::apply_payment_event(db, events, payment(&enrollment, &reference, paid))
+                .await?;
         }
-        .insert(db)
-        .await?;
-        enrollment_events::ActiveModel {
-            enrollment_id: Set(enrollment.id),
-            from_status: Set(None),
-            to_status: Set(*status),
-            actor_id: Set(None),
-            actor_kind: Set(entity::enrollment_events::ActorKind::System),
-            note: Set(Some("demo data".into())),
-            created_at: Set(now),
-            ..Default::default()
+        if *status == EnrollmentStatus::Completed {
+            let done = service::update_progress(db, &student, id, 100).await?;
+            if let Some(code) = done.certificate_code {
+                println!(
+                    "  demo certificate: {code} ({} completed {slug})",
+                    student.username
+                );
+            }
+        } else if *progress > 0 {
+            service::update_progress(db, &student, id, *progress).await?;
         }
-        .insert(db)
-        .await?;
-        rows += 2;
+        if let Some(rating) = rating {
+            let comment = format!("Demo review: {rating} stars.");
+            service::review(db, &student, id, *rating, Some(comment)).await?;
+        }
+        match status {
+            EnrollmentStatus::Cancelled => {
+                service::cancel(db, events, &student, id).await?;
+            }
+            EnrollmentStatus::Refunded => {
+                let refunded = PaymentEventKind::REFUNDED;
+                service::apply_payment_event(
+                    db,
+                    events,
+                    payment(&enrollment, &reference, refunded),
+                )
+                .await?;
+            }
+            _ => {}
+        }
     }
-    Ok(rows)
+    Ok(written().await? - before)
+}
+
+/// The webhook event the payment provider would send for `enrollment`.
+fn payment(enrollment: &enrollments::Model, reference: &str, kind: &str) -> PaymentEvent {
+    PaymentEvent {
+        id: format!("demo_evt_{}_{kind}", enrollment.id),
+        kind: kind.to_string(),
+        data: PaymentData {
+            enrollment_id: enrollment.id,
+            reference: reference.to_string(),
+            amount_cents: enrollment.amount_cents,
+            currency: enrollment.currency.clone(),
+        },
+    }
 }
 
 pub async fn chat(db: &impl ConnectionTrait) -> anyhow::Result<u64> {

@@ -101,9 +101,8 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let production = cli.environment.eq_ignore_ascii_case("production");
-    let secret = || {
-        ServerSecret::load(cli.secret_key.as_deref(), &cli.secret_key_file, !production)
-    };
+    let secret =
+        || ServerSecret::load(cli.secret_key.as_deref(), &cli.secret_key_file, !production);
     let target = redact_url(&cli.database_url);
     let db = connect(&cli.database_url, &PoolOptions::default())
         .await

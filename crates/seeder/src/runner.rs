@@ -2,9 +2,11 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, ColumnDef, Query, Table};
+use lms_core::db::tracking::{Checksum, Entry, TrackingTable};
+use lms_core::db::{Backend, BulkLoad};
+use lms_core::events::Events;
+use lms_core::service::courses::recompute_counters;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
-use sha2::{Digest, Sha256};
 
 use lms_core::security::crypto::SecretBox;
 use lms_core::security::passwords::PasswordHasher;
@@ -13,6 +15,13 @@ use lms_core::security::secret::ServerSecret;
 use crate::{demo, volume};
 
 pub const TRACKING_TABLE: &str = "seaql_seeders";
+/// The seeders' tracking table (the layout is the shared one of `lms_core::db::tracking`).
+pub const TRACKING: TrackingTable = TrackingTable {
+    table: TRACKING_TABLE,
+    name_column: "name",
+    name_len: Some(100),
+    rows_and_time: true,
+};
 /// Seeded accounts live under these domains, which is how `fresh` finds the seeded data.
 pub const DEMO_DOMAIN: &str = "demo.lms.test";
 pub const VOLUME_DOMAIN: &str = "volume.lms.test";
@@ -55,11 +64,11 @@ impl Seeder {
             | Seeder::VolumeEnrollments(n)
             | Seeder::VolumeChatMessages(n) => (volume::SOURCE, *n),
         };
-        let mut hash = Sha256::new();
-        hash.update(self.name().as_bytes());
-        hash.update(scale.to_le_bytes());
-        hash.update(source.as_bytes());
-        hex::encode(hash.finalize())
+        let mut hash = Checksum::default();
+        hash.update(self.name())
+            .update(scale.to_le_bytes())
+            .update(source);
+        hash.finish()
     }
 }
 
@@ -90,59 +99,19 @@ pub struct Tracked {
     pub ran_at: DateTime<Utc>,
 }
 
-async fn ensure_tracking_table(db: &impl ConnectionTrait) -> anyhow::Result<()> {
-    let table = Alias::new(TRACKING_TABLE);
-    let create = Table::create()
-        .table(table)
-        .if_not_exists()
-        .col(
-            ColumnDef::new(Alias::new("name"))
-                .string_len(100)
-                .not_null()
-                .primary_key(),
-        )
-        .col(
-            ColumnDef::new(Alias::new("checksum"))
-                .string_len(64)
-                .not_null(),
-        )
-        .col(
-            ColumnDef::new(Alias::new("rows_inserted"))
-                .big_integer()
-                .not_null(),
-        )
-        .col(
-            ColumnDef::new(Alias::new("duration_ms"))
-                .big_integer()
-                .not_null(),
-        )
-        .col(
-            ColumnDef::new(Alias::new("ran_at"))
-                .timestamp_with_time_zone()
-                .not_null(),
-        )
-        .to_owned();
-    db.execute(&create).await?;
-    Ok(())
-}
-
 pub async fn tracked(db: &impl ConnectionTrait) -> anyhow::Result<Vec<Tracked>> {
-    ensure_tracking_table(db).await?;
-    let select = Query::select()
-        .columns(["name", "checksum", "rows_inserted", "duration_ms", "ran_at"].map(Alias::new))
-        .from(Alias::new(TRACKING_TABLE))
-        .to_owned();
-    let mut out = Vec::new();
-    for row in db.query_all(&select).await? {
-        out.push(Tracked {
-            name: row.try_get("", "name")?,
-            checksum: row.try_get("", "checksum")?,
-            rows: row.try_get("", "rows_inserted")?,
-            duration_ms: row.try_get("", "duration_ms")?,
-            ran_at: row.try_get("", "ran_at")?,
-        });
-    }
-    Ok(out)
+    Ok(TRACKING
+        .entries(db)
+        .await?
+        .into_iter()
+        .map(|e| Tracked {
+            name: e.name,
+            checksum: e.checksum,
+            rows: e.rows.unwrap_or(0),
+            duration_ms: e.duration_ms.unwrap_or(0),
+            ran_at: e.ran_at.unwrap_or_default(),
+        })
+        .collect())
 }
 
 pub enum State<'a> {
@@ -247,19 +216,16 @@ pub async fn run(
         password_hash: hasher.hash(demo::DEMO_PASSWORD).await?,
         secrets: secret()?.totp_secret_box(),
     };
+    let backend = Backend::of(db)?;
+    // The seeder serves no clients: what it commits only needs to reach running API instances.
+    let events = Events::detached(db.clone(), backend);
     let started = Instant::now();
     let mut total = 0;
     for seeder in todo {
         let began = Instant::now();
-        if let (Seeder::VolumeChatMessages(n), DbBackend::Postgres) =
-            (seeder, db.get_database_backend())
-        {
-            let rows = volume::chat_messages_by_copy(db, *n, || {
-                (
-                    seeder.name(),
-                    seeder.checksum(),
-                    began.elapsed().as_millis() as i64,
-                )
+        if let (Seeder::VolumeChatMessages(n), BulkLoad::Copy) = (seeder, backend.bulk_load()) {
+            let rows = volume::chat_messages_by_copy(db, *n, |rows| {
+                tracking_entry(seeder, rows, began.elapsed().as_millis() as i64)
             })
             .await?;
             report(seeder, rows, &began);
@@ -270,19 +236,19 @@ pub async fn run(
         let rows = match seeder {
             Seeder::DemoUsers => demo::users(&txn, &tools).await?,
             Seeder::DemoCourses => demo::courses(&txn).await?,
-            Seeder::DemoEnrollments => demo::enrollments(&txn).await?,
+            Seeder::DemoEnrollments => demo::enrollments(&txn, &events).await?,
             Seeder::DemoChat => demo::chat(&txn).await?,
             Seeder::VolumeUsers(n) => volume::users(&txn, &tools, *n).await?,
             Seeder::VolumeCourses(n) => volume::courses(&txn, *n).await?,
             Seeder::VolumeEnrollments(n) => volume::enrollments(&txn, *n).await?,
             Seeder::VolumeChatMessages(n) => volume::chat_messages(&txn, *n).await?,
         };
-        recompute_course_counters(&txn).await?;
-        txn.execute(&tracking_insert(
+        recompute_counters(&txn).await?;
+        txn.execute(&TRACKING.insert(&tracking_entry(
             seeder,
             rows,
             began.elapsed().as_millis() as i64,
-        ))
+        )))
         .await?;
         txn.commit().await?;
         report(seeder, rows, &began);
@@ -296,22 +262,15 @@ pub async fn run(
     Ok(())
 }
 
-fn tracking_insert(
-    seeder: &Seeder,
-    rows: u64,
-    elapsed_ms: i64,
-) -> sea_orm::sea_query::InsertStatement {
-    Query::insert()
-        .into_table(Alias::new(TRACKING_TABLE))
-        .columns(["name", "checksum", "rows_inserted", "duration_ms", "ran_at"].map(Alias::new))
-        .values_panic([
-            seeder.name().into(),
-            seeder.checksum().into(),
-            (rows as i64).into(),
-            elapsed_ms.into(),
-            Utc::now().into(),
-        ])
-        .to_owned()
+/// The tracking row of a seeder that wrote `rows` rows in `elapsed_ms`.
+pub fn tracking_entry(seeder: &Seeder, rows: u64, elapsed_ms: i64) -> Entry {
+    Entry {
+        name: seeder.name().to_string(),
+        checksum: seeder.checksum(),
+        duration_ms: Some(elapsed_ms),
+        rows: Some(rows as i64),
+        ran_at: Some(Utc::now()),
+    }
 }
 
 fn report(seeder: &Seeder, rows: u64, began: &Instant) {
@@ -324,24 +283,10 @@ fn report(seeder: &Seeder, rows: u64, began: &Instant) {
     );
 }
 
-/// Derived values match the rows: students are active + completed enrollments; rating sum, count and
-/// average come from the reviews.
-pub async fn recompute_course_counters(db: &impl ConnectionTrait) -> anyhow::Result<()> {
-    db.execute_unprepared(
-        "UPDATE courses SET \
-         student_count = (SELECT COUNT(*) FROM enrollments e WHERE e.course_id = courses.id AND e.status IN ('active', 'completed')), \
-         rating_sum = (SELECT COALESCE(SUM(e.rating), 0) FROM enrollments e WHERE e.course_id = courses.id), \
-         rating_count = (SELECT COUNT(e.rating) FROM enrollments e WHERE e.course_id = courses.id), \
-         rating_average = COALESCE((SELECT AVG(e.rating) FROM enrollments e WHERE e.course_id = courses.id), 0)",
-    )
-    .await?;
-    Ok(())
-}
-
 /// Rows inserted with explicit ids leave PostgreSQL's sequences behind; move them past the largest id
 /// so the next insert through the API does not collide. (SQLite's AUTOINCREMENT follows by itself.)
 pub async fn fix_sequences(db: &DatabaseConnection) -> anyhow::Result<()> {
-    if db.get_database_backend() != DbBackend::Postgres {
+    if !Backend::of(db)?.explicit_ids_need_sequence_fix() {
         return Ok(());
     }
     for table in ["users", "courses", "enrollments", "chat_messages"] {
@@ -357,7 +302,7 @@ pub async fn fix_sequences(db: &DatabaseConnection) -> anyhow::Result<()> {
 /// Deletes every seeded row (found by the seeded accounts' email domains) and the tracking rows, in one
 /// transaction. Children first: enrollments restrict course deletion, courses restrict user deletion.
 pub async fn remove_seeded_data(db: &DatabaseConnection) -> anyhow::Result<()> {
-    ensure_tracking_table(db).await?;
+    TRACKING.ensure(db).await?;
     let seeded_users = format!(
         "SELECT id FROM users WHERE email LIKE '%@{DEMO_DOMAIN}' OR email LIKE '%@{VOLUME_DOMAIN}'"
     );
@@ -370,11 +315,11 @@ pub async fn remove_seeded_data(db: &DatabaseConnection) -> anyhow::Result<()> {
         format!("DELETE FROM chat_messages WHERE course_id IN ({seeded_courses})"),
         format!("DELETE FROM courses WHERE id IN ({seeded_courses})"),
         format!("DELETE FROM users WHERE id IN ({seeded_users})"),
-        format!("DELETE FROM {TRACKING_TABLE}"),
     ] {
         txn.execute_unprepared(&sql).await?;
     }
-    recompute_course_counters(&txn).await?;
+    txn.execute(&TRACKING.delete_all()).await?;
+    recompute_counters(&txn).await?;
     txn.commit().await?;
     Ok(())
 }

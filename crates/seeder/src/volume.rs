@@ -6,6 +6,7 @@
 //! seeder's one transaction; `runner::fix_sequences` moves PostgreSQL's sequences past them afterwards.
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
+use lms_core::db::tracking::Entry;
 use sea_orm::sea_query::{Alias, InsertStatement, Query, SimpleExpr};
 use sea_orm::{ConnectionTrait, Statement, Value};
 
@@ -420,7 +421,7 @@ pub async fn chat_messages(db: &impl ConnectionTrait, n: u32) -> anyhow::Result<
 pub async fn chat_messages_by_copy(
     db: &sea_orm::DatabaseConnection,
     n: u32,
-    tracking: impl FnOnce() -> (&'static str, String, i64),
+    tracking: impl FnOnce(u64) -> Entry,
 ) -> anyhow::Result<u64> {
     use std::fmt::Write as _;
     let (total, mut next) = message_plan(db, n).await?;
@@ -453,16 +454,14 @@ pub async fn chat_messages_by_copy(
     copy.send(chunk.as_bytes()).await?;
     let rows = copy.finish().await?;
     bar.finish_and_clear();
-    let (name, checksum, elapsed_ms) = tracking();
-    sea_orm::sqlx::query(
-        "INSERT INTO seaql_seeders (name, checksum, rows_inserted, duration_ms, ran_at) VALUES ($1, $2, $3, $4, now())",
-    )
-    .bind(name)
-    .bind(checksum)
-    .bind(rows as i64)
-    .bind(elapsed_ms)
-    .execute(&mut *txn)
-    .await?;
+    // The tracking row commits with the rows (the copy runs on sqlx's transaction, so the
+    // statement is rendered for PostgreSQL here).
+    let record = crate::runner::TRACKING
+        .insert(&tracking(rows))
+        .to_string(sea_orm::sea_query::PostgresQueryBuilder);
+    sea_orm::sqlx::query(sea_orm::sqlx::AssertSqlSafe(record))
+        .execute(&mut *txn)
+        .await?;
     txn.commit().await?;
     Ok(rows)
 }

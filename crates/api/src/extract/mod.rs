@@ -8,7 +8,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub mod auth;
-pub use auth::{AdminUser, AuthUser, BearerClaims, ChatMember, ClientInfo, MaybeUser, bearer_token};
+pub use auth::{
+    AdminUser, AuthUser, BearerClaims, ChatMember, ClientInfo, MaybeUser, bearer_token,
+};
 
 use crate::error::{AppError, Error};
 

@@ -10,8 +10,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::users::UserResponse;
 use crate::error::{AppError, AppResult, Problem};
 use crate::extract::{AuthUser, ClientInfo, Json, Path};
-use lms_core::service::auth::{self as service, LoginOutcome, Registration, SecondFactor, Tokens};
 use crate::state::AppState;
+use lms_core::service::auth::{self as service, LoginOutcome, Registration, SecondFactor, Tokens};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -387,7 +387,14 @@ async fn reset_password(
     State(state): State<AppState>,
     Json(body): Json<ResetPasswordRequest>,
 ) -> AppResult<StatusCode> {
-    service::reset_password(&state.db, &state.events, &state.auth, &body.token, &body.new_password).await?;
+    service::reset_password(
+        &state.db,
+        &state.events,
+        &state.auth,
+        &body.token,
+        &body.new_password,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

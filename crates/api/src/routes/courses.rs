@@ -12,10 +12,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::enrollments::{EnrollmentResponse, StudentSummary};
 use crate::error::{AppResult, Problem};
 use crate::extract::{AuthUser, Json, MaybeUser, Path, Query};
-use lms_core::service::courses::{self as service, CatalogFilter, CourseInput, Sort, effective_price};
+use crate::state::AppState;
+use lms_core::service::courses::{
+    self as service, CatalogFilter, CourseInput, Sort, effective_price,
+};
 use lms_core::service::enrollments;
 use lms_core::service::now;
-use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InstructorSummary {
@@ -256,7 +258,12 @@ async fn get_course(
     MaybeUser(viewer): MaybeUser,
     Path(id): Path<String>,
 ) -> AppResult<Json<CourseResponse>> {
-    let course = service::find_visible(&state.db, viewer.as_ref().map(|a| &a.user), &id).await?;
+    let course = service::find_visible(
+        &state.db,
+        viewer.as_ref().map(|a| &a.user),
+        service::CourseRef::parse(&id),
+    )
+    .await?;
     let instructor = users::Entity::find_by_id(course.instructor_id)
         .one(&state.db)
         .await?;
@@ -369,7 +376,7 @@ async fn roster(
 ) -> AppResult<Json<RosterResponse>> {
     let (rows, next_cursor) =
         enrollments::roster(&state.db, &auth.user, id, q.status, q.cursor, q.limit).await?;
-    let course = service::find_visible(&state.db, Some(&auth.user), &id.to_string()).await?;
+    let course = service::find_visible(&state.db, Some(&auth.user), id).await?;
     let items = rows
         .into_iter()
         .map(|(e, u)| RosterEntry {

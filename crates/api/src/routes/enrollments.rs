@@ -15,8 +15,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::courses::PageQuery;
 use crate::error::{AppError, AppResult, Error, Problem};
 use crate::extract::{AuthUser, Json, Path, Query};
-use lms_core::service::enrollments::{self as service, PaymentEvent, WebhookOutcome};
 use crate::state::AppState;
+use lms_core::service::enrollments::{self as service, PaymentEvent, WebhookOutcome};
 
 const JSON_PROBLEM: &str = "application/problem+json";
 /// Webhook signatures older or newer than this are refused (replays).

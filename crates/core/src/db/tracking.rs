@@ -60,11 +60,19 @@ impl TrackingTable {
             .table(Alias::new(self.table))
             .if_not_exists()
             .col(name)
-            .col(ColumnDef::new(Alias::new(CHECKSUM)).string_len(64).not_null());
+            .col(
+                ColumnDef::new(Alias::new(CHECKSUM))
+                    .string_len(64)
+                    .not_null(),
+            );
         if self.rows_and_time {
             create
                 .col(ColumnDef::new(Alias::new(ROWS)).big_integer().not_null())
-                .col(ColumnDef::new(Alias::new(DURATION)).big_integer().not_null())
+                .col(
+                    ColumnDef::new(Alias::new(DURATION))
+                        .big_integer()
+                        .not_null(),
+                )
                 .col(
                     ColumnDef::new(Alias::new(RAN_AT))
                         .timestamp_with_time_zone()
@@ -130,7 +138,9 @@ impl TrackingTable {
 
     /// The statement that forgets every step.
     pub fn delete_all(&self) -> DeleteStatement {
-        Query::delete().from_table(Alias::new(self.table)).to_owned()
+        Query::delete()
+            .from_table(Alias::new(self.table))
+            .to_owned()
     }
 
     /// Replaces the row of `entry.name` with `entry`.

@@ -14,13 +14,13 @@ use super::{Client, now};
 use crate::domain::{
     Email, Errors, NewPassword, PersonName, Username, email_local_part, presented_password,
 };
-use crate::events::Events;
 use crate::error::{Error, Result};
+use crate::events::Events;
 use crate::mail::Email as Mail;
+use crate::security::Auth;
 use crate::security::throttle::{self, LOGIN_ACCOUNT, LOGIN_ADDRESS, SECOND_FACTOR};
 use crate::security::tokens::{AccessClaims, random_token, sha256_hex};
 use crate::security::totp;
-use crate::security::Auth;
 
 const VERIFY_EMAIL_TTL: Duration = Duration::hours(24);
 const RESET_PASSWORD_TTL: Duration = Duration::minutes(30);
@@ -531,7 +531,8 @@ async fn replace_recovery_codes(db: &impl ConnectionTrait, user_id: i64) -> Resu
 /// already rotated means it leaked (or a client retried with a stale one): the whole session ends.
 #[tracing::instrument(skip_all)]
 pub async fn refresh(
-    db: &DatabaseConnection, events: &Events,
+    db: &DatabaseConnection,
+    events: &Events,
     auth: &Auth,
     refresh_token: &str,
 ) -> Result<Tokens> {
@@ -625,7 +626,11 @@ pub async fn load_session(
 }
 
 /// 401 unless the session is live and belongs to the token's user.
-pub fn check_live(claims: &AccessClaims, session: &sessions::Model, user: &users::Model) -> Result<()> {
+pub fn check_live(
+    claims: &AccessClaims,
+    session: &sessions::Model,
+    user: &users::Model,
+) -> Result<()> {
     if session_is_live(session, user) && claims.sub == user.id.to_string() {
         Ok(())
     } else {
@@ -653,16 +658,17 @@ pub async fn revoke_all_sessions(
     Ok(update.exec(db).await?.rows_affected)
 }
 
-pub async fn logout(db: &DatabaseConnection, events: &Events, session: &sessions::Model) -> Result<()> {
+pub async fn logout(
+    db: &DatabaseConnection,
+    events: &Events,
+    session: &sessions::Model,
+) -> Result<()> {
     revoke_session_by_id(db, session.id, "logout").await?;
     events.access_changed(session.user_id).await;
     Ok(())
 }
 
-pub async fn list_sessions(
-    db: &DatabaseConnection,
-    user_id: i64,
-) -> Result<Vec<sessions::Model>> {
+pub async fn list_sessions(db: &DatabaseConnection, user_id: i64) -> Result<Vec<sessions::Model>> {
     Ok(sessions::Entity::find()
         .filter(sessions::Column::UserId.eq(user_id))
         .filter(sessions::Column::RevokedAt.is_null())
@@ -674,7 +680,8 @@ pub async fn list_sessions(
 
 /// Revokes one of the user's own sessions; someone else's is "not found".
 pub async fn revoke_own_session(
-    db: &DatabaseConnection, events: &Events,
+    db: &DatabaseConnection,
+    events: &Events,
     user_id: i64,
     public_id: &str,
 ) -> Result<()> {
@@ -763,7 +770,8 @@ pub async fn forgot_password(db: &DatabaseConnection, auth: &Auth, email: &str) 
 /// at the next sign-in).
 #[tracing::instrument(skip_all)]
 pub async fn reset_password(
-    db: &DatabaseConnection, events: &Events,
+    db: &DatabaseConnection,
+    events: &Events,
     auth: &Auth,
     token: &str,
     new_password: &str,
@@ -840,16 +848,15 @@ async fn confirm_password(
         .map_err(anyhow::Error::from)?;
     if !matched {
         throttle::record_failure(db, &key, LOGIN_ACCOUNT, now().timestamp()).await?;
-        return Err(Error::Forbidden(
-            "the current password is incorrect".into(),
-        ));
+        return Err(Error::Forbidden("the current password is incorrect".into()));
     }
     throttle::clear(db, &key).await?;
     Ok(())
 }
 
 pub async fn change_password(
-    db: &DatabaseConnection, events: &Events,
+    db: &DatabaseConnection,
+    events: &Events,
     auth: &Auth,
     user: &users::Model,
     session: &sessions::Model,
@@ -965,9 +972,7 @@ async fn confirm_password_and_code(
     code: &str,
 ) -> Result<()> {
     if !user.two_factor_enabled {
-        return Err(Error::Conflict(
-            "two-factor authentication is off".into(),
-        ));
+        return Err(Error::Conflict("two-factor authentication is off".into()));
     }
     confirm_password(db, auth, user, password).await?;
     let key = second_factor_key(user.id);

@@ -27,8 +27,8 @@ use utoipa::ToSchema;
 use super::chat_writer::{ChatWriter, PendingPost};
 use super::now;
 use super::paging::{MAX_PAGE, page_limit};
-use crate::error::{Error, Result};
 use crate::db::Backend;
+use crate::error::{Error, Result};
 use crate::events::{CHAT_CHANNEL, Committed, Events};
 use crate::security::throttle;
 
@@ -351,11 +351,7 @@ async fn find<C: ConnectionTrait>(db: &C, member: &Member, id: i64) -> Result<Me
 }
 
 /// One message with its reply count and reactions (none shown on a deleted message).
-pub async fn detail<C: ConnectionTrait>(
-    db: &C,
-    member: &Member,
-    id: i64,
-) -> Result<MessageDetail> {
+pub async fn detail<C: ConnectionTrait>(db: &C, member: &Member, id: i64) -> Result<MessageDetail> {
     let message = find(db, member, id).await?;
     let reply_count = chat_messages::Entity::find()
         .filter(chat_messages::Column::ParentId.eq(id))
@@ -496,10 +492,7 @@ fn check_content(content: &str, limits: Limits) -> Result<()> {
         ));
     }
     if content.contains('\0') {
-        return Err(Error::invalid(
-            "content",
-            "must not contain NUL characters",
-        ));
+        return Err(Error::invalid("content", "must not contain NUL characters"));
     }
     Ok(())
 }
@@ -648,9 +641,7 @@ pub async fn edit(
         ));
     }
     let Some(old) = current.content.clone() else {
-        return Err(Error::Conflict(
-            "a deleted message cannot be edited".into(),
-        ));
+        return Err(Error::Conflict("a deleted message cannot be edited".into()));
     };
     check_content(&input.content, limits)?;
     if input.content == old {
@@ -800,9 +791,7 @@ pub async fn set_pinned(
     }
     let current = find(db, member, id).await?;
     if current.deleted {
-        return Err(Error::Conflict(
-            "a deleted message cannot be pinned".into(),
-        ));
+        return Err(Error::Conflict("a deleted message cannot be pinned".into()));
     }
     if current.pinned_at.is_some() == pin {
         return Ok(current);

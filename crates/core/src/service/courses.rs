@@ -4,19 +4,20 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Timelike, Utc};
 use entity::courses::{self, CourseLevel, CourseStatus, CourseVisibility};
+use entity::enrollments::EnrollmentStatus;
 use entity::users::{self, UserRole};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr,
     EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 use serde::{Deserialize, Serialize};
 
-use super::now;
 use super::paging::{contains_any, page_limit, split_page};
+use super::{Db, now};
 use crate::domain::Errors;
-use crate::events::{AccessScope, Committed, Events};
 use crate::error::{Error, Result};
+use crate::events::{AccessScope, Committed, Events};
 
 /// The price a student pays now: the discount while it runs, else the list price.
 pub fn effective_price(course: &courses::Model, at: DateTime<Utc>) -> i64 {
@@ -38,17 +39,38 @@ pub fn can_view(user: Option<&users::Model>, course: &courses::Model) -> bool {
         || (course.status != CourseStatus::Draft && course.visibility != CourseVisibility::Private)
 }
 
-/// A course by numeric id or slug, if `viewer` may see it.
-pub async fn find_visible(
-    db: &DatabaseConnection,
-    viewer: Option<&users::Model>,
-    id_or_slug: &str,
-) -> Result<courses::Model> {
-    let query = match id_or_slug.parse::<i64>() {
-        Ok(id) => courses::Entity::find_by_id(id),
-        Err(_) => {
-            courses::Entity::find().filter(courses::Column::Slug.eq(id_or_slug.to_lowercase()))
+/// How a course is named: by id, or (in public URLs) by slug.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CourseRef {
+    Id(i64),
+    Slug(String),
+}
+
+impl CourseRef {
+    /// A path segment: all digits is an id (slugs always hold a letter), anything else a slug.
+    pub fn parse(segment: &str) -> Self {
+        match segment.parse::<i64>() {
+            Ok(id) => CourseRef::Id(id),
+            Err(_) => CourseRef::Slug(segment.to_lowercase()),
         }
+    }
+}
+
+impl From<i64> for CourseRef {
+    fn from(id: i64) -> Self {
+        CourseRef::Id(id)
+    }
+}
+
+/// A course by id or slug, if `viewer` may see it.
+pub async fn find_visible(
+    db: &impl ConnectionTrait,
+    viewer: Option<&users::Model>,
+    course: impl Into<CourseRef>,
+) -> Result<courses::Model> {
+    let query = match course.into() {
+        CourseRef::Id(id) => courses::Entity::find_by_id(id),
+        CourseRef::Slug(slug) => courses::Entity::find().filter(courses::Column::Slug.eq(slug)),
     };
     query
         .one(db)
@@ -60,11 +82,11 @@ pub async fn find_visible(
 /// A course the actor may manage (its instructor or an admin): 404 if they cannot see it, 403 if they
 /// can see it but not change it.
 pub async fn find_managed(
-    db: &DatabaseConnection,
+    db: &impl Db,
     actor: &users::Model,
     course_id: i64,
 ) -> Result<courses::Model> {
-    let course = find_visible(db, Some(actor), &course_id.to_string()).await?;
+    let course = find_visible(db, Some(actor), course_id).await?;
     if !can_manage(Some(actor), &course) {
         return Err(Error::Forbidden(
             "only the course's instructor or an admin may do this".into(),
@@ -270,7 +292,7 @@ fn slug_taken(err: DbErr) -> Error {
 }
 
 pub async fn create(
-    db: &DatabaseConnection,
+    db: &impl Db,
     actor: &users::Model,
     input: CourseInput,
 ) -> Result<courses::Model> {
@@ -304,7 +326,7 @@ pub async fn create(
 }
 
 pub async fn update(
-    db: &DatabaseConnection,
+    db: &impl Db,
     actor: &users::Model,
     course_id: i64,
     input: CourseInput,
@@ -317,11 +339,7 @@ pub async fn update(
 }
 
 /// Publishing checks that the course is complete enough to sell.
-pub async fn publish(
-    db: &DatabaseConnection,
-    actor: &users::Model,
-    course_id: i64,
-) -> Result<courses::Model> {
+pub async fn publish(db: &impl Db, actor: &users::Model, course_id: i64) -> Result<courses::Model> {
     let course = find_managed(db, actor, course_id).await?;
     if course.status == CourseStatus::Published {
         return Err(Error::Conflict("the course is already published".into()));
@@ -351,11 +369,7 @@ pub async fn publish(
     Ok(active.update(db).await?)
 }
 
-pub async fn archive(
-    db: &DatabaseConnection,
-    actor: &users::Model,
-    course_id: i64,
-) -> Result<courses::Model> {
+pub async fn archive(db: &impl Db, actor: &users::Model, course_id: i64) -> Result<courses::Model> {
     let course = find_managed(db, actor, course_id).await?;
     if course.status == CourseStatus::Archived {
         return Err(Error::Conflict("the course is already archived".into()));
@@ -368,7 +382,8 @@ pub async fn archive(
 
 /// Only a draft without enrollments can be deleted; anything else is archived instead.
 pub async fn delete(
-    db: &DatabaseConnection, events: &Events,
+    db: &impl Db,
+    events: &Events,
     actor: &users::Model,
     course_id: i64,
 ) -> Result<()> {
@@ -436,7 +451,7 @@ struct Cursor {
 /// Published public courses, filtered and sorted, one keyset page at a time: a page boundary is a
 /// (sort key, id) position, so courses added meanwhile never shift or repeat what a client pages through.
 pub async fn catalog(
-    db: &DatabaseConnection,
+    db: &impl Db,
     filter: CatalogFilter,
 ) -> Result<(Vec<courses::Model>, Option<String>)> {
     use courses::Column as C;
@@ -540,7 +555,7 @@ pub async fn catalog(
 
 /// Instructors of the given courses, by id, for course summaries.
 pub async fn instructors(
-    db: &DatabaseConnection,
+    db: &impl Db,
     list: &[courses::Model],
 ) -> Result<std::collections::HashMap<i64, users::Model>> {
     let ids: Vec<i64> = list.iter().map(|c| c.instructor_id).collect();
@@ -551,4 +566,24 @@ pub async fn instructors(
         .into_iter()
         .map(|u| (u.id, u))
         .collect())
+}
+
+/// Sets every course's derived values from its rows: students are the enrollments that grant access
+/// ([`EnrollmentStatus::grants_access`]); rating sum, count and average come from the reviews. For
+/// rows written in bulk (seeded or imported); the API keeps them current change by change.
+pub async fn recompute_counters(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    let granting: Vec<String> = EnrollmentStatus::GRANTING_ACCESS
+        .iter()
+        .map(|s| format!("'{}'", s.name()))
+        .collect();
+    db.execute_unprepared(&format!(
+        "UPDATE courses SET \
+         student_count = (SELECT COUNT(*) FROM enrollments e WHERE e.course_id = courses.id AND e.status IN ({})), \
+         rating_sum = (SELECT COALESCE(SUM(e.rating), 0) FROM enrollments e WHERE e.course_id = courses.id), \
+         rating_count = (SELECT COUNT(e.rating) FROM enrollments e WHERE e.course_id = courses.id), \
+         rating_average = COALESCE((SELECT AVG(e.rating) FROM enrollments e WHERE e.course_id = courses.id), 0)",
+        granting.join(", ")
+    ))
+    .await?;
+    Ok(())
 }

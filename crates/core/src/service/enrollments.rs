@@ -12,15 +12,14 @@ use entity::users::{self, UserRole};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Related, SqlErr, TransactionTrait,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Related, SqlErr,
 };
 
 use super::courses::{can_manage, effective_price, find_visible};
-use super::now;
 use super::paging::{page_limit, split_page};
-use crate::events::Events;
+use super::{Db, now};
 use crate::error::{Error, Result};
+use crate::events::Events;
 use crate::security::tokens::random_bytes;
 
 /// Who moved an enrollment.
@@ -123,11 +122,11 @@ async fn transition(
 /// Enrolls `user` in a published course: free courses start active, paid ones wait for payment of the
 /// effective price. The database allows one enrollment per user and course.
 pub async fn enroll(
-    db: &DatabaseConnection,
+    db: &impl Db,
     user: &users::Model,
     course_id: i64,
 ) -> Result<(enrollments::Model, courses::Model)> {
-    let course = find_visible(db, Some(user), &course_id.to_string()).await?;
+    let course = find_visible(db, Some(user), course_id).await?;
     if course.instructor_id == user.id {
         return Err(Error::Conflict(
             "instructors cannot enroll in their own course".into(),
@@ -208,7 +207,7 @@ fn can_read(user: &users::Model, enrollment: &enrollments::Model, course: &cours
 /// An enrollment the actor may read, with its course; everyone else gets 404 (it does not exist for
 /// them, and its id tells them nothing).
 pub async fn get(
-    db: &DatabaseConnection,
+    db: &impl Db,
     actor: &users::Model,
     id: i64,
 ) -> Result<(enrollments::Model, courses::Model)> {
@@ -224,7 +223,7 @@ pub async fn get(
 
 /// As `get`, for what only the student may do (403 for staff who can read it).
 async fn own(
-    db: &DatabaseConnection,
+    db: &impl Db,
     actor: &users::Model,
     id: i64,
 ) -> Result<(enrollments::Model, courses::Model)> {
@@ -238,7 +237,7 @@ async fn own(
 }
 
 pub async fn list_mine(
-    db: &DatabaseConnection,
+    db: &impl Db,
     user: &users::Model,
     cursor: Option<i64>,
     limit: Option<u64>,
@@ -256,7 +255,7 @@ pub async fn list_mine(
 /// One keyset page of the enrollments matching `filter`, newest first, each with its related `R`
 /// (its course or its student), and the cursor of the next page.
 async fn enrollment_page<R>(
-    db: &DatabaseConnection,
+    db: &impl Db,
     filter: Condition,
     cursor: Option<i64>,
     limit: u64,
@@ -284,7 +283,7 @@ where
 
 /// The roster of a course, for its instructor and admins.
 pub async fn roster(
-    db: &DatabaseConnection,
+    db: &impl Db,
     actor: &users::Model,
     course_id: i64,
     status: Option<EnrollmentStatus>,
@@ -312,7 +311,7 @@ fn certificate_code() -> String {
 /// Records progress. Progress never goes down: a lower value (an out-of-order update) leaves the
 /// stored one. Reaching 100 completes the enrollment and issues its certificate.
 pub async fn update_progress(
-    db: &DatabaseConnection,
+    db: &impl Db,
     actor: &users::Model,
     id: i64,
     percent: i16,
@@ -372,7 +371,8 @@ pub async fn update_progress(
 
 /// Cancels, by the student or an admin; progress and history stay.
 pub async fn cancel(
-    db: &DatabaseConnection, events: &Events,
+    db: &impl Db,
+    events: &Events,
     actor: &users::Model,
     id: i64,
 ) -> Result<enrollments::Model> {
@@ -400,7 +400,7 @@ pub async fn cancel(
 /// Writes or edits the student's review. The course's sum and count move by exactly the difference, in
 /// one UPDATE with the enrollment's own conditional update, so concurrent reviews never lose one.
 pub async fn review(
-    db: &DatabaseConnection,
+    db: &impl Db,
     actor: &users::Model,
     id: i64,
     rating: i16,
@@ -413,10 +413,7 @@ pub async fn review(
         .map(|c| c.trim().to_string())
         .filter(|c| !c.is_empty());
     if comment.as_ref().is_some_and(|c| c.chars().count() > 5000) {
-        return Err(Error::invalid(
-            "comment",
-            "must be at most 5000 characters",
-        ));
+        return Err(Error::invalid("comment", "must be at most 5000 characters"));
     }
     for _attempt in 0..5 {
         let (enrollment, _) = own(db, actor, id).await?;
@@ -474,14 +471,14 @@ pub async fn review(
 
 /// Published reviews of a visible course, newest first.
 pub async fn reviews(
-    db: &DatabaseConnection,
+    db: &impl Db,
     viewer: Option<&users::Model>,
     course_id: i64,
     cursor: Option<i64>,
     limit: Option<u64>,
 ) -> Result<(Vec<(enrollments::Model, users::Model)>, Option<i64>)> {
     let limit = page_limit(limit)?;
-    find_visible(db, viewer, &course_id.to_string()).await?;
+    find_visible(db, viewer, course_id).await?;
     let filter = Condition::all()
         .add(enrollments::Column::CourseId.eq(course_id))
         .add(enrollments::Column::Rating.is_not_null());
@@ -490,7 +487,7 @@ pub async fn reviews(
 
 /// Public verification of a certificate.
 pub async fn certificate(
-    db: &DatabaseConnection,
+    db: &impl Db,
     code: &str,
 ) -> Result<(enrollments::Model, courses::Model, users::Model)> {
     let enrollment = enrollments::Entity::find()
@@ -559,7 +556,8 @@ pub enum WebhookOutcome {
 /// enrollment moves with a conditional UPDATE, in one transaction: redeliveries and parallel deliveries
 /// change the enrollment once. Amounts or currencies that do not match are refused and logged.
 pub async fn apply_payment_event(
-    db: &DatabaseConnection, events: &Events,
+    db: &impl Db,
+    events: &Events,
     event: PaymentEvent,
 ) -> Result<WebhookOutcome> {
     use entity::payment_events::{self, PaymentOutcome};
@@ -600,15 +598,16 @@ pub async fn apply_payment_event(
         .one(&txn)
         .await?;
     let Some(enrollment) = enrollment else {
-        set_outcome(PaymentOutcome::Rejected, Some("no such enrollment".into()), None)
-            .exec(&txn)
-            .await?;
+        set_outcome(
+            PaymentOutcome::Rejected,
+            Some("no such enrollment".into()),
+            None,
+        )
+        .exec(&txn)
+        .await?;
         txn.commit().await?;
         tracing::warn!(event = %event.id, "payment event for an unknown enrollment refused");
-        return Err(Error::invalid(
-            "data.enrollment_id",
-            "no such enrollment",
-        ));
+        return Err(Error::invalid("data.enrollment_id", "no such enrollment"));
     };
     if event.data.amount_cents != enrollment.amount_cents
         || !event
@@ -623,9 +622,13 @@ pub async fn apply_payment_event(
             enrollment.amount_cents,
             enrollment.currency
         );
-        set_outcome(PaymentOutcome::Rejected, Some(detail.clone()), Some(enrollment.id))
-            .exec(&txn)
-            .await?;
+        set_outcome(
+            PaymentOutcome::Rejected,
+            Some(detail.clone()),
+            Some(enrollment.id),
+        )
+        .exec(&txn)
+        .await?;
         txn.commit().await?;
         tracing::warn!(event = %event.id, enrollment_id = enrollment.id, %detail, "payment event refused: amount or currency mismatch");
         return Err(Error::invalid(

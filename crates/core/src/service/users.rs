@@ -8,8 +8,8 @@ use sea_orm::{
 use super::now;
 use super::paging::{contains_any, page_limit, split_page};
 use crate::domain::{Errors, PersonName};
-use crate::events::Events;
 use crate::error::{Error, Result};
+use crate::events::Events;
 
 #[derive(Default)]
 pub struct ProfileChanges {
@@ -22,7 +22,8 @@ pub struct ProfileChanges {
 }
 
 pub async fn update_profile(
-    db: &DatabaseConnection, events: &Events,
+    db: &DatabaseConnection,
+    events: &Events,
     user: &users::Model,
     changes: ProfileChanges,
 ) -> Result<users::Model> {
@@ -122,7 +123,8 @@ pub struct AdminChanges {
 
 /// Changes a user's role or status. Suspending or deactivating ends all of the user's sessions at once.
 pub async fn admin_update(
-    db: &DatabaseConnection, events: &Events,
+    db: &DatabaseConnection,
+    events: &Events,
     admin: &users::Model,
     user_id: i64,
     changes: AdminChanges,

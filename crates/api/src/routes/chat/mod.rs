@@ -123,15 +123,7 @@ async fn edit_message(
     Path((_course, mid)): Path<(i64, i64)>,
     Json(body): Json<EditMessage>,
 ) -> AppResult<Json<MessageView>> {
-    let view = service::edit(
-        &state.db,
-        &state.events,
-        &member,
-        mid,
-        body,
-        limits(&state),
-    )
-    .await?;
+    let view = service::edit(&state.db, &state.events, &member, mid, body, limits(&state)).await?;
     Ok(Json(view))
 }
 
@@ -310,4 +302,3 @@ async fn events(
         has_more,
     }))
 }
-

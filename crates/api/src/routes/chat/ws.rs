@@ -250,7 +250,7 @@ impl Connection {
 
 /// A frame's JSON as a text message (the hub renders UTF-8 JSON; checked, not trusted).
 fn text(json: bytes::Bytes) -> Result<Message, End> {
-    Utf8Bytes::try_from(json)
-        .map(Message::Text)
-        .map_err(|e| End::Failed(Error::Internal(anyhow::anyhow!("a chat frame is not UTF-8: {e}")).into()))
+    Utf8Bytes::try_from(json).map(Message::Text).map_err(|e| {
+        End::Failed(Error::Internal(anyhow::anyhow!("a chat frame is not UTF-8: {e}")).into())
+    })
 }
