@@ -91,16 +91,14 @@ async fn create_admin(
         &config.load_secret()?,
         lms_core::mail::Mailer::Log,
     )?;
-    let input = lms_core::service::auth::Registration {
+    let input = lms_core::auth::Registration {
         email,
         username,
         password,
         first_name,
         last_name,
     };
-    match lms_core::service::auth::create_user(&db, &auth, input, entity::users::UserRole::Admin)
-        .await
-    {
+    match lms_core::auth::create_user(&db, &auth, input, entity::users::UserRole::Admin).await {
         Ok(user) => {
             println!(
                 "created admin {} <{}> (id {})",

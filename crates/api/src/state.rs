@@ -1,12 +1,12 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use lms_core::access_cache::AccessCache;
+use lms_core::chat::access::AccessCache;
+use lms_core::chat::feed::Hub;
+use lms_core::chat::writer::ChatWriter;
 use lms_core::db::Backend;
 use lms_core::events::Events;
-use lms_core::realtime::Hub;
 use lms_core::security::Auth;
-use lms_core::service::chat_writer::ChatWriter;
 use sea_orm::DatabaseConnection;
 
 use crate::config::Config;
@@ -22,7 +22,7 @@ pub struct AppState {
     pub events: Events,
     /// Live delivery of chat events to this instance's WebSocket connections.
     pub hub: Arc<Hub>,
-    /// Who may use which course chat, remembered for a few seconds (see `lms_core::access_cache`).
+    /// Who may use which course chat, remembered for a few seconds (see `lms_core::chat::access`).
     pub chat_access: Arc<AccessCache>,
     /// Writes chat posts in batches where the backend does (see `Backend::batches_chat_posts`).
     pub chat_writer: Option<Arc<ChatWriter>>,

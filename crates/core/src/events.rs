@@ -7,7 +7,7 @@
 //!   its open chat connections; on a database that serves several instances it is also announced to
 //!   them (PostgreSQL `NOTIFY lms_access`).
 //! - A chat change is delivered by this instance's hub at once. Its cross-instance announcement was
-//!   queued inside the change's own transaction ([`crate::service::chat`]), so it goes out exactly
+//!   queued inside the change's own transaction ([`crate::chat`]), so it goes out exactly
 //!   when the change commits.
 //!
 //! The CLIs have no hub: they use [`Events::detached`], which only tells the running instances.
@@ -15,9 +15,9 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+use crate::chat::Change;
+use crate::chat::feed::Hub;
 use crate::db::{Backend, Delivery};
-use crate::realtime::Hub;
-use crate::service::chat::Change;
 
 /// PostgreSQL channel of chat changes; payload `<course id>:<seq>`, or several of them separated by
 /// commas (a batch of posts: each course with its last seq).

@@ -8,10 +8,8 @@ use entity::courses::{self, CourseLevel, CourseStatus, CourseVisibility};
 use entity::enrollments::{self, EnrollmentStatus};
 use entity::users::{self, UserRole, UserStatus};
 use entity::{enrollment_events, payment_events};
+use lms_core::enrollments::{self as service, PaymentData, PaymentEvent, PaymentEventKind};
 use lms_core::events::Events;
-use lms_core::service::enrollments::{
-    self as service, PaymentData, PaymentEvent, PaymentEventKind,
-};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
     EntityTrait, PaginatorTrait, QueryFilter,

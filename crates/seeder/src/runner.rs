@@ -2,10 +2,10 @@
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use lms_core::courses::recompute_counters;
 use lms_core::db::tracking::{Checksum, Entry, TrackingTable};
 use lms_core::db::{Backend, BulkLoad};
 use lms_core::events::Events;
-use lms_core::service::courses::recompute_counters;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 
 use lms_core::security::crypto::SecretBox;

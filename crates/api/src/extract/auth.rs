@@ -7,10 +7,10 @@ use axum::http::header;
 use axum::http::request::Parts;
 use entity::sessions;
 use entity::users::{self, UserRole};
+use lms_core::Client;
+use lms_core::auth::load_session;
+use lms_core::chat::Member;
 use lms_core::security::tokens::AccessClaims;
-use lms_core::service::Client;
-use lms_core::service::auth::load_session;
-use lms_core::service::chat::Member;
 use serde::Deserialize;
 
 use crate::error::{AppError, Error};

@@ -11,7 +11,7 @@ use super::users::UserResponse;
 use crate::error::{AppError, AppResult, Problem};
 use crate::extract::{AuthUser, ClientInfo, Json, Path};
 use crate::state::AppState;
-use lms_core::service::auth::{self as service, LoginOutcome, Registration, SecondFactor, Tokens};
+use lms_core::auth::{self as service, LoginOutcome, Registration, SecondFactor, Tokens};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

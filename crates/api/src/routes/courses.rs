@@ -13,11 +13,9 @@ use super::enrollments::{EnrollmentResponse, StudentSummary};
 use crate::error::{AppResult, Problem};
 use crate::extract::{AuthUser, Json, MaybeUser, Path, Query};
 use crate::state::AppState;
-use lms_core::service::courses::{
-    self as service, CatalogFilter, CourseInput, Sort, effective_price,
-};
-use lms_core::service::enrollments;
-use lms_core::service::now;
+use lms_core::courses::{self as service, CatalogFilter, CourseInput, Sort, effective_price};
+use lms_core::enrollments;
+use lms_core::now;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InstructorSummary {

@@ -16,7 +16,7 @@ use super::courses::PageQuery;
 use crate::error::{AppError, AppResult, Error, Problem};
 use crate::extract::{AuthUser, Json, Path, Query};
 use crate::state::AppState;
-use lms_core::service::enrollments::{self as service, PaymentEvent, WebhookOutcome};
+use lms_core::enrollments::{self as service, PaymentEvent, WebhookOutcome};
 
 const JSON_PROBLEM: &str = "application/problem+json";
 /// Webhook signatures older or newer than this are refused (replays).

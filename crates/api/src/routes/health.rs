@@ -1,6 +1,5 @@
 //! Liveness and readiness probes (outside /api/v1: they are for the platform, not for clients).
 use axum::extract::State;
-use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -44,18 +43,13 @@ async fn live() -> Json<Health> {
         (status = 503, description = "The database cannot be reached", body = crate::error::Problem,
             content_type = "application/problem+json"),
     ))]
-async fn ready(State(db): State<DatabaseConnection>) -> AppResult<Json<Readiness>> {
-    db.ping().await.map_err(|err| {
+async fn ready(State(state): State<AppState>) -> AppResult<Json<Readiness>> {
+    state.db.ping().await.map_err(|err| {
         tracing::warn!(error = %err, "readiness check: database unreachable");
         Error::Unavailable("the database cannot be reached".into())
     })?;
-    let database = match db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => "postgres",
-        sea_orm::DbBackend::Sqlite => "sqlite",
-        _ => "other",
-    };
     Ok(Json(Readiness {
         status: "ok",
-        database,
+        database: state.backend.name(),
     }))
 }

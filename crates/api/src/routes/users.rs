@@ -9,7 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::error::{AppResult, Problem};
 use crate::extract::{AdminUser, AuthUser, Json, Path, Query};
 use crate::state::AppState;
-use lms_core::service::users::{self as service, AdminChanges, ProfileChanges, UserFilter};
+use lms_core::users::{self as service, AdminChanges, ProfileChanges, UserFilter};
 
 /// A user as the API shows it: never a hash, token or secret.
 #[derive(Debug, Serialize, ToSchema)]

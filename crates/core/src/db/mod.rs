@@ -8,7 +8,16 @@ use std::time::Duration;
 
 pub use backend::{Backend, BulkLoad, Delivery};
 pub use lock::with_run_lock;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    TransactionTrait,
+};
+
+/// What the domain's functions run on: a pool, or a transaction that the caller holds (then a
+/// function's own transaction becomes a savepoint in it, and its work commits with the caller's).
+pub trait Db: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction> {}
+
+impl<T: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>> Db for T {}
 
 /// The embedded SQLite file used when no `DATABASE_URL` is given, by the API and by the CLIs.
 /// `mode=rwc` creates the file on first use.

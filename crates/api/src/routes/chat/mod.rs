@@ -2,11 +2,11 @@
 //! reaches the caller's membership the same way: the [`ChatMember`] extractor.
 use axum::extract::State;
 use axum::http::StatusCode;
-use lms_core::service::chat::{
+use lms_core::chat::{
     self as service, EditMessage, EditView, EventView, Limits, MessageDetail, MessagePage,
     MessageView, NewMessage, Page,
 };
-use lms_core::service::paging::page_limit;
+use lms_core::paging::page_limit;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};

@@ -1,12 +1,12 @@
-//! The live chat feed over WebSocket: the framing of what `lms_core::realtime` delivers.
+//! The live chat feed over WebSocket: the framing of what `lms_core::chat::feed` delivers.
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use lms_core::realtime::{BATCH, Frame};
-use lms_core::service::chat::{self as service, Member};
+use lms_core::chat::feed::{BATCH, Frame};
+use lms_core::chat::{self as service, Member};
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use utoipa::IntoParams;

@@ -19,11 +19,11 @@ use std::time::{Duration, Instant};
 use entity::{sessions, users};
 use sea_orm::ConnectionTrait;
 
+use crate::auth::{check_live, load_session};
+use crate::chat::{self, Member};
 use crate::error::Result;
 use crate::events::AccessScope;
 use crate::security::tokens::AccessClaims;
-use crate::service::auth::{check_live, load_session};
-use crate::service::chat::{self, Member};
 
 /// More live sessions than this on one instance and the cache starts over.
 const MAX_SESSIONS: usize = 100_000;

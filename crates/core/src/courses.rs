@@ -13,11 +13,12 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::paging::{contains_any, page_limit, split_page};
-use super::{Db, now};
+use crate::db::Db;
 use crate::domain::Errors;
 use crate::error::{Error, Result};
 use crate::events::{AccessScope, Committed, Events};
+use crate::now;
+use crate::paging::{contains_any, page_limit, split_page};
 
 /// The price a student pays now: the discount while it runs, else the list price.
 pub fn effective_price(course: &courses::Model, at: DateTime<Utc>) -> i64 {

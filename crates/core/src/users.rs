@@ -5,11 +5,11 @@ use sea_orm::{
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
-use super::now;
-use super::paging::{contains_any, page_limit, split_page};
 use crate::domain::{Errors, PersonName};
 use crate::error::{Error, Result};
 use crate::events::Events;
+use crate::now;
+use crate::paging::{contains_any, page_limit, split_page};
 
 #[derive(Default)]
 pub struct ProfileChanges {

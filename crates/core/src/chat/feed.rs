@@ -22,10 +22,10 @@ use bytes::Bytes;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{Notify, broadcast};
 
-use crate::access_cache::AccessCache;
+use crate::chat::access::AccessCache;
+use crate::chat::{self, Change};
 use crate::db::{Backend, Delivery};
 use crate::events::{ACCESS_CHANNEL, AccessScope, CHAT_CHANNEL};
-use crate::service::chat::{self, Change};
 
 /// Frames a course's channel holds for subscribers that have not sent them yet.
 const COURSE_BUFFER: usize = 256;

@@ -21,10 +21,10 @@ use sea_orm::{ActiveEnum, ConnectionTrait, DatabaseConnection, DbBackend, Statem
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
-use super::chat::{POST_LIMIT_KEY, POST_LIMIT_WINDOW_SECS};
-use super::now;
+use crate::chat::{POST_LIMIT_KEY, POST_LIMIT_WINDOW_SECS};
 use crate::error::{Error, Result};
 use crate::events::CHAT_CHANNEL;
+use crate::now;
 use crate::security::throttle;
 
 /// Most posts in one statement.

@@ -1,0 +1,276 @@
+use super::*;
+
+pub(super) async fn find_by_login(
+    db: &impl ConnectionTrait,
+    login: &str,
+) -> Result<Option<users::Model>> {
+    let login = login.trim().to_lowercase();
+    let column = if login.contains('@') {
+        users::Column::Email
+    } else {
+        users::Column::Username
+    };
+    Ok(users::Entity::find()
+        .filter(column.eq(login))
+        .one(db)
+        .await?)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn login(
+    db: &DatabaseConnection,
+    auth: &Auth,
+    login: &str,
+    password: &str,
+    client: &Client,
+) -> Result<LoginOutcome> {
+    let mut errors = Errors::default();
+    if login.trim().is_empty() || login.len() > 254 {
+        errors.add("login", "must be your email or username");
+    }
+    errors.check("password", presented_password(password));
+    errors.finish()?;
+
+    let at = now().timestamp();
+    let (account, address) = (account_key(login), address_key(client));
+    let buckets = throttle::lookup(db, &[&account, &address]).await?;
+    if let Some(wait) = throttle::longest_wait(&buckets, at) {
+        return Err(too_many(wait));
+    }
+
+    let user = find_by_login(db, login).await?;
+    // Unknown users are verified against a dummy hash: the same work, the same answer.
+    let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
+    let matched = auth
+        .hasher
+        .verify(password, stored)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let known_id = user.as_ref().map(|u| u.id);
+    let Some(user) = user.filter(|_| matched) else {
+        // The clock after hashing (which may have queued): a block starts when the failure is known.
+        let at = now().timestamp();
+        throttle::record_failure(db, &account, LOGIN_ACCOUNT, at).await?;
+        throttle::record_failure(db, &address, LOGIN_ADDRESS, at).await?;
+        if let Some(id) = known_id {
+            users::Entity::update_many()
+                .col_expr(
+                    users::Column::FailedLoginAttempts,
+                    Expr::col(users::Column::FailedLoginAttempts).add(1),
+                )
+                .filter(users::Column::Id.eq(id))
+                .exec(db)
+                .await?;
+        }
+        tracing::info!("sign-in failed");
+        return Err(unauthorized(BAD_CREDENTIALS));
+    };
+    if user.status != UserStatus::Active {
+        return Err(Error::Forbidden(
+            "this account is suspended or deactivated".into(),
+        ));
+    }
+    if buckets.iter().any(|b| b.key == account) {
+        throttle::clear(db, &account).await?;
+    }
+
+    let mut active = user.clone().into_active_model();
+    active.failed_login_attempts = Set(0);
+    active.last_login_at = Set(Some(now()));
+    if let Some(hash) = user
+        .password_hash
+        .as_deref()
+        .filter(|h| crate::security::passwords::needs_rehash(h))
+    {
+        tracing::info!(user_id = user.id, old = %hash.split('$').nth(3).unwrap_or(""), "rehashing password with current parameters");
+        active.password_hash = Set(Some(
+            auth.hasher
+                .hash(password)
+                .await
+                .map_err(anyhow::Error::from)?,
+        ));
+    }
+    let user = active.update(db).await?;
+
+    if user.two_factor_enabled {
+        let mfa_token = random_token();
+        mfa_challenges::ActiveModel {
+            token_hash: Set(sha256_hex(&mfa_token)),
+            user_id: Set(user.id),
+            failed_attempts: Set(0),
+            user_agent: Set(client.user_agent.clone()),
+            ip_address: Set(client.ip.clone()),
+            expires_at: Set(now() + Duration::seconds(MFA_TOKEN_TTL_SECS)),
+            consumed_at: Set(None),
+            created_at: Set(now()),
+        }
+        .insert(db)
+        .await?;
+        return Ok(LoginOutcome::SecondFactorRequired {
+            mfa_token,
+            expires_in: MFA_TOKEN_TTL_SECS,
+        });
+    }
+    let tokens = start_session(db, auth, user, client).await?;
+    Ok(LoginOutcome::SignedIn(Box::new(tokens)))
+}
+
+/// A new session (a new refresh-token family) with its first tokens.
+pub(super) async fn start_session(
+    db: &impl ConnectionTrait,
+    auth: &Auth,
+    user: users::Model,
+    client: &Client,
+) -> Result<Tokens> {
+    let at = now();
+    let session = sessions::ActiveModel {
+        public_id: Set(uuid::Uuid::new_v4().to_string()),
+        user_id: Set(user.id),
+        user_agent: Set(client.user_agent.clone()),
+        ip_address: Set(client.ip.clone()),
+        created_at: Set(at),
+        last_used_at: Set(at),
+        expires_at: Set(at + Duration::seconds(auth.session_ttl_secs)),
+        revoked_at: Set(None),
+        revoked_reason: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    issue_tokens(db, auth, user, session).await
+}
+
+pub(super) async fn issue_tokens(
+    db: &impl ConnectionTrait,
+    auth: &Auth,
+    user: users::Model,
+    session: sessions::Model,
+) -> Result<Tokens> {
+    let refresh_token = random_token();
+    refresh_tokens::ActiveModel {
+        token_hash: Set(sha256_hex(&refresh_token)),
+        session_id: Set(session.id),
+        created_at: Set(now()),
+        rotated_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    let access_token = auth.jwt.issue(
+        user.id,
+        &session.public_id,
+        now().timestamp(),
+        auth.access_ttl_secs,
+    )?;
+    Ok(Tokens {
+        access_token,
+        expires_in: auth.access_ttl_secs,
+        refresh_token,
+        session,
+        user,
+        recovery_codes_remaining: None,
+    })
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn login_second_factor(
+    db: &DatabaseConnection,
+    auth: &Auth,
+    mfa_token: &str,
+    factor: SecondFactor,
+    client: &Client,
+) -> Result<Tokens> {
+    const EXPIRED: &str = "this sign-in attempt is invalid or has expired; sign in again";
+    let token_hash = sha256_hex(mfa_token.trim());
+    let challenge = mfa_challenges::Entity::find_by_id(token_hash.clone())
+        .one(db)
+        .await?
+        .filter(|c| {
+            c.consumed_at.is_none() && c.expires_at > now() && c.failed_attempts < MFA_MAX_ATTEMPTS
+        })
+        .ok_or_else(|| unauthorized(EXPIRED))?;
+    let user = users::Entity::find_by_id(challenge.user_id)
+        .one(db)
+        .await?
+        .filter(|u| u.status == UserStatus::Active && u.two_factor_enabled)
+        .ok_or_else(|| unauthorized(EXPIRED))?;
+
+    let key = second_factor_key(user.id);
+    let at = now().timestamp();
+    if let Some(wait) = throttle::blocked_for(db, &key, at).await? {
+        return Err(too_many(wait));
+    }
+    let accepted = match &factor {
+        SecondFactor::Code(code) => accept_totp(db, auth, &user, code).await?,
+        SecondFactor::RecoveryCode(code) => use_recovery_code(db, user.id, code).await?,
+    };
+    if !accepted {
+        mfa_challenges::Entity::update_many()
+            .col_expr(
+                mfa_challenges::Column::FailedAttempts,
+                Expr::col(mfa_challenges::Column::FailedAttempts).add(1),
+            )
+            .filter(mfa_challenges::Column::TokenHash.eq(token_hash))
+            .exec(db)
+            .await?;
+        throttle::record_failure(db, &key, SECOND_FACTOR, at).await?;
+        tracing::warn!(user_id = user.id, "second factor rejected");
+        return Err(unauthorized(BAD_CODE));
+    }
+    // Single use: of two requests holding the same token, only one consumes it.
+    let consumed = mfa_challenges::Entity::update_many()
+        .col_expr(mfa_challenges::Column::ConsumedAt, Expr::value(now()))
+        .filter(mfa_challenges::Column::TokenHash.eq(token_hash))
+        .filter(mfa_challenges::Column::ConsumedAt.is_null())
+        .exec(db)
+        .await?;
+    if consumed.rows_affected != 1 {
+        return Err(unauthorized(EXPIRED));
+    }
+    throttle::clear(db, &key).await?;
+    let mut tokens = start_session(db, auth, user.clone(), client).await?;
+    if matches!(factor, SecondFactor::RecoveryCode(_)) {
+        tokens.recovery_codes_remaining = Some(remaining_recovery_codes(db, user.id).await?);
+    }
+    Ok(tokens)
+}
+
+/// True when `code` is valid for the user's confirmed secret at a time step later than any accepted
+/// before. The step is claimed with one conditional UPDATE, so of two requests carrying the same code
+/// exactly one wins.
+pub(super) async fn accept_totp(
+    db: &impl ConnectionTrait,
+    auth: &Auth,
+    user: &users::Model,
+    code: &str,
+) -> Result<bool> {
+    let Some(sealed) = user.two_factor_secret_enc.as_deref() else {
+        return Ok(false);
+    };
+    let secret = auth
+        .secrets
+        .open(sealed, &totp_context(user.id))
+        .map_err(anyhow::Error::from)?;
+    let Some(step) = totp::matching_step(&secret, &user.email, code, now().timestamp() as u64)?
+    else {
+        return Ok(false);
+    };
+    let step = step as i64;
+    let claimed = users::Entity::update_many()
+        .col_expr(users::Column::TwoFactorLastStep, Expr::value(step))
+        .filter(users::Column::Id.eq(user.id))
+        .filter(
+            users::Column::TwoFactorLastStep
+                .is_null()
+                .or(users::Column::TwoFactorLastStep.lt(step)),
+        )
+        .exec(db)
+        .await?;
+    if claimed.rows_affected != 1 {
+        tracing::warn!(user_id = user.id, "replayed TOTP code rejected");
+    }
+    Ok(claimed.rows_affected == 1)
+}
+
+pub(super) fn totp_context(user_id: i64) -> String {
+    format!("totp:{user_id}")
+}

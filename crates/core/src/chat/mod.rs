@@ -1,0 +1,442 @@
+//! Course chat: who may take part, messages and threads, edits with history, moderation (delete, pin),
+//! reactions, and the change feed.
+//!
+//! Every change runs in one transaction that also takes the course's next sequence number (see
+//! migration 11) and writes a `chat_events` row, so the feed is gapless and in commit order. On
+//! PostgreSQL the same transaction queues a NOTIFY carrying the course id and sequence number, which
+//! PostgreSQL delivers to every instance when (and only if) it commits.
+use chrono::{DateTime, Utc};
+use entity::chat_events::{self, EventKind};
+use entity::chat_message_edits;
+use entity::chat_message_reactions as reactions;
+use entity::chat_messages::{self, MessageType};
+use entity::chat_sequences;
+use entity::courses::{self, CourseStatus, CourseVisibility};
+use entity::enrollments::{self, EnrollmentStatus};
+use entity::users::{self, UserRole};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, FromQueryResult, JoinType, Order, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, RelationTrait, Select, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use utoipa::ToSchema;
+
+use crate::chat::writer::{ChatWriter, PendingPost};
+use crate::db::Backend;
+use crate::error::{Error, Result};
+use crate::events::{CHAT_CHANNEL, Committed, Events};
+use crate::now;
+use crate::paging::{MAX_PAGE, page_limit};
+use crate::security::throttle;
+
+pub mod access;
+mod changes;
+pub mod feed;
+mod history;
+mod post;
+pub mod writer;
+pub use changes::*;
+pub use history::*;
+pub use post::*;
+
+/// Someone who may use a course's chat.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub user: users::Model,
+    pub course_id: i64,
+    /// The course's instructor or an admin: may post announcements, delete anyone's messages, pin.
+    pub staff: bool,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Gate {
+    instructor_id: i64,
+    status: CourseStatus,
+    visibility: CourseVisibility,
+    enrollment_status: Option<EnrollmentStatus>,
+}
+
+/// Whether `user` is a member of the course's chat: an admin, the course's instructor, or a student
+/// whose enrollment is active or completed. 404 for a course that does not exist (or that the user
+/// cannot see), 403 for one they can see but are not a member of. One query.
+pub async fn member<C: ConnectionTrait>(
+    db: &C,
+    user: &users::Model,
+    course_id: i64,
+) -> Result<Member> {
+    let user_id = user.id;
+    let gate = courses::Entity::find_by_id(course_id)
+        .select_only()
+        .columns([
+            courses::Column::InstructorId,
+            courses::Column::Status,
+            courses::Column::Visibility,
+        ])
+        .column_as(
+            Expr::col((enrollments::Entity, enrollments::Column::Status)),
+            "enrollment_status",
+        )
+        .join(
+            JoinType::LeftJoin,
+            courses::Relation::Enrollments
+                .def()
+                .on_condition(move |_, right| {
+                    Expr::col((right, enrollments::Column::UserId))
+                        .eq(user_id)
+                        .into()
+                }),
+        )
+        .into_model::<Gate>()
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::NotFound("no such course".into()))?;
+    let staff = user.role == UserRole::Admin || gate.instructor_id == user.id;
+    let student = gate
+        .enrollment_status
+        .is_some_and(EnrollmentStatus::grants_access);
+    if staff || student {
+        return Ok(Member {
+            user: user.clone(),
+            course_id,
+            staff,
+        });
+    }
+    if gate.status == CourseStatus::Draft || gate.visibility == CourseVisibility::Private {
+        return Err(Error::NotFound("no such course".into()));
+    }
+    Err(Error::Forbidden(
+        "only the course's active or completed students, its instructor and admins can use its chat"
+            .into(),
+    ))
+}
+
+/// A message as every reader sees it. A deleted message is a tombstone: `deleted` is true and
+/// `content` is null.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageView {
+    pub id: i64,
+    pub course_id: i64,
+    /// The message this one replies to; null for a top-level message.
+    pub parent_id: Option<i64>,
+    /// Null once the author's account has been erased.
+    pub author: Option<Author>,
+    #[schema(value_type = String, example = "text")]
+    #[serde(rename = "type")]
+    pub message_type: MessageType,
+    /// Plain text exactly as sent (never HTML); null when deleted.
+    pub content: Option<String>,
+    pub deleted: bool,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub edit_count: i32,
+    pub pinned_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Author {
+    pub id: i64,
+    pub username: String,
+    pub name: String,
+}
+
+impl Author {
+    fn new(id: i64, username: String, first_name: &str, last_name: &str) -> Self {
+        let name = format!("{first_name} {last_name}").trim().to_string();
+        Self { id, username, name }
+    }
+}
+
+impl MessageView {
+    fn is_by(&self, user: &users::Model) -> bool {
+        self.author.as_ref().is_some_and(|a| a.id == user.id)
+    }
+}
+
+/// One message with its thread size and reactions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageDetail {
+    #[serde(flatten)]
+    pub message: MessageView,
+    /// Replies that are not deleted.
+    pub reply_count: i64,
+    pub reactions: Vec<ReactionCount>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReactionCount {
+    pub emoji: String,
+    pub count: i64,
+    /// Whether the caller is among them.
+    pub mine: bool,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct MessageRow {
+    id: i64,
+    course_id: i64,
+    user_id: Option<i64>,
+    parent_id: Option<i64>,
+    message_type: MessageType,
+    content: String,
+    edited_at: Option<DateTime<Utc>>,
+    edit_count: i32,
+    deleted_at: Option<DateTime<Utc>>,
+    pinned_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    author_username: Option<String>,
+    author_first_name: Option<String>,
+    author_last_name: Option<String>,
+}
+
+impl From<MessageRow> for MessageView {
+    fn from(r: MessageRow) -> Self {
+        let author = match (r.user_id, r.author_username) {
+            (Some(id), Some(username)) => Some(Author::new(
+                id,
+                username,
+                &r.author_first_name.unwrap_or_default(),
+                &r.author_last_name.unwrap_or_default(),
+            )),
+            _ => None,
+        };
+        let deleted = r.deleted_at.is_some();
+        MessageView {
+            id: r.id,
+            course_id: r.course_id,
+            parent_id: r.parent_id,
+            author,
+            message_type: r.message_type,
+            content: (!deleted).then_some(r.content),
+            deleted,
+            deleted_at: r.deleted_at,
+            edited_at: r.edited_at,
+            edit_count: r.edit_count,
+            pinned_at: r.pinned_at,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// Messages with their author's public name, in one query.
+fn messages() -> Select<chat_messages::Entity> {
+    use chat_messages::Column as M;
+    chat_messages::Entity::find()
+        .select_only()
+        .columns([
+            M::Id,
+            M::CourseId,
+            M::UserId,
+            M::ParentId,
+            M::MessageType,
+            M::Content,
+            M::EditedAt,
+            M::EditCount,
+            M::DeletedAt,
+            M::PinnedAt,
+            M::CreatedAt,
+        ])
+        .column_as(users::Column::Username, "author_username")
+        .column_as(users::Column::FirstName, "author_first_name")
+        .column_as(users::Column::LastName, "author_last_name")
+        .join(JoinType::LeftJoin, chat_messages::Relation::Author.def())
+}
+
+/// Keyset paging by message id.
+#[derive(Debug, Default, Clone, Copy, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    /// Only messages with a smaller id.
+    pub before: Option<i64>,
+    /// Only messages with a larger id.
+    pub after: Option<i64>,
+    /// 1 to 100 (default 50).
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessagePage {
+    pub items: Vec<MessageView>,
+    /// Whether more messages lie beyond this page in the direction paged (older with `before` or by
+    /// default, newer with `after`).
+    pub has_more: bool,
+}
+
+/// A committed change: the course and the sequence number of its event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub course_id: i64,
+    pub seq: i64,
+}
+
+/// Inside `txn`: takes the course's next sequence number (locking the course's counter until commit,
+/// which makes numbers gapless and in commit order), writes the event, and queues the notification.
+async fn record_event(
+    txn: &DatabaseTransaction,
+    course_id: i64,
+    kind: EventKind,
+    message_id: i64,
+    actor_id: i64,
+    emoji: Option<String>,
+) -> Result<Change> {
+    use chat_sequences::Column as S;
+    let next = Query::insert()
+        .into_table(chat_sequences::Entity)
+        .columns([S::CourseId, S::LastSeq])
+        .values_panic([course_id.into(), 1i64.into()])
+        .on_conflict(
+            OnConflict::column(S::CourseId)
+                .value(
+                    S::LastSeq,
+                    Expr::col((chat_sequences::Entity, S::LastSeq)).add(1),
+                )
+                .to_owned(),
+        )
+        .returning_col(S::LastSeq)
+        .to_owned();
+    let seq: i64 = txn
+        .query_one(&next)
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("no sequence number returned")))?
+        .try_get("", "last_seq")?;
+    chat_events::Entity::insert(chat_events::ActiveModel {
+        course_id: Set(course_id),
+        seq: Set(seq),
+        kind: Set(kind),
+        message_id: Set(Some(message_id)),
+        actor_id: Set(Some(actor_id)),
+        emoji: Set(emoji),
+        created_at: Set(now()),
+        ..Default::default()
+    })
+    .exec_without_returning(txn)
+    .await?;
+    let change = Change { course_id, seq };
+    Backend::of(txn)?
+        .notify(txn, CHAT_CHANNEL, &change.payload())
+        .await?;
+    Ok(change)
+}
+
+/// What a client sends to post a message.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMessage {
+    /// Plain text, stored exactly as sent (never interpreted as HTML); not blank, at most
+    /// `LMS_CHAT_MAX_MESSAGE_CHARS` characters (default 4000).
+    pub content: String,
+    /// `text` (default), `question`, `answer`, or `announcement` (course staff only).
+    #[serde(rename = "type")]
+    #[schema(value_type = Option<String>, example = "text")]
+    pub message_type: Option<MessageType>,
+    /// Reply to this message (a top-level message of the same course).
+    pub parent_id: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditMessage {
+    /// The new plain-text content (same rules as when posting).
+    pub content: String,
+}
+
+/// Limits that come from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_chars: usize,
+    pub posts_per_minute: i32,
+}
+
+fn check_content(content: &str, limits: Limits) -> Result<()> {
+    if content.trim().is_empty() {
+        return Err(Error::invalid("content", "must not be blank"));
+    }
+    if content.chars().count() > limits.max_chars {
+        return Err(Error::invalid(
+            "content",
+            format!("must be at most {} characters", limits.max_chars),
+        ));
+    }
+    if content.contains('\0') {
+        return Err(Error::invalid("content", "must not contain NUL characters"));
+    }
+    Ok(())
+}
+
+/// The rate-limit bucket of a user's posts is this followed by the user id.
+pub const POST_LIMIT_KEY: &str = "chat-post:user:";
+/// The posting limit counts posts in fixed windows of this many seconds.
+pub const POST_LIMIT_WINDOW_SECS: i64 = 60;
+
+/// One earlier version of a message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EditView {
+    /// The content the message had before this edit.
+    pub content: String,
+    pub edited_at: DateTime<Utc>,
+}
+
+/// Whether `s` is one emoji (possibly a sequence: skin tones, ZWJ sequences, flags, keycaps).
+pub fn is_emoji(s: &str) -> bool {
+    fn pictographic(c: char) -> bool {
+        matches!(c as u32,
+            0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF | 0x2190..=0x21FF
+            | 0x2300..=0x23FF | 0x25A0..=0x25FF | 0x2934 | 0x2935 | 0x3030 | 0x303D | 0x3297
+            | 0x3299 | 0xA9 | 0xAE | 0x203C | 0x2049 | 0x2122 | 0x2139)
+    }
+    fn joiner(c: char) -> bool {
+        matches!(
+            c as u32,
+            0x200D | 0xFE0F | 0xFE0E | 0x20E3 | 0xE0020..=0xE007F
+        )
+    }
+    let keycap = |c: char| c.is_ascii_digit() || c == '#' || c == '*';
+    let chars: Vec<char> = s.chars().collect();
+    !chars.is_empty()
+        && s.len() <= 32
+        && chars.iter().any(|c| pictographic(*c) || *c == '\u{20E3}')
+        && chars
+            .iter()
+            .enumerate()
+            .all(|(i, c)| pictographic(*c) || joiner(*c) || (i == 0 && keycap(*c)))
+}
+
+/// One entry of the change feed. `message` is the message as it is now (a tombstone once deleted),
+/// so content removed by a deletion is gone from the feed as well.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EventView {
+    pub seq: i64,
+    pub course_id: i64,
+    /// `message.created`, `message.edited`, `message.deleted`, `message.pinned`, `message.unpinned`,
+    /// `reaction.added` or `reaction.removed`.
+    #[serde(rename = "type")]
+    #[schema(value_type = String, example = "message.created")]
+    pub kind: EventKind,
+    pub message_id: Option<i64>,
+    /// Who made the change.
+    pub actor_id: Option<i64>,
+    /// The emoji of a reaction event.
+    pub emoji: Option<String>,
+    pub at: DateTime<Utc>,
+    pub message: Option<MessageView>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_emoji;
+
+    #[test]
+    fn emoji_validation() {
+        for ok in ["👍", "❤️", "🎉", "👍🏽", "👩‍💻", "🇵🇹", "1️⃣", "✅", "👨‍👩‍👧‍👦"]
+        {
+            assert!(is_emoji(ok), "{ok}");
+        }
+        for bad in ["", "a", "<b>", "👍 ", "ok👍", "1", "🎉".repeat(9).as_str()] {
+            assert!(!is_emoji(bad), "{bad:?}");
+        }
+    }
+}
