@@ -12,7 +12,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use lms_core::chat::access::AccessCache;
 use lms_core::chat::feed::Hub;
-use lms_core::chat::writer::ChatWriter;
+use lms_core::chat::PostWriter;
 use lms_core::db::{Backend, redact_url};
 use lms_core::events::Events;
 use lms_core::mail::Mailer;
@@ -61,9 +61,11 @@ impl Application {
         let listener = TcpListener::bind(config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
-        let chat_writer = backend
-            .batches_chat_posts()
-            .then(|| ChatWriter::start(db.clone(), config.chat_posts_per_minute));
+        let chat_writer = Arc::new(PostWriter::for_backend(
+            db.clone(),
+            backend,
+            config.chat_posts_per_minute,
+        ));
         let chat_access = Arc::new(AccessCache::new(Duration::from_secs(
             config.chat_access_cache_secs,
         )));

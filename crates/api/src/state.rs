@@ -3,7 +3,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use lms_core::chat::access::AccessCache;
 use lms_core::chat::feed::Hub;
-use lms_core::chat::writer::ChatWriter;
+use lms_core::chat::PostWriter;
 use lms_core::db::Backend;
 use lms_core::events::Events;
 use lms_core::security::Auth;
@@ -24,8 +24,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Who may use which course chat, remembered for a few seconds (see `lms_core::chat::access`).
     pub chat_access: Arc<AccessCache>,
-    /// Writes chat posts in batches where the backend does (see `Backend::batches_chat_posts`).
-    pub chat_writer: Option<Arc<ChatWriter>>,
+    /// Writes chat posts, in batches where the backend calls for it (`Backend::batches_chat_posts`).
+    pub chat_writer: Arc<PostWriter>,
 }
 
 impl FromRef<AppState> for DatabaseConnection {

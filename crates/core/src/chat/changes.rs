@@ -51,11 +51,13 @@ pub async fn edit(
     .await?;
     let change = record_event(
         &txn,
-        member.course_id,
-        EventKind::MessageEdited,
-        id,
-        member.user.id,
-        None,
+        NewEvent {
+            course_id: member.course_id,
+            kind: EventKind::MessageEdited,
+            message_id: id,
+            actor_id: member.user.id,
+            emoji: None,
+        },
     )
     .await?;
     let view = find(&txn, member, id).await?;
@@ -108,11 +110,13 @@ pub async fn delete(
         .await?;
     let change = record_event(
         &txn,
-        member.course_id,
-        EventKind::MessageDeleted,
-        id,
-        member.user.id,
-        None,
+        NewEvent {
+            course_id: member.course_id,
+            kind: EventKind::MessageDeleted,
+            message_id: id,
+            actor_id: member.user.id,
+            emoji: None,
+        },
     )
     .await?;
     txn.commit().await?;
@@ -170,7 +174,16 @@ pub async fn set_pinned(
     } else {
         EventKind::MessageUnpinned
     };
-    let change = record_event(&txn, member.course_id, kind, id, member.user.id, None).await?;
+    let change = record_event(
+        &txn,
+        NewEvent {
+            course_id: member.course_id,
+            kind,
+            message_id: id,
+            actor_id: member.user.id,
+            emoji: None,
+        },
+    ).await?;
     let view = find(&txn, member, id).await?;
     txn.commit().await?;
     events.publish(Committed::Chat(change)).await;
@@ -241,11 +254,13 @@ pub async fn react(
         change = Some(
             record_event(
                 &txn,
-                member.course_id,
-                kind,
-                id,
-                member.user.id,
-                Some(emoji.to_string()),
+                NewEvent {
+                    course_id: member.course_id,
+                    kind,
+                    message_id: id,
+                    actor_id: member.user.id,
+                    emoji: Some(emoji.to_string()),
+                },
             )
             .await?,
         );

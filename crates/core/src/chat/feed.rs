@@ -50,13 +50,6 @@ impl Frame {
     }
 }
 
-impl Change {
-    /// The NOTIFY payload: `<course id>:<seq>`.
-    pub fn payload(&self) -> String {
-        format!("{}:{}", self.course_id, self.seq)
-    }
-}
-
 struct CourseFeed {
     tx: broadcast::Sender<Frame>,
     /// The last seq broadcast on `tx`.

@@ -14,9 +14,9 @@ use entity::chat_sequences;
 use entity::courses::{self, CourseStatus, CourseVisibility};
 use entity::enrollments::{self, EnrollmentStatus};
 use entity::users::{self, UserRole};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     EntityTrait, FromQueryResult, JoinType, Order, QueryFilter, QueryOrder, QuerySelect,
     QueryTrait, RelationTrait, Select, TransactionTrait,
 };
@@ -24,23 +24,24 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use utoipa::ToSchema;
 
-use crate::chat::writer::{ChatWriter, PendingPost};
-use crate::db::Backend;
+use crate::chat::writer::PendingPost;
 use crate::error::{Error, Result};
-use crate::events::{CHAT_CHANNEL, Committed, Events};
+use crate::events::{Committed, Events};
 use crate::now;
 use crate::paging::{MAX_PAGE, page_limit};
-use crate::security::throttle;
 
 pub mod access;
 mod changes;
 pub mod feed;
 mod history;
 mod post;
+mod record;
 pub mod writer;
 pub use changes::*;
 pub use history::*;
 pub use post::*;
+pub use record::{Change, NewEvent, record_event, record_events};
+pub use writer::{POST_LIMIT_KEY, POST_LIMIT_WINDOW_SECS, PostWriter};
 
 /// Someone who may use a course's chat.
 #[derive(Debug, Clone)]
@@ -266,62 +267,6 @@ pub struct MessagePage {
     pub has_more: bool,
 }
 
-/// A committed change: the course and the sequence number of its event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Change {
-    pub course_id: i64,
-    pub seq: i64,
-}
-
-/// Inside `txn`: takes the course's next sequence number (locking the course's counter until commit,
-/// which makes numbers gapless and in commit order), writes the event, and queues the notification.
-async fn record_event(
-    txn: &DatabaseTransaction,
-    course_id: i64,
-    kind: EventKind,
-    message_id: i64,
-    actor_id: i64,
-    emoji: Option<String>,
-) -> Result<Change> {
-    use chat_sequences::Column as S;
-    let next = Query::insert()
-        .into_table(chat_sequences::Entity)
-        .columns([S::CourseId, S::LastSeq])
-        .values_panic([course_id.into(), 1i64.into()])
-        .on_conflict(
-            OnConflict::column(S::CourseId)
-                .value(
-                    S::LastSeq,
-                    Expr::col((chat_sequences::Entity, S::LastSeq)).add(1),
-                )
-                .to_owned(),
-        )
-        .returning_col(S::LastSeq)
-        .to_owned();
-    let seq: i64 = txn
-        .query_one(&next)
-        .await?
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("no sequence number returned")))?
-        .try_get("", "last_seq")?;
-    chat_events::Entity::insert(chat_events::ActiveModel {
-        course_id: Set(course_id),
-        seq: Set(seq),
-        kind: Set(kind),
-        message_id: Set(Some(message_id)),
-        actor_id: Set(Some(actor_id)),
-        emoji: Set(emoji),
-        created_at: Set(now()),
-        ..Default::default()
-    })
-    .exec_without_returning(txn)
-    .await?;
-    let change = Change { course_id, seq };
-    Backend::of(txn)?
-        .notify(txn, CHAT_CHANNEL, &change.payload())
-        .await?;
-    Ok(change)
-}
-
 /// What a client sends to post a message.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -348,7 +293,6 @@ pub struct EditMessage {
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_chars: usize,
-    pub posts_per_minute: i32,
 }
 
 fn check_content(content: &str, limits: Limits) -> Result<()> {
@@ -367,10 +311,6 @@ fn check_content(content: &str, limits: Limits) -> Result<()> {
     Ok(())
 }
 
-/// The rate-limit bucket of a user's posts is this followed by the user id.
-pub const POST_LIMIT_KEY: &str = "chat-post:user:";
-/// The posting limit counts posts in fixed windows of this many seconds.
-pub const POST_LIMIT_WINDOW_SECS: i64 = 60;
 
 /// One earlier version of a message.
 #[derive(Debug, Serialize, ToSchema)]

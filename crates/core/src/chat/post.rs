@@ -4,7 +4,7 @@ use super::*;
 pub async fn post(
     db: &DatabaseConnection,
     events: &Events,
-    writer: Option<&ChatWriter>,
+    writer: &PostWriter,
     member: &Member,
     input: NewMessage,
     limits: Limits,
@@ -42,63 +42,20 @@ pub async fn post(
         }
     }
 
-    let (id, change, at) = if let Some(writer) = writer {
-        let written = writer
-            .post(PendingPost {
-                course_id: member.course_id,
-                user_id: member.user.id,
-                parent_id: input.parent_id,
-                message_type,
-                content: input.content.clone(),
-            })
-            .await?;
-        let change = Change {
+    let written = writer
+        .post(PendingPost {
             course_id: member.course_id,
-            seq: written.seq,
-        };
-        (written.id, change, written.created_at)
-    } else {
-        let at = now();
-        let key = format!("{POST_LIMIT_KEY}{}", member.user.id);
-        let txn = db.begin().await?;
-        if let Some(retry_after_secs) = throttle::count_use(
-            &txn,
-            &key,
-            limits.posts_per_minute,
-            POST_LIMIT_WINDOW_SECS,
-            at.timestamp(),
-        )
-        .await?
-        {
-            return Err(Error::TooManyRequests { retry_after_secs });
-        }
-        let inserted = chat_messages::Entity::insert(chat_messages::ActiveModel {
-            course_id: Set(member.course_id),
-            user_id: Set(Some(member.user.id)),
-            parent_id: Set(input.parent_id),
-            message_type: Set(message_type),
-            content: Set(input.content.clone()),
-            edit_count: Set(0),
-            metadata: Set(serde_json::json!({})),
-            created_at: Set(at),
-            updated_at: Set(at),
-            ..Default::default()
+            user_id: member.user.id,
+            parent_id: input.parent_id,
+            message_type,
+            content: input.content.clone(),
         })
-        .exec(&txn)
         .await?;
-        let id = inserted.last_insert_id;
-        let change = record_event(
-            &txn,
-            member.course_id,
-            EventKind::MessageCreated,
-            id,
-            member.user.id,
-            None,
-        )
-        .await?;
-        txn.commit().await?;
-        (id, change, at)
+    let change = Change {
+        course_id: member.course_id,
+        seq: written.seq,
     };
+    let (id, at) = (written.id, written.created_at);
     let user = &member.user;
     let view = MessageView {
         id,

@@ -1,96 +1,247 @@
-//! PostgreSQL: chat posts are committed in batches ("group commit").
+//! Writing chat posts: one path, [`write`], and two strategies that run it.
 //!
-//! A post needs a rate-limit bump, the message, the course's next sequence number and the event, and
-//! the NOTIFY that tells the other instances. As one transaction per post, the hot rows (the course's
-//! sequence counter, PostgreSQL's notification queue) make concurrent posts wait for each other, and
-//! the database's per-transaction work dominates. So each instance has one writer task: posts that
-//! arrive while a batch is being written wait in a queue, and the next batch takes all of them (up to
-//! [`MAX_BATCH`]) in one statement, hence one transaction. Under no load a batch is a single post and
-//! nothing waits; under load the database does a fraction of the work per post.
+//! A post needs its author's posting limit counted, the message inserted, the course's next sequence
+//! number and its event ([`super::record`]), and the notification that tells the other instances.
+//! [`write`] does all of it for any number of posts with one statement per step, inside the caller's
+//! transaction, and decides each post on its own: a post over its author's limit gets 429 while the
+//! others in the same call are written.
 //!
-//! The statement keeps every guarantee of a single post: each user's posts are counted against their
-//! limit in order (a refused attempt still counts), every course's events get consecutive sequence
-//! numbers in one locked update of its counter (gapless, commit order), and one NOTIFY per batch lists
-//! each course with its last sequence number. If a batch fails as a whole (say a course was deleted
-//! under one of its posts), each of its posts is retried alone, so one bad post fails only itself.
-use std::sync::Arc;
+//! - [`PostWriter::Single`]: each post is one call in its own transaction. Where writers serialize on
+//!   the whole database anyway (SQLite) nothing is gained by waiting for company.
+//! - [`PostWriter::Batched`] ("group commit"): as one transaction per post, the hot rows (the course's
+//!   sequence counter, PostgreSQL's notification queue) make concurrent posts wait for each other, and
+//!   the database's per-transaction work dominates. So one writer task per instance takes every post
+//!   that arrived while the previous batch was written (up to [`MAX_BATCH`]) and writes them in one
+//!   call, hence one transaction. Under no load a batch is a single post and nothing waits. If a batch
+//!   fails as a whole (say a course was deleted under one of its posts), each of its posts is retried
+//!   alone, so one bad post fails only itself.
+//!
+//! Both give the same rows, events and counts for the same posts (a test checks it on PostgreSQL).
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use entity::chat_messages::MessageType;
-use sea_orm::{ActiveEnum, ConnectionTrait, DatabaseConnection, DbBackend, Statement};
-use serde::Serialize;
+use entity::chat_events::EventKind;
+use entity::chat_messages::{self, MessageType};
+use sea_orm::{
+    ActiveValue::Set, DatabaseConnection, DatabaseTransaction, EntityTrait, TransactionTrait,
+};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::chat::{POST_LIMIT_KEY, POST_LIMIT_WINDOW_SECS};
+use super::record::{NewEvent, record_events};
+use crate::db::Backend;
 use crate::error::{Error, Result};
-use crate::events::CHAT_CHANNEL;
 use crate::now;
 use crate::security::throttle;
 
-/// Most posts in one statement.
+/// The rate-limit bucket of a user's posts is this followed by the user id.
+pub const POST_LIMIT_KEY: &str = "chat-post:user:";
+/// The posting limit counts posts in fixed windows of this many seconds.
+pub const POST_LIMIT_WINDOW_SECS: i64 = 60;
+/// Most posts in one batch.
 pub const MAX_BATCH: usize = 100;
-/// Posts that may wait for the writer before senders wait too.
+/// Posts that may wait for the batch writer before senders wait too.
 const QUEUE: usize = 4096;
 
 /// A validated post, ready to be written.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingPost {
     pub course_id: i64,
     pub user_id: i64,
     pub parent_id: Option<i64>,
-    #[serde(serialize_with = "as_db_value")]
     pub message_type: MessageType,
     pub content: String,
 }
 
-fn as_db_value<S: serde::Serializer>(t: &MessageType, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.to_value())
-}
-
 /// A written post.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Written {
     pub id: i64,
     pub seq: i64,
     pub created_at: DateTime<Utc>,
 }
 
-struct Job {
+/// Writes `posts` inside `txn`, allowing each author `limit` posts per window: for each post, in
+/// order, the written post or 429. Fails as a whole only when the database does.
+pub async fn write(
+    txn: &DatabaseTransaction,
+    posts: &[&PendingPost],
+    limit: i32,
+) -> Result<Vec<Result<Written>>> {
+    let at = now();
+    let key = |user_id: i64| format!("{POST_LIMIT_KEY}{user_id}");
+    let mut wanted: BTreeMap<String, i32> = BTreeMap::new();
+    for post in posts {
+        *wanted.entry(key(post.user_id)).or_default() += 1;
+    }
+    let mut granted =
+        throttle::count_uses(txn, &wanted, limit, POST_LIMIT_WINDOW_SECS, at.timestamp()).await?;
+    // Each author's first posts (in order) take the grant; the rest are refused.
+    let mut allowed = Vec::with_capacity(posts.len());
+    let mut outcome: Vec<Option<Result<Written>>> = Vec::with_capacity(posts.len());
+    for post in posts {
+        match granted.get_mut(&key(post.user_id)) {
+            Some((grant, _)) if *grant > 0 => {
+                *grant -= 1;
+                allowed.push(*post);
+                outcome.push(None);
+            }
+            bucket => {
+                let window_start = bucket.map_or(at.timestamp(), |(_, b)| b.window_start);
+                outcome.push(Some(Err(Error::TooManyRequests {
+                    retry_after_secs: throttle::retry_after(
+                        window_start,
+                        POST_LIMIT_WINDOW_SECS,
+                        at.timestamp(),
+                    ),
+                })));
+            }
+        }
+    }
+    let mut written = insert_messages(txn, &allowed, at).await?.into_iter();
+    for slot in outcome.iter_mut().filter(|slot| slot.is_none()) {
+        let next = written
+            .next()
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("fewer posts written than allowed")))?;
+        *slot = Some(Ok(next));
+    }
+    Ok(outcome.into_iter().flatten().collect())
+}
+
+/// Inserts the messages (one statement) and records their `message.created` events.
+async fn insert_messages(
+    txn: &DatabaseTransaction,
+    posts: &[&PendingPost],
+    at: DateTime<Utc>,
+) -> Result<Vec<Written>> {
+    if posts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = posts.iter().map(|post| chat_messages::ActiveModel {
+        course_id: Set(post.course_id),
+        user_id: Set(Some(post.user_id)),
+        parent_id: Set(post.parent_id),
+        message_type: Set(post.message_type),
+        content: Set(post.content.clone()),
+        edit_count: Set(0),
+        metadata: Set(serde_json::json!({})),
+        created_at: Set(at),
+        updated_at: Set(at),
+        ..Default::default()
+    });
+    // RETURNING gives the rows of one multi-row INSERT in the order of its VALUES, on PostgreSQL
+    // and SQLite alike.
+    let inserted = chat_messages::Entity::insert_many(rows)
+        .exec_with_returning(txn)
+        .await?;
+    if inserted.len() != posts.len() {
+        return Err(Error::Internal(anyhow::anyhow!(
+            "{} messages inserted for {} posts",
+            inserted.len(),
+            posts.len()
+        )));
+    }
+    let events: Vec<NewEvent> = inserted
+        .iter()
+        .map(|message| NewEvent {
+            course_id: message.course_id,
+            kind: EventKind::MessageCreated,
+            message_id: message.id,
+            actor_id: message.user_id.unwrap_or_default(),
+            emoji: None,
+        })
+        .collect();
+    let changes = record_events(txn, &events).await?;
+    Ok(inserted
+        .iter()
+        .zip(changes)
+        .map(|(message, change)| Written {
+            id: message.id,
+            seq: change.seq,
+            created_at: at,
+        })
+        .collect())
+}
+
+/// How this instance writes posts.
+pub enum PostWriter {
+    /// One transaction per post.
+    Single {
+        db: DatabaseConnection,
+        limit: i32,
+    },
+    /// One writer task commits the posts that wait for it in batches.
+    Batched(mpsc::Sender<Job>),
+}
+
+pub struct Job {
     post: PendingPost,
     reply: oneshot::Sender<Result<Written>>,
 }
 
-/// The instance's writer of chat posts (PostgreSQL only).
-pub struct ChatWriter {
-    queue: mpsc::Sender<Job>,
-}
+impl PostWriter {
+    /// The strategy `backend` calls for ([`Backend::batches_chat_posts`]); `limit` is each user's
+    /// posts per window.
+    pub fn for_backend(db: DatabaseConnection, backend: Backend, limit: i32) -> Self {
+        if backend.batches_chat_posts() {
+            Self::batched(db, limit)
+        } else {
+            Self::single(db, limit)
+        }
+    }
 
-impl ChatWriter {
-    /// Starts the writer task; it ends when the last handle is dropped.
-    pub fn start(db: DatabaseConnection, posts_per_minute: i32) -> Arc<Self> {
+    pub fn single(db: DatabaseConnection, limit: i32) -> Self {
+        PostWriter::Single { db, limit }
+    }
+
+    /// Starts the writer task; it ends when the writer is dropped.
+    pub fn batched(db: DatabaseConnection, limit: i32) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        tokio::spawn(run(db, jobs, posts_per_minute));
-        Arc::new(Self { queue })
+        tokio::spawn(run_batches(db, jobs, limit));
+        PostWriter::Batched(queue)
     }
 
-    /// Writes one post (with whichever others are waiting) and returns it once committed.
+    /// Writes one post and returns it once committed (or 429 over the posting limit).
     pub async fn post(&self, post: PendingPost) -> Result<Written> {
-        let (reply, answer) = oneshot::channel();
-        self.queue
-            .send(Job { post, reply })
-            .await
-            .map_err(|_| Error::Internal(anyhow::anyhow!("the chat writer has stopped")))?;
-        answer
-            .await
-            .map_err(|_| Error::Internal(anyhow::anyhow!("the chat writer dropped a post")))?
+        match self {
+            PostWriter::Single { db, limit } => write_alone(db, &post, *limit).await,
+            PostWriter::Batched(queue) => {
+                let (reply, answer) = oneshot::channel();
+                queue
+                    .send(Job { post, reply })
+                    .await
+                    .map_err(|_| Error::Internal(anyhow::anyhow!("the chat writer has stopped")))?;
+                answer
+                    .await
+                    .map_err(|_| Error::Internal(anyhow::anyhow!("the chat writer dropped a post")))?
+            }
+        }
     }
 }
 
-async fn run(db: DatabaseConnection, mut jobs: mpsc::Receiver<Job>, limit: i32) {
+/// One call of [`write`] in its own transaction.
+async fn write_batch(
+    db: &DatabaseConnection,
+    posts: &[&PendingPost],
+    limit: i32,
+) -> Result<Vec<Result<Written>>> {
+    let txn = db.begin().await?;
+    let results = write(&txn, posts, limit).await?;
+    txn.commit().await?;
+    Ok(results)
+}
+
+async fn write_alone(db: &DatabaseConnection, post: &PendingPost, limit: i32) -> Result<Written> {
+    write_batch(db, &[post], limit)
+        .await?
+        .pop()
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("no result for a post")))?
+}
+
+async fn run_batches(db: DatabaseConnection, mut jobs: mpsc::Receiver<Job>, limit: i32) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let posts: Vec<&PendingPost> = batch.iter().map(|j| &j.post).collect();
-        match write(&db, &posts, limit).await {
+        match write_batch(&db, &posts, limit).await {
             Ok(results) => {
                 for (job, result) in batch.drain(..).zip(results) {
                     let _ = job.reply.send(result);
@@ -101,134 +252,9 @@ async fn run(db: DatabaseConnection, mut jobs: mpsc::Receiver<Job>, limit: i32) 
                     tracing::warn!(%error, posts = batch.len(), "a batch of chat posts failed; writing them one by one");
                 }
                 for job in batch.drain(..) {
-                    let result = match write(&db, &[&job.post], limit).await {
-                        Ok(mut results) => results.pop().unwrap_or_else(|| {
-                            Err(Error::Internal(anyhow::anyhow!("no result for a post")))
-                        }),
-                        Err(error) => Err(error),
-                    };
-                    let _ = job.reply.send(result);
+                    let _ = job.reply.send(write_alone(&db, &job.post, limit).await);
                 }
             }
         }
     }
-}
-
-/// The batch statement. $1: the posts as a JSON array (with their position `ord`), $2: now in unix
-/// seconds, $3: now, $4: the limit per window, $5: the notification channel, $6: the rate-limit key
-/// prefix, $7: the window in seconds. The rate-limit upsert is `throttle::count_use` for many keys
-/// at once.
-const SQL: &str = r#"
-WITH input AS (
-    SELECT * FROM jsonb_to_recordset($1::jsonb)
-        AS t(ord int, course_id bigint, user_id bigint, parent_id bigint, message_type text, content text)
-), per_user AS (
-    SELECT user_id, $6 || user_id AS key, count(*) AS n FROM input GROUP BY user_id
-), rl AS (
-    INSERT INTO rate_limits AS r (key, hits, window_start)
-    SELECT key, n, $2 FROM per_user ORDER BY key
-    ON CONFLICT (key) DO UPDATE SET
-        hits = CASE WHEN r.window_start <= $2 - $7 THEN excluded.hits ELSE r.hits + excluded.hits END,
-        window_start = CASE WHEN r.window_start <= $2 - $7 THEN $2 ELSE r.window_start END
-    RETURNING key, hits, window_start
-), ranked AS (
-    SELECT i.*, rl.window_start,
-        rl.hits - p.n + row_number() OVER (PARTITION BY i.user_id ORDER BY i.ord) AS used
-    FROM input i JOIN per_user p ON p.user_id = i.user_id JOIN rl ON rl.key = p.key
-), allowed AS (
-    SELECT ranked.*, nextval(pg_get_serial_sequence('chat_messages', 'id')) AS id
-    FROM ranked WHERE used <= $4
-), msg AS (
-    INSERT INTO chat_messages (id, course_id, user_id, parent_id, message_type, content, edit_count, metadata, created_at, updated_at)
-    SELECT id, course_id, user_id, parent_id, message_type, content, 0, '{}', $3, $3 FROM allowed ORDER BY ord
-    RETURNING id
-), counts AS (
-    SELECT course_id, count(*) AS n FROM allowed GROUP BY course_id
-), seq AS (
-    INSERT INTO chat_sequences AS s (course_id, last_seq)
-    SELECT course_id, n FROM counts ORDER BY course_id
-    ON CONFLICT (course_id) DO UPDATE SET last_seq = s.last_seq + excluded.last_seq
-    RETURNING course_id, last_seq
-), numbered AS (
-    SELECT a.ord, a.id, a.course_id, a.user_id,
-        seq.last_seq - c.n + row_number() OVER (PARTITION BY a.course_id ORDER BY a.ord) AS seq
-    FROM allowed a JOIN counts c ON c.course_id = a.course_id JOIN seq ON seq.course_id = a.course_id
-), ev AS (
-    INSERT INTO chat_events (course_id, seq, kind, message_id, actor_id, created_at)
-    SELECT course_id, seq, 'message.created', id, user_id, $3 FROM numbered ORDER BY course_id, seq
-    RETURNING 1
-), note AS (
-    SELECT pg_notify($5, string_agg(course_id::text || ':' || last_seq::text, ',')) FROM seq
-    HAVING count(*) > 0
-)
-SELECT r.ord, r.used, r.window_start, n.id, n.seq,
-    (SELECT count(*) FROM msg) + (SELECT count(*) FROM ev) + (SELECT count(*) FROM note) AS written
-FROM ranked r LEFT JOIN numbered n ON n.ord = r.ord
-ORDER BY r.ord"#;
-
-/// Writes `posts` in one statement: for each, the written post or 429 (rate limit).
-async fn write(
-    db: &DatabaseConnection,
-    posts: &[&PendingPost],
-    limit: i32,
-) -> Result<Vec<Result<Written>>> {
-    #[derive(Serialize)]
-    struct Row<'a> {
-        ord: usize,
-        #[serde(flatten)]
-        post: &'a PendingPost,
-    }
-    let rows: Vec<Row> = posts
-        .iter()
-        .enumerate()
-        .map(|(ord, post)| Row { ord, post })
-        .collect();
-    let at = now();
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            SQL,
-            [
-                serde_json::to_value(&rows)
-                    .map_err(|e| Error::Internal(e.into()))?
-                    .into(),
-                at.timestamp().into(),
-                at.into(),
-                limit.into(),
-                CHAT_CHANNEL.into(),
-                POST_LIMIT_KEY.into(),
-                POST_LIMIT_WINDOW_SECS.into(),
-            ],
-        ))
-        .await?;
-    if rows.len() != posts.len() {
-        return Err(Error::Internal(anyhow::anyhow!(
-            "the post statement returned {} rows for {} posts",
-            rows.len(),
-            posts.len()
-        )));
-    }
-    rows.iter()
-        .map(|row| {
-            let id: Option<i64> = row.try_get("", "id")?;
-            let seq: Option<i64> = row.try_get("", "seq")?;
-            Ok(match (id, seq) {
-                (Some(id), Some(seq)) => Ok(Written {
-                    id,
-                    seq,
-                    created_at: at,
-                }),
-                _ => {
-                    let window_start: i64 = row.try_get("", "window_start")?;
-                    Err(Error::TooManyRequests {
-                        retry_after_secs: throttle::retry_after(
-                            window_start,
-                            POST_LIMIT_WINDOW_SECS,
-                            at.timestamp(),
-                        ),
-                    })
-                }
-            })
-        })
-        .collect()
 }

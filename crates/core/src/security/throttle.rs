@@ -1,6 +1,8 @@
 //! Throttling of failures (logins, second-factor codes) with counters in the database, so every API
 //! instance sees the same numbers. Fixed windows: a bucket counts failures from its first failure for
 //! `window_secs`, then starts over.
+use std::collections::BTreeMap;
+
 use entity::rate_limits::{self, Column};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
@@ -148,46 +150,93 @@ pub async fn clear<C: ConnectionTrait>(db: &C, key: &str) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// Counts one use of `key` in a fixed window of `window_secs` (one statement, so parallel uses are all
-/// counted) and returns Some(seconds until the window ends) when the use is over `limit`. Run it inside
-/// the transaction of the action it limits: a refused action rolls back and does not count.
-pub async fn count_use<C: ConnectionTrait>(
+/// A bucket's state: uses counted in the current window, and when the window began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bucket {
+    pub hits: i32,
+    pub window_start: i64,
+}
+
+/// Counts uses against a limit of `limit` per fixed window of `window_secs`, for several keys at once
+/// (`wanted`: key -> uses asked for). Each key is granted what is left of its limit, at most what it
+/// asked for; only granted uses count, so a refused attempt does not eat into the next one's share.
+/// Returns each key's grant and bucket (after counting). Inside a transaction the buckets stay locked
+/// until it ends, so concurrent callers queue and never grant more than the limit together.
+pub async fn count_uses<C: ConnectionTrait>(
     db: &C,
-    key: &str,
+    wanted: &BTreeMap<String, i32>,
     limit: i32,
     window_secs: i64,
     now: i64,
-) -> Result<Option<u64>, DbErr> {
+) -> Result<BTreeMap<String, (i32, Bucket)>, DbErr> {
+    if wanted.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    // 1. Start a new window where the old one ended, and lock every bucket (keys in order, so two
+    //    callers lock in the same order).
     let expired = Expr::col((rate_limits::Entity, Column::WindowStart)).lte(now - window_secs);
-    let insert = sea_orm::sea_query::Query::insert()
-        .into_table(rate_limits::Entity)
-        .columns([Column::Key, Column::Hits, Column::WindowStart])
-        .values_panic([key.into(), 1.into(), now.into()])
-        .on_conflict(
-            OnConflict::column(Column::Key)
-                .value(
-                    Column::Hits,
-                    Expr::case(expired.clone(), 1)
-                        .finally(Expr::col((rate_limits::Entity, Column::Hits)).add(1)),
-                )
-                .value(
-                    Column::WindowStart,
-                    Expr::case(expired, now)
-                        .finally(Expr::col((rate_limits::Entity, Column::WindowStart))),
-                )
-                .to_owned(),
-        )
-        .returning(
-            sea_orm::sea_query::Query::returning().columns([Column::Hits, Column::WindowStart]),
-        )
-        .to_owned();
-    let row = db
-        .query_one(&insert)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("rate limit bucket".into()))?;
-    let hits: i32 = row.try_get("", "hits")?;
-    let window_start: i64 = row.try_get("", "window_start")?;
-    Ok((hits > limit).then(|| retry_after(window_start, window_secs, now)))
+    let mut open = sea_orm::sea_query::Query::insert();
+    open.into_table(rate_limits::Entity)
+        .columns([Column::Key, Column::Hits, Column::WindowStart]);
+    for key in wanted.keys() {
+        open.values_panic([key.as_str().into(), 0.into(), now.into()]);
+    }
+    open.on_conflict(
+        OnConflict::column(Column::Key)
+            .value(
+                Column::Hits,
+                Expr::case(expired.clone(), 0).finally(Expr::col((rate_limits::Entity, Column::Hits))),
+            )
+            .value(
+                Column::WindowStart,
+                Expr::case(expired, now)
+                    .finally(Expr::col((rate_limits::Entity, Column::WindowStart))),
+            )
+            .to_owned(),
+    )
+    .returning(sea_orm::sea_query::Query::returning().columns([
+        Column::Key,
+        Column::Hits,
+        Column::WindowStart,
+    ]));
+    let mut granted = BTreeMap::new();
+    for row in db.query_all(&open.to_owned()).await? {
+        let key: String = row.try_get("", "key")?;
+        let bucket = Bucket {
+            hits: row.try_get("", "hits")?,
+            window_start: row.try_get("", "window_start")?,
+        };
+        let asked = wanted.get(&key).copied().unwrap_or(0);
+        let grant = (limit - bucket.hits).clamp(0, asked);
+        granted.insert(key, (grant, bucket));
+    }
+    // 2. Count what was granted, in one statement.
+    let counted: Vec<(&String, i32)> = granted
+        .iter()
+        .filter(|(_, (grant, _))| *grant > 0)
+        .map(|(key, (grant, _))| (key, *grant))
+        .collect();
+    if !counted.is_empty() {
+        let mut increment = Expr::case(
+            Expr::col(Column::Key).eq(counted[0].0.as_str()),
+            counted[0].1,
+        );
+        for (key, grant) in &counted[1..] {
+            increment = increment.case(Expr::col(Column::Key).eq(key.as_str()), *grant);
+        }
+        rate_limits::Entity::update_many()
+            .col_expr(
+                Column::Hits,
+                Expr::col(Column::Hits).add(increment.finally(0)),
+            )
+            .filter(Column::Key.is_in(counted.iter().map(|(key, _)| key.as_str())))
+            .exec(db)
+            .await?;
+    }
+    for (grant, bucket) in granted.values_mut() {
+        bucket.hits += *grant;
+    }
+    Ok(granted)
 }
 
 /// Seconds until a fixed window that started at `window_start` ends (at least 1): the Retry-After of

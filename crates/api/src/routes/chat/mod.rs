@@ -37,7 +37,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 fn limits(state: &AppState) -> Limits {
     Limits {
         max_chars: state.config.chat_max_message_chars,
-        posts_per_minute: state.config.chat_posts_per_minute,
     }
 }
 
@@ -70,7 +69,7 @@ async fn post_message(
     let view = service::post(
         &state.db,
         &state.events,
-        state.chat_writer.as_deref(),
+        &state.chat_writer,
         &member,
         body,
         limits(&state),

@@ -1,0 +1,144 @@
+//! The write side of the change feed: every committed chat change is an event with the course's next
+//! sequence number, written in the change's own transaction.
+//!
+//! Numbers come from one counter row per course, bumped by an upsert that locks the row until commit:
+//! concurrent changes of a course queue on it, so numbers are gapless and in commit order. One call
+//! records any number of events (a batch of posts) with one statement per step, and queues one
+//! notification listing each course with its last number.
+use std::collections::BTreeMap;
+
+use entity::chat_events::{self, EventKind};
+use entity::chat_sequences;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseTransaction, EntityTrait};
+
+use crate::db::Backend;
+use crate::error::{Error, Result};
+use crate::events::CHAT_CHANNEL;
+use crate::now;
+
+/// A committed change: the course and the sequence number of its event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub course_id: i64,
+    pub seq: i64,
+}
+
+impl Change {
+    /// The NOTIFY payload: `<course id>:<seq>`.
+    pub fn payload(&self) -> String {
+        format!("{}:{}", self.course_id, self.seq)
+    }
+}
+
+/// An event to record.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub course_id: i64,
+    pub kind: EventKind,
+    pub message_id: i64,
+    pub actor_id: i64,
+    pub emoji: Option<String>,
+}
+
+/// Inside `txn`: numbers `events` (in order, per course), writes them, and queues the notification.
+/// Returns each event's change, in the order given.
+pub async fn record_events(txn: &DatabaseTransaction, events: &[NewEvent]) -> Result<Vec<Change>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Courses in id order, so two batches lock counters in the same order and cannot deadlock.
+    let mut per_course: BTreeMap<i64, i64> = BTreeMap::new();
+    for event in events {
+        *per_course.entry(event.course_id).or_default() += 1;
+    }
+    let last = bump_counters(txn, &per_course).await?;
+    let mut next: BTreeMap<i64, i64> = per_course
+        .iter()
+        .map(|(course, n)| (*course, last.get(course).copied().unwrap_or(0) - n))
+        .collect();
+    let at = now();
+    let mut changes = Vec::with_capacity(events.len());
+    let mut rows = Vec::with_capacity(events.len());
+    for event in events {
+        let seq = next.entry(event.course_id).or_default();
+        *seq += 1;
+        changes.push(Change {
+            course_id: event.course_id,
+            seq: *seq,
+        });
+        rows.push(chat_events::ActiveModel {
+            course_id: Set(event.course_id),
+            seq: Set(*seq),
+            kind: Set(event.kind),
+            message_id: Set(Some(event.message_id)),
+            actor_id: Set(Some(event.actor_id)),
+            emoji: Set(event.emoji.clone()),
+            created_at: Set(at),
+            ..Default::default()
+        });
+    }
+    chat_events::Entity::insert_many(rows)
+        .exec_without_returning(txn)
+        .await?;
+    let payload: Vec<String> = last
+        .iter()
+        .map(|(course, seq)| {
+            Change {
+                course_id: *course,
+                seq: *seq,
+            }
+            .payload()
+        })
+        .collect();
+    Backend::of(txn)?
+        .notify(txn, CHAT_CHANNEL, &payload.join(","))
+        .await?;
+    Ok(changes)
+}
+
+/// One event (an edit, a deletion, a pin, a reaction).
+pub async fn record_event(txn: &DatabaseTransaction, event: NewEvent) -> Result<Change> {
+    record_events(txn, std::slice::from_ref(&event))
+        .await?
+        .pop()
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("no change recorded")))
+}
+
+/// Adds `n` to each course's counter (creating it at `n`), returning each course's new last number.
+async fn bump_counters(
+    txn: &DatabaseTransaction,
+    per_course: &BTreeMap<i64, i64>,
+) -> Result<BTreeMap<i64, i64>> {
+    use chat_sequences::Column as S;
+    let mut upsert = Query::insert();
+    upsert
+        .into_table(chat_sequences::Entity)
+        .columns([S::CourseId, S::LastSeq]);
+    for (course, n) in per_course {
+        upsert.values_panic([(*course).into(), (*n).into()]);
+    }
+    upsert
+        .on_conflict(
+            OnConflict::column(S::CourseId)
+                .value(
+                    S::LastSeq,
+                    Expr::col((chat_sequences::Entity, S::LastSeq))
+                        .add(Expr::col((Alias::new("excluded"), S::LastSeq))),
+                )
+                .to_owned(),
+        )
+        .returning(Query::returning().columns([S::CourseId, S::LastSeq]));
+    let mut last = BTreeMap::new();
+    for row in txn.query_all(&upsert.to_owned()).await? {
+        last.insert(row.try_get("", "course_id")?, row.try_get("", "last_seq")?);
+    }
+    if last.len() != per_course.len() {
+        return Err(Error::Internal(anyhow::anyhow!(
+            "sequence numbers for {} of {} courses",
+            last.len(),
+            per_course.len()
+        )));
+    }
+    Ok(last)
+}
