@@ -7,7 +7,7 @@ mod authorization;
 mod class;
 mod messages;
 mod realtime;
-mod writer;
 #[allow(dead_code)] // the chat tests use part of the courses' test world
 #[path = "../courses/world.rs"]
 mod world;
+mod writer;

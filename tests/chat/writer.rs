@@ -82,9 +82,13 @@ fn script(students: &[i64], courses: &[i64]) -> Vec<PendingPost> {
 
 /// What a post was answered: its id and sequence number, or the status of the refusal.
 fn answer(result: lms_core::Result<Written>) -> Result<(i64, i64), String> {
-    result
-        .map(|w| (w.id, w.seq))
-        .map_err(|e| format!("{e}").split(';').next().unwrap_or_default().to_string())
+    result.map(|w| (w.id, w.seq)).map_err(|e| {
+        format!("{e}")
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    })
 }
 
 /// Messages, events and rate-limit buckets, as rows of text.
@@ -149,7 +153,10 @@ async fn single_and_batched_posts_leave_the_same_rows_events_and_counts(backend:
     assert_eq!(batched_answers, single_answers);
     assert_eq!(one_answers, single_answers);
     let expected = rows(&single).await;
-    assert_eq!(expected.iter().filter(|r| r.starts_with("event ")).count(), written);
+    assert_eq!(
+        expected.iter().filter(|r| r.starts_with("event ")).count(),
+        written
+    );
     assert!(expected.contains(&format!("bucket chat-post:user:{} {LIMIT}", students[0])));
     assert_eq!(rows(&batched).await, expected);
     assert_eq!(rows(&one).await, expected);

@@ -1,9 +1,9 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+use lms_core::chat::PostWriter;
 use lms_core::chat::access::AccessCache;
 use lms_core::chat::feed::Hub;
-use lms_core::chat::PostWriter;
 use lms_core::db::Backend;
 use lms_core::events::Events;
 use lms_core::security::Auth;

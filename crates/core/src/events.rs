@@ -15,8 +15,6 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use crate::chat::Change;
-use crate::chat::feed::Hub;
 use crate::db::{Backend, Delivery};
 
 /// PostgreSQL channel of chat changes; payload `<course id>:<seq>`, or several of them separated by
@@ -57,6 +55,31 @@ impl AccessScope {
     }
 }
 
+/// A committed chat change: the course and the sequence number of its event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub course_id: i64,
+    pub seq: i64,
+}
+
+impl Change {
+    /// The NOTIFY payload: `<course id>:<seq>`.
+    pub fn payload(&self) -> String {
+        format!("{}:{}", self.course_id, self.seq)
+    }
+}
+
+/// What this instance does with what it committed itself: deliver chat events to its own connections
+/// and forget or re-check access (the chat hub, `crate::chat::feed::Hub`).
+pub trait LocalDelivery: Send + Sync {
+    fn chat_committed(&self, change: Change);
+    /// Forget cached access of `scope` and have its open connections re-check.
+    fn access_changed(&self, scope: AccessScope);
+    /// Only forget cached access of `scope` (its connections re-check when the signal comes back
+    /// through the database).
+    fn forget_cached(&self, scope: AccessScope);
+}
+
 /// Something that was committed and that others must hear about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Committed {
@@ -70,12 +93,12 @@ pub struct Events {
     db: DatabaseConnection,
     backend: Backend,
     /// This instance's hub (None in the CLIs).
-    hub: Option<Arc<Hub>>,
+    hub: Option<Arc<dyn LocalDelivery>>,
 }
 
 impl Events {
     /// For a serving instance: its own hub hears every event at once.
-    pub fn new(db: DatabaseConnection, backend: Backend, hub: Arc<Hub>) -> Self {
+    pub fn new(db: DatabaseConnection, backend: Backend, hub: Arc<dyn LocalDelivery>) -> Self {
         Self {
             db,
             backend,

@@ -123,7 +123,6 @@ async fn run(cli: Cli) -> Result<(), String> {
         println!("created {}", file.display());
         return Ok(());
     }
-
     let target = redact_url(&cli.database_url);
     let db = connect(
         &cli.database_url,
@@ -131,109 +130,169 @@ async fn run(cli: Cli) -> Result<(), String> {
     )
     .await
     .map_err(|e| format!("cannot connect to {target}: {e}"))?;
-    let fail = |what: &str| {
-        let (what, target) = (what.to_string(), target.clone());
-        move |e: sea_orm::DbErr| format!("{what} failed on {target}: {e}")
+    let run = Run {
+        db,
+        url: cli.database_url.clone(),
+        target,
+        lock_timeout: std::time::Duration::from_secs(cli.lock_timeout),
     };
-    let timeout = std::time::Duration::from_secs(cli.lock_timeout);
-    let url = cli.database_url.clone();
     match command {
         Command::Up {
             num,
             to,
             dry_run,
             allow_changed,
-        } => {
-            let steps = match to {
-                Some(name) => Some(steps_up_to(&db, &name).await.map_err(fail("up"))?),
-                None => num,
-            };
-            if dry_run {
-                return dry_run_up(&db, steps).await.map_err(fail("up --dry-run"));
-            }
-            if steps != Some(0) {
-                let applied = migration::with_run_lock(&db, &url, timeout, || {
-                    runner::up(&db, steps, allow_changed)
-                })
-                .await
-                .map_err(fail("up"))?;
-                if applied.is_empty() {
-                    println!("No pending migrations");
-                }
-                for name in &applied {
-                    println!("applied {name}");
-                }
-            }
+        } => run.up(num, to, dry_run, allow_changed).await,
+        Command::Down { num, to, dry_run } => run.down(num, to, dry_run).await,
+        Command::Status { check } => run.status(check).await,
+        Command::Fresh => {
+            run.locked("fresh", || async {
+                Migrator::fresh(&run.db).await?;
+                runner::forget_unapplied(&run.db).await
+            })
+            .await
         }
-        Command::Down { num, to, dry_run } => {
-            let steps = match to {
-                Some(name) => steps_down_to(&db, &name).await.map_err(fail("down"))?,
-                None => num.unwrap_or(1),
-            };
-            if dry_run {
-                return dry_run_down(&db, steps)
-                    .await
-                    .map_err(fail("down --dry-run"));
-            }
-            if steps > 0 {
-                let rolled_back =
-                    migration::with_run_lock(&db, &url, timeout, || runner::down(&db, steps))
-                        .await
-                        .map_err(fail("down"))?;
-                for name in &rolled_back {
-                    println!("rolled back {name}");
-                }
-            }
+        Command::Refresh => {
+            run.locked("refresh", || async {
+                runner::down(&run.db, u32::MAX).await?;
+                runner::up(&run.db, None, false).await.map(drop)
+            })
+            .await
         }
-        Command::Status { check } => {
-            let rows = runner::status(&db).await.map_err(fail("status"))?;
-            print_status(&rows);
-            let not_clean = rows
-                .iter()
-                .filter(|r| r.state != runner::State::Applied)
-                .count();
-            if check && not_clean > 0 {
-                return Err(format!(
-                    "{not_clean} migration(s) pending, changed or missing"
-                ));
-            }
+        Command::Reset => {
+            run.locked("reset", || async {
+                runner::down(&run.db, u32::MAX).await.map(drop)
+            })
+            .await
         }
-        Command::Fresh => migration::with_run_lock(&db, &url, timeout, || async {
-            Migrator::fresh(&db).await?;
-            runner::forget_unapplied(&db).await
-        })
-        .await
-        .map_err(fail("fresh"))?,
-        Command::Refresh => migration::with_run_lock(&db, &url, timeout, || async {
-            runner::down(&db, u32::MAX).await?;
-            runner::up(&db, None, false).await.map(drop)
-        })
-        .await
-        .map_err(fail("refresh"))?,
-        Command::Reset => migration::with_run_lock(&db, &url, timeout, || async {
-            runner::down(&db, u32::MAX).await.map(drop)
-        })
-        .await
-        .map_err(fail("reset"))?,
-        Command::Verify => {
-            let (differences, applied) = migration::verify::verify(&db, &url)
-                .await
-                .map_err(fail("verify"))?;
-            if differences.is_empty() {
-                println!("the schema matches the {applied} applied migrations");
-            } else {
-                for line in &differences {
-                    println!("{line}");
-                }
-                return Err(format!(
-                    "the schema differs from the {applied} applied migrations in {} place(s)",
-                    differences.len()
-                ));
-            }
-        }
-        Command::Generate { .. } => unreachable!("handled above"),
+        Command::Verify => run.verify().await,
+        Command::Generate { .. } => Ok(()),
     }
-    Ok(())
+}
+
+/// One CLI run against one database.
+struct Run {
+    db: DatabaseConnection,
+    url: String,
+    /// The database URL without its password, for messages.
+    target: String,
+    lock_timeout: std::time::Duration,
+}
+
+impl Run {
+    fn fail(&self, what: &str) -> impl Fn(sea_orm::DbErr) -> String + use<> {
+        let (what, target) = (what.to_string(), self.target.clone());
+        move |e| format!("{what} failed on {target}: {e}")
+    }
+
+    /// Runs `work` under the migration lock.
+    async fn locked<T, F, Fut>(&self, what: &str, work: F) -> Result<T, String>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, sea_orm::DbErr>>,
+    {
+        migration::with_run_lock(&self.db, &self.url, self.lock_timeout, work)
+            .await
+            .map_err(self.fail(what))
+    }
+
+    async fn up(
+        &self,
+        num: Option<u32>,
+        to: Option<String>,
+        dry_run: bool,
+        allow_changed: bool,
+    ) -> Result<(), String> {
+        let steps = match to {
+            Some(name) => Some(
+                steps_up_to(&self.db, &name)
+                    .await
+                    .map_err(self.fail("up"))?,
+            ),
+            None => num,
+        };
+        if dry_run {
+            return dry_run_up(&self.db, steps)
+                .await
+                .map_err(self.fail("up --dry-run"));
+        }
+        if steps == Some(0) {
+            return Ok(());
+        }
+        let applied = self
+            .locked("up", || runner::up(&self.db, steps, allow_changed))
+            .await?;
+        if applied.is_empty() {
+            println!("No pending migrations");
+        }
+        for name in &applied {
+            println!("applied {name}");
+        }
+        Ok(())
+    }
+
+    async fn down(
+        &self,
+        num: Option<u32>,
+        to: Option<String>,
+        dry_run: bool,
+    ) -> Result<(), String> {
+        let steps = match to {
+            Some(name) => steps_down_to(&self.db, &name)
+                .await
+                .map_err(self.fail("down"))?,
+            None => num.unwrap_or(1),
+        };
+        if dry_run {
+            return dry_run_down(&self.db, steps)
+                .await
+                .map_err(self.fail("down --dry-run"));
+        }
+        if steps == 0 {
+            return Ok(());
+        }
+        let rolled_back = self
+            .locked("down", || runner::down(&self.db, steps))
+            .await?;
+        for name in &rolled_back {
+            println!("rolled back {name}");
+        }
+        Ok(())
+    }
+
+    async fn status(&self, check: bool) -> Result<(), String> {
+        let rows = runner::status(&self.db)
+            .await
+            .map_err(self.fail("status"))?;
+        print_status(&rows);
+        let not_clean = rows
+            .iter()
+            .filter(|r| r.state != runner::State::Applied)
+            .count();
+        if check && not_clean > 0 {
+            return Err(format!(
+                "{not_clean} migration(s) pending, changed or missing"
+            ));
+        }
+        Ok(())
+    }
+
+    async fn verify(&self) -> Result<(), String> {
+        let (differences, applied) = migration::verify::verify(&self.db, &self.url)
+            .await
+            .map_err(self.fail("verify"))?;
+        if differences.is_empty() {
+            println!("the schema matches the {applied} applied migrations");
+            return Ok(());
+        }
+        for line in &differences {
+            println!("{line}");
+        }
+        Err(format!(
+            "the schema differs from the {applied} applied migrations in {} place(s)",
+            differences.len()
+        ))
+    }
 }
 
 fn position(name: &str) -> Result<usize, sea_orm::DbErr> {

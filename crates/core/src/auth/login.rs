@@ -48,22 +48,7 @@ pub async fn login(
         .map_err(anyhow::Error::from)?;
     let known_id = user.as_ref().map(|u| u.id);
     let Some(user) = user.filter(|_| matched) else {
-        // The clock after hashing (which may have queued): a block starts when the failure is known.
-        let at = now().timestamp();
-        throttle::record_failure(db, &account, LOGIN_ACCOUNT, at).await?;
-        throttle::record_failure(db, &address, LOGIN_ADDRESS, at).await?;
-        if let Some(id) = known_id {
-            users::Entity::update_many()
-                .col_expr(
-                    users::Column::FailedLoginAttempts,
-                    Expr::col(users::Column::FailedLoginAttempts).add(1),
-                )
-                .filter(users::Column::Id.eq(id))
-                .exec(db)
-                .await?;
-        }
-        tracing::info!("sign-in failed");
-        return Err(unauthorized(BAD_CREDENTIALS));
+        return Err(failed_sign_in(db, &account, &address, known_id).await);
     };
     if user.status != UserStatus::Active {
         return Err(Error::Forbidden(
@@ -74,6 +59,54 @@ pub async fn login(
         throttle::clear(db, &account).await?;
     }
 
+    let user = signed_in(db, auth, user, password).await?;
+    if user.two_factor_enabled {
+        return second_factor_challenge(db, &user, client).await;
+    }
+    let tokens = start_session(db, auth, user, client).await?;
+    Ok(LoginOutcome::SignedIn(Box::new(tokens)))
+}
+
+/// Counts a failed sign-in against the account identifier, the client address and (when known) the
+/// account; the error to answer with.
+async fn failed_sign_in(
+    db: &DatabaseConnection,
+    account: &str,
+    address: &str,
+    known_id: Option<i64>,
+) -> Error {
+    let counted = async {
+        // The clock after hashing (which may have queued): a block starts when the failure is known.
+        let at = now().timestamp();
+        throttle::record_failure(db, account, LOGIN_ACCOUNT, at).await?;
+        throttle::record_failure(db, address, LOGIN_ADDRESS, at).await?;
+        if let Some(id) = known_id {
+            users::Entity::update_many()
+                .col_expr(
+                    users::Column::FailedLoginAttempts,
+                    Expr::col(users::Column::FailedLoginAttempts).add(1),
+                )
+                .filter(users::Column::Id.eq(id))
+                .exec(db)
+                .await?;
+        }
+        Ok::<(), sea_orm::DbErr>(())
+    };
+    if let Err(err) = counted.await {
+        return err.into();
+    }
+    tracing::info!("sign-in failed");
+    unauthorized(BAD_CREDENTIALS)
+}
+
+/// Records a successful password check: failures reset, last sign-in now, and the hash upgraded to
+/// the current parameters when it was made with older ones.
+async fn signed_in(
+    db: &DatabaseConnection,
+    auth: &Auth,
+    user: users::Model,
+    password: &str,
+) -> Result<users::Model> {
     let mut active = user.clone().into_active_model();
     active.failed_login_attempts = Set(0);
     active.last_login_at = Set(Some(now()));
@@ -90,84 +123,31 @@ pub async fn login(
                 .map_err(anyhow::Error::from)?,
         ));
     }
-    let user = active.update(db).await?;
-
-    if user.two_factor_enabled {
-        let mfa_token = random_token();
-        mfa_challenges::ActiveModel {
-            token_hash: Set(sha256_hex(&mfa_token)),
-            user_id: Set(user.id),
-            failed_attempts: Set(0),
-            user_agent: Set(client.user_agent.clone()),
-            ip_address: Set(client.ip.clone()),
-            expires_at: Set(now() + Duration::seconds(MFA_TOKEN_TTL_SECS)),
-            consumed_at: Set(None),
-            created_at: Set(now()),
-        }
-        .insert(db)
-        .await?;
-        return Ok(LoginOutcome::SecondFactorRequired {
-            mfa_token,
-            expires_in: MFA_TOKEN_TTL_SECS,
-        });
-    }
-    let tokens = start_session(db, auth, user, client).await?;
-    Ok(LoginOutcome::SignedIn(Box::new(tokens)))
+    Ok(active.update(db).await?)
 }
 
-/// A new session (a new refresh-token family) with its first tokens.
-pub(super) async fn start_session(
-    db: &impl ConnectionTrait,
-    auth: &Auth,
-    user: users::Model,
+/// A pending second-factor challenge for `user`; its token is returned once, only its hash stored.
+async fn second_factor_challenge(
+    db: &DatabaseConnection,
+    user: &users::Model,
     client: &Client,
-) -> Result<Tokens> {
-    let at = now();
-    let session = sessions::ActiveModel {
-        public_id: Set(uuid::Uuid::new_v4().to_string()),
+) -> Result<LoginOutcome> {
+    let mfa_token = random_token();
+    mfa_challenges::ActiveModel {
+        token_hash: Set(sha256_hex(&mfa_token)),
         user_id: Set(user.id),
+        failed_attempts: Set(0),
         user_agent: Set(client.user_agent.clone()),
         ip_address: Set(client.ip.clone()),
-        created_at: Set(at),
-        last_used_at: Set(at),
-        expires_at: Set(at + Duration::seconds(auth.session_ttl_secs)),
-        revoked_at: Set(None),
-        revoked_reason: Set(None),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    issue_tokens(db, auth, user, session).await
-}
-
-pub(super) async fn issue_tokens(
-    db: &impl ConnectionTrait,
-    auth: &Auth,
-    user: users::Model,
-    session: sessions::Model,
-) -> Result<Tokens> {
-    let refresh_token = random_token();
-    refresh_tokens::ActiveModel {
-        token_hash: Set(sha256_hex(&refresh_token)),
-        session_id: Set(session.id),
+        expires_at: Set(now() + Duration::seconds(MFA_TOKEN_TTL_SECS)),
+        consumed_at: Set(None),
         created_at: Set(now()),
-        rotated_at: Set(None),
     }
     .insert(db)
     .await?;
-    let access_token = auth.jwt.issue(
-        user.id,
-        &session.public_id,
-        now().timestamp(),
-        auth.access_ttl_secs,
-    )?;
-    Ok(Tokens {
-        access_token,
-        expires_in: auth.access_ttl_secs,
-        refresh_token,
-        session,
-        user,
-        recovery_codes_remaining: None,
+    Ok(LoginOutcome::SecondFactorRequired {
+        mfa_token,
+        expires_in: MFA_TOKEN_TTL_SECS,
     })
 }
 
@@ -232,45 +212,4 @@ pub async fn login_second_factor(
         tokens.recovery_codes_remaining = Some(remaining_recovery_codes(db, user.id).await?);
     }
     Ok(tokens)
-}
-
-/// True when `code` is valid for the user's confirmed secret at a time step later than any accepted
-/// before. The step is claimed with one conditional UPDATE, so of two requests carrying the same code
-/// exactly one wins.
-pub(super) async fn accept_totp(
-    db: &impl ConnectionTrait,
-    auth: &Auth,
-    user: &users::Model,
-    code: &str,
-) -> Result<bool> {
-    let Some(sealed) = user.two_factor_secret_enc.as_deref() else {
-        return Ok(false);
-    };
-    let secret = auth
-        .secrets
-        .open(sealed, &totp_context(user.id))
-        .map_err(anyhow::Error::from)?;
-    let Some(step) = totp::matching_step(&secret, &user.email, code, now().timestamp() as u64)?
-    else {
-        return Ok(false);
-    };
-    let step = step as i64;
-    let claimed = users::Entity::update_many()
-        .col_expr(users::Column::TwoFactorLastStep, Expr::value(step))
-        .filter(users::Column::Id.eq(user.id))
-        .filter(
-            users::Column::TwoFactorLastStep
-                .is_null()
-                .or(users::Column::TwoFactorLastStep.lt(step)),
-        )
-        .exec(db)
-        .await?;
-    if claimed.rows_affected != 1 {
-        tracing::warn!(user_id = user.id, "replayed TOTP code rejected");
-    }
-    Ok(claimed.rows_affected == 1)
-}
-
-pub(super) fn totp_context(user_id: i64) -> String {
-    format!("totp:{user_id}")
 }

@@ -173,3 +173,59 @@ pub async fn revoke_own_session(
     events.access_changed(user_id).await;
     Ok(())
 }
+
+/// A new session (a new refresh-token family) with its first tokens.
+pub(super) async fn start_session(
+    db: &impl ConnectionTrait,
+    auth: &Auth,
+    user: users::Model,
+    client: &Client,
+) -> Result<Tokens> {
+    let at = now();
+    let session = sessions::ActiveModel {
+        public_id: Set(uuid::Uuid::new_v4().to_string()),
+        user_id: Set(user.id),
+        user_agent: Set(client.user_agent.clone()),
+        ip_address: Set(client.ip.clone()),
+        created_at: Set(at),
+        last_used_at: Set(at),
+        expires_at: Set(at + Duration::seconds(auth.session_ttl_secs)),
+        revoked_at: Set(None),
+        revoked_reason: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    issue_tokens(db, auth, user, session).await
+}
+
+pub(super) async fn issue_tokens(
+    db: &impl ConnectionTrait,
+    auth: &Auth,
+    user: users::Model,
+    session: sessions::Model,
+) -> Result<Tokens> {
+    let refresh_token = random_token();
+    refresh_tokens::ActiveModel {
+        token_hash: Set(sha256_hex(&refresh_token)),
+        session_id: Set(session.id),
+        created_at: Set(now()),
+        rotated_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    let access_token = auth.jwt.issue(
+        user.id,
+        &session.public_id,
+        now().timestamp(),
+        auth.access_ttl_secs,
+    )?;
+    Ok(Tokens {
+        access_token,
+        expires_in: auth.access_ttl_secs,
+        refresh_token,
+        session,
+        user,
+        recovery_codes_remaining: None,
+    })
+}

@@ -219,3 +219,44 @@ pub async fn regenerate_recovery_codes(
     txn.commit().await?;
     Ok(codes)
 }
+
+/// True when `code` is valid for the user's confirmed secret at a time step later than any accepted
+/// before. The step is claimed with one conditional UPDATE, so of two requests carrying the same code
+/// exactly one wins.
+pub(super) async fn accept_totp(
+    db: &impl ConnectionTrait,
+    auth: &Auth,
+    user: &users::Model,
+    code: &str,
+) -> Result<bool> {
+    let Some(sealed) = user.two_factor_secret_enc.as_deref() else {
+        return Ok(false);
+    };
+    let secret = auth
+        .secrets
+        .open(sealed, &totp_context(user.id))
+        .map_err(anyhow::Error::from)?;
+    let Some(step) = totp::matching_step(&secret, &user.email, code, now().timestamp() as u64)?
+    else {
+        return Ok(false);
+    };
+    let step = step as i64;
+    let claimed = users::Entity::update_many()
+        .col_expr(users::Column::TwoFactorLastStep, Expr::value(step))
+        .filter(users::Column::Id.eq(user.id))
+        .filter(
+            users::Column::TwoFactorLastStep
+                .is_null()
+                .or(users::Column::TwoFactorLastStep.lt(step)),
+        )
+        .exec(db)
+        .await?;
+    if claimed.rows_affected != 1 {
+        tracing::warn!(user_id = user.id, "replayed TOTP code rejected");
+    }
+    Ok(claimed.rows_affected == 1)
+}
+
+pub(super) fn totp_context(user_id: i64) -> String {
+    format!("totp:{user_id}")
+}

@@ -1,3 +1,5 @@
+use sea_orm::DatabaseTransaction;
+
 use super::*;
 
 /// Edits the author's own message, keeping the previous content in the edit history.
@@ -183,7 +185,8 @@ pub async fn set_pinned(
             actor_id: member.user.id,
             emoji: None,
         },
-    ).await?;
+    )
+    .await?;
     let view = find(&txn, member, id).await?;
     txn.commit().await?;
     events.publish(Committed::Chat(change)).await;
@@ -212,38 +215,7 @@ pub async fn react(
         ));
     }
     let txn = db.begin().await?;
-    let changed = if add {
-        matches!(
-            reactions::Entity::insert(reactions::ActiveModel {
-                message_id: Set(id),
-                user_id: Set(member.user.id),
-                emoji: Set(emoji.to_string()),
-                created_at: Set(now()),
-            })
-            .on_conflict(
-                OnConflict::columns([
-                    reactions::Column::MessageId,
-                    reactions::Column::UserId,
-                    reactions::Column::Emoji,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .try_insert()
-            .exec_without_returning(&txn)
-            .await?,
-            sea_orm::TryInsertResult::Inserted(1)
-        )
-    } else {
-        reactions::Entity::delete_many()
-            .filter(reactions::Column::MessageId.eq(id))
-            .filter(reactions::Column::UserId.eq(member.user.id))
-            .filter(reactions::Column::Emoji.eq(emoji))
-            .exec(&txn)
-            .await?
-            .rows_affected
-            == 1
-    };
+    let changed = toggle_reaction(&txn, member.user.id, id, emoji, add).await?;
     let mut change = None;
     if changed {
         let kind = if add {
@@ -271,4 +243,46 @@ pub async fn react(
         events.publish(Committed::Chat(change)).await;
     }
     Ok(detail)
+}
+
+/// Adds or removes one reaction; whether anything changed.
+async fn toggle_reaction(
+    txn: &DatabaseTransaction,
+    user_id: i64,
+    id: i64,
+    emoji: &str,
+    add: bool,
+) -> Result<bool> {
+    Ok(if add {
+        matches!(
+            reactions::Entity::insert(reactions::ActiveModel {
+                message_id: Set(id),
+                user_id: Set(user_id),
+                emoji: Set(emoji.to_string()),
+                created_at: Set(now()),
+            })
+            .on_conflict(
+                OnConflict::columns([
+                    reactions::Column::MessageId,
+                    reactions::Column::UserId,
+                    reactions::Column::Emoji,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .try_insert()
+            .exec_without_returning(txn)
+            .await?,
+            sea_orm::TryInsertResult::Inserted(1)
+        )
+    } else {
+        reactions::Entity::delete_many()
+            .filter(reactions::Column::MessageId.eq(id))
+            .filter(reactions::Column::UserId.eq(user_id))
+            .filter(reactions::Column::Emoji.eq(emoji))
+            .exec(txn)
+            .await?
+            .rows_affected
+            == 1
+    })
 }

@@ -22,10 +22,10 @@ use bytes::Bytes;
 use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::{Notify, broadcast};
 
+use crate::chat;
 use crate::chat::access::AccessCache;
-use crate::chat::{self, Change};
 use crate::db::{Backend, Delivery};
-use crate::events::{ACCESS_CHANNEL, AccessScope, CHAT_CHANNEL};
+use crate::events::{ACCESS_CHANNEL, AccessScope, CHAT_CHANNEL, Change, LocalDelivery};
 
 /// Frames a course's channel holds for subscribers that have not sent them yet.
 const COURSE_BUFFER: usize = 256;
@@ -91,24 +91,6 @@ impl Hub {
             Delivery::InProcess => {}
         }
         hub
-    }
-
-    /// After a commit of chat events: this instance delivers at once (other instances learn
-    /// through the database).
-    pub fn chat_committed(&self, change: Change) {
-        self.signal(change.course_id, change.seq);
-    }
-
-    /// After a commit that may end access: forget what this instance cached, and let its open
-    /// connections re-check.
-    pub fn access_changed(&self, scope: AccessScope) {
-        self.forget_cached(scope);
-        let _ = self.access.send(scope);
-    }
-
-    /// Forgets what this instance cached about `scope`'s access.
-    pub fn forget_cached(&self, scope: AccessScope) {
-        self.access_cache.forget(scope);
     }
 
     fn signal(&self, course_id: i64, seq: i64) {
@@ -206,6 +188,23 @@ impl Hub {
                 return;
             }
         }
+    }
+}
+
+/// After a commit: chat events are delivered at once (other instances learn through the database);
+/// access changes are forgotten here and re-checked by the connections they concern.
+impl LocalDelivery for Hub {
+    fn chat_committed(&self, change: Change) {
+        self.signal(change.course_id, change.seq);
+    }
+
+    fn access_changed(&self, scope: AccessScope) {
+        self.forget_cached(scope);
+        let _ = self.access.send(scope);
+    }
+
+    fn forget_cached(&self, scope: AccessScope) {
+        self.access_cache.forget(scope);
     }
 }
 

@@ -16,9 +16,9 @@ use entity::enrollments::{self, EnrollmentStatus};
 use entity::users::{self, UserRole};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, FromQueryResult, JoinType, Order, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, RelationTrait, Select, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    FromQueryResult, JoinType, Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    RelationTrait, Select, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -37,10 +37,11 @@ mod history;
 mod post;
 mod record;
 pub mod writer;
+pub use crate::events::Change;
 pub use changes::*;
 pub use history::*;
 pub use post::*;
-pub use record::{Change, NewEvent, record_event, record_events};
+pub use record::{NewEvent, record_event, record_events};
 pub use writer::{POST_LIMIT_KEY, POST_LIMIT_WINDOW_SECS, PostWriter};
 
 /// Someone who may use a course's chat.
@@ -310,7 +311,6 @@ fn check_content(content: &str, limits: Limits) -> Result<()> {
     }
     Ok(())
 }
-
 
 /// One earlier version of a message.
 #[derive(Debug, Serialize, ToSchema)]

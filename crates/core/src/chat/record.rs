@@ -14,22 +14,8 @@ use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseTransaction, EntityTrai
 
 use crate::db::Backend;
 use crate::error::{Error, Result};
-use crate::events::CHAT_CHANNEL;
+use crate::events::{CHAT_CHANNEL, Change};
 use crate::now;
-
-/// A committed change: the course and the sequence number of its event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Change {
-    pub course_id: i64,
-    pub seq: i64,
-}
-
-impl Change {
-    /// The NOTIFY payload: `<course id>:<seq>`.
-    pub fn payload(&self) -> String {
-        format!("{}:{}", self.course_id, self.seq)
-    }
-}
 
 /// An event to record.
 #[derive(Debug, Clone)]

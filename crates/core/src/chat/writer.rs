@@ -165,10 +165,7 @@ async fn insert_messages(
 /// How this instance writes posts.
 pub enum PostWriter {
     /// One transaction per post.
-    Single {
-        db: DatabaseConnection,
-        limit: i32,
-    },
+    Single { db: DatabaseConnection, limit: i32 },
     /// One writer task commits the posts that wait for it in batches.
     Batched(mpsc::Sender<Job>),
 }
@@ -210,9 +207,9 @@ impl PostWriter {
                     .send(Job { post, reply })
                     .await
                     .map_err(|_| Error::Internal(anyhow::anyhow!("the chat writer has stopped")))?;
-                answer
-                    .await
-                    .map_err(|_| Error::Internal(anyhow::anyhow!("the chat writer dropped a post")))?
+                answer.await.map_err(|_| {
+                    Error::Internal(anyhow::anyhow!("the chat writer dropped a post"))
+                })?
             }
         }
     }

@@ -185,7 +185,8 @@ pub async fn count_uses<C: ConnectionTrait>(
         OnConflict::column(Column::Key)
             .value(
                 Column::Hits,
-                Expr::case(expired.clone(), 0).finally(Expr::col((rate_limits::Entity, Column::Hits))),
+                Expr::case(expired.clone(), 0)
+                    .finally(Expr::col((rate_limits::Entity, Column::Hits))),
             )
             .value(
                 Column::WindowStart,
