@@ -76,6 +76,27 @@ impl EnrollmentStatus {
         )
     }
 
+    /// Whether an enrollment in this status can end up in `to` through allowed transitions (or is
+    /// there already).
+    pub fn can_reach(self, to: EnrollmentStatus) -> bool {
+        let mut seen = vec![self];
+        let mut i = 0;
+        while let Some(&from) = seen.get(i) {
+            if from == to {
+                return true;
+            }
+            for next in <EnrollmentStatus as sea_orm::Iterable>::iter()
+                .filter(|next| from.can_become(*next))
+            {
+                if !seen.contains(&next) {
+                    seen.push(next);
+                }
+            }
+            i += 1;
+        }
+        false
+    }
+
     /// The stored (and serialized) name, e.g. `pending_payment`.
     pub fn name(self) -> String {
         self.to_value()

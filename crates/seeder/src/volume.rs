@@ -5,8 +5,11 @@
 //! multi-row INSERTs with explicit ids (known up front, so children can refer to them), inside the
 //! seeder's one transaction; `runner::fix_sequences` moves PostgreSQL's sequences past them afterwards.
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use entity::enrollments::{EnrollmentStatus, PaymentMethod, PaymentStatus};
 use indicatif::{ProgressBar, ProgressStyle};
 use lms_core::db::tracking::Entry;
+use lms_core::enrollments::Terms;
+use sea_orm::ActiveEnum as _;
 use sea_orm::sea_query::{Alias, InsertStatement, Query, SimpleExpr};
 use sea_orm::{ConnectionTrait, Statement, Value};
 
@@ -273,43 +276,45 @@ pub async fn enrollments(db: &impl ConnectionTrait, _n: u32) -> anyhow::Result<u
         };
         let (course, price) = courses[index as usize];
         let roll = rng.below(100);
-        let status = match roll {
-            0..70 => "active",
-            70..85 => "completed",
-            85..95 => "pending_payment",
-            _ => "cancelled",
+        let wanted = match roll {
+            0..70 => EnrollmentStatus::Active,
+            70..85 => EnrollmentStatus::Completed,
+            85..95 => EnrollmentStatus::PendingPayment,
+            _ => EnrollmentStatus::Cancelled,
+        };
+        // Only states the state machine can reach from how the enrollment starts (a free course
+        // never waits for payment).
+        let start = Terms::at_enrollment(price);
+        let status = if start.status.can_reach(wanted) {
+            wanted
+        } else {
+            start.status
         };
         let when = at + Duration::seconds(k as i64);
-        let paid = price > 0 && matches!(status, "active" | "completed");
-        let completed = status == "completed";
+        // Paid: a paid course whose enrollment went through its payment and is in force.
+        let paid = price > 0 && status.grants_access();
+        let completed = status == EnrollmentStatus::Completed;
         let progress: i16 = match status {
-            "completed" => 100,
-            "pending_payment" => 0,
+            EnrollmentStatus::Completed => 100,
+            EnrollmentStatus::PendingPayment => 0,
             _ => rng.below(100) as i16,
         };
-        let rating: Option<i16> =
-            (completed || (status == "active" && roll < 20)).then(|| 1 + rng.below(5) as i16);
+        let rating: Option<i16> = (completed || (status == EnrollmentStatus::Active && roll < 20))
+            .then(|| 1 + rng.below(5) as i16);
+        let (method, payment_status) = if paid {
+            (Some(PaymentMethod::Card), PaymentStatus::Paid)
+        } else {
+            (start.payment_method, start.payment_status)
+        };
         vec![
             v(id),
             v(student),
             v(course),
-            v(status),
+            v(status.name()),
             v(price),
             v("USD"),
-            v(if price == 0 {
-                Some("free")
-            } else if paid {
-                Some("card")
-            } else {
-                None
-            }),
-            v(if price == 0 {
-                "none"
-            } else if paid {
-                "paid"
-            } else {
-                "pending"
-            }),
+            v(method.map(|m| m.to_value())),
+            v(payment_status.to_value()),
             v(paid.then(|| format!("vol_pi_{id}"))),
             v(paid.then_some(when)),
             v(progress),

@@ -30,6 +30,32 @@ pub use payments::*;
 pub use progress::*;
 pub use reviews::*;
 
+/// How an enrollment starts: free courses are active at once, paid ones wait for their payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Terms {
+    pub status: EnrollmentStatus,
+    pub payment_method: Option<PaymentMethod>,
+    pub payment_status: PaymentStatus,
+}
+
+impl Terms {
+    pub fn at_enrollment(price_cents: i64) -> Self {
+        if price_cents == 0 {
+            Terms {
+                status: EnrollmentStatus::Active,
+                payment_method: Some(PaymentMethod::Free),
+                payment_status: PaymentStatus::None,
+            }
+        } else {
+            Terms {
+                status: EnrollmentStatus::PendingPayment,
+                payment_method: None,
+                payment_status: PaymentStatus::Pending,
+            }
+        }
+    }
+}
+
 /// Who moved an enrollment.
 #[derive(Debug, Clone, Copy)]
 pub enum Actor {
@@ -147,19 +173,11 @@ pub async fn enroll(
     }
     let at = now();
     let price = effective_price(&course, at);
-    let (status, method, payment_status) = if price == 0 {
-        (
-            EnrollmentStatus::Active,
-            Some(PaymentMethod::Free),
-            PaymentStatus::None,
-        )
-    } else {
-        (
-            EnrollmentStatus::PendingPayment,
-            None,
-            PaymentStatus::Pending,
-        )
-    };
+    let Terms {
+        status,
+        payment_method: method,
+        payment_status,
+    } = Terms::at_enrollment(price);
     let txn = db.begin().await?;
     let inserted = enrollments::ActiveModel {
         user_id: Set(user.id),
