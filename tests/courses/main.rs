@@ -4,5 +4,6 @@
 mod authorization;
 mod catalog;
 mod enrollments;
+mod hostile_text;
 mod payments;
 mod world;

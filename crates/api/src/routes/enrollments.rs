@@ -317,7 +317,10 @@ async fn payment_webhook(
         tracing::warn!(why, "payment webhook refused");
         Error::Unauthorized(why.into())
     })?;
-    let event: PaymentEvent = serde_json::from_slice(&body)
+    let event: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| AppError::invalid("body", format!("not a payment event: {e}")))?;
+    crate::extract::text::check_body(&event)?;
+    let event: PaymentEvent = serde_json::from_value(event)
         .map_err(|e| AppError::invalid("body", format!("not a payment event: {e}")))?;
     let status = match service::apply_payment_event(&state.db, &state.events, event).await? {
         WebhookOutcome::Applied(_) => "applied",

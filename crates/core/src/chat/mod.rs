@@ -5,6 +5,11 @@
 //! migration 11) and writes a `chat_events` row, so the feed is gapless and in commit order. On
 //! PostgreSQL the same transaction queues a NOTIFY carrying the course id and sequence number, which
 //! PostgreSQL delivers to every instance when (and only if) it commits.
+//!
+//! The area in files: this module (who may take part, the views), `history` (reads), `post` and
+//! `writer` (posting: one path, two strategies), `changes` (edits, deletion, pins, reactions), `record`
+//! (the feed's write side), `feed` (live delivery to this instance's connections), `access` (the
+//! instance's cache of who may use which chat).
 use chrono::{DateTime, Utc};
 use entity::chat_events::{self, EventKind};
 use entity::chat_message_edits;

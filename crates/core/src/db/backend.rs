@@ -140,7 +140,7 @@ impl Backend {
     }
 
     /// Whether concurrent chat posts are committed in batches by one writer per instance (one
-    /// statement, one transaction; see `service::chat_writer`). Where writers serialize on the whole
+    /// statement, one transaction; see `chat::writer`). Where writers serialize on the whole
     /// database anyway (SQLite), each post is its own transaction.
     pub fn batches_chat_posts(self) -> bool {
         match self {

@@ -1,5 +1,5 @@
 //! Security primitives: password hashing, tokens, secret encryption, TOTP, throttling, and the one
-//! server secret every key is derived from. No HTTP and no business rules here; `service::auth`
+//! server secret every key is derived from. No HTTP and no business rules here; `crate::auth`
 //! composes them.
 pub mod crypto;
 pub mod passwords;

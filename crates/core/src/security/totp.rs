@@ -60,7 +60,7 @@ pub fn normalize_code(code: &str) -> Option<String> {
 }
 
 /// The time step the code matches at `unix_secs` (within one step of skew), if any. Whether that step
-/// was already used is the caller's business (see `service::auth`).
+/// was already used is the caller's business (see `crate::auth`).
 pub fn matching_step(
     secret: &[u8],
     account: &str,
