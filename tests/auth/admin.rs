@@ -179,7 +179,7 @@ async fn admins_list_and_filter_users_with_keyset_paging(backend: Backend) {
                 .iter()
                 .map(|u| u["username"].as_str().unwrap().to_string()),
         );
-        match page["next_cursor"].as_i64() {
+        match page["next_cursor"].as_str() {
             Some(cursor) => {
                 path = format!("/api/v1/admin/users?role=student&limit=2&cursor={cursor}")
             }

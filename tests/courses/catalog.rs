@@ -12,6 +12,7 @@ backend_tests!(
     the_catalog_filters_sorts_and_pages_stably_while_courses_are_added,
     discounts_set_the_effective_price_while_they_run,
     prices_are_integers_and_bad_course_input_is_422,
+    cursors_are_refused_unless_issued_for_the_same_query,
 );
 
 async fn an_instructor_takes_a_course_from_draft_to_published_to_archived(backend: Backend) {
@@ -389,7 +390,7 @@ async fn the_catalog_filters_sorts_and_pages_stably_while_courses_are_added(back
             None,
         )
         .await,
-        422,
+        400,
     )
     .await;
     assert_problem(
@@ -515,4 +516,83 @@ async fn prices_are_integers_and_bad_course_input_is_422(backend: Backend) {
     )
     .await;
     assert_problem(level, 422).await;
+}
+
+/// A cursor is opaque and tamper-evident: a forged one, or one issued for another sort, filter or list,
+/// is a 400, never a 500 or a page of something else.
+async fn cursors_are_refused_unless_issued_for_the_same_query(backend: Backend) {
+    let app = spawn(backend).await;
+    let teacher = person(&app, "teach", UserRole::Instructor).await;
+    let root = person(&app, "root", UserRole::Admin).await;
+    for i in 0..3 {
+        published_course(&app, &teacher, &format!("Paged course {i}"), 100 * i).await;
+    }
+    let page = |path: String, token: Option<String>| {
+        let app = &app;
+        async move { call(app, Method::GET, &path, token.as_deref(), None).await }
+    };
+    let newest = json_ok(
+        page("/api/v1/courses?sort=newest&limit=1".into(), None).await,
+        200,
+    )
+    .await;
+    let cursor = newest["next_cursor"].as_str().unwrap().to_string();
+    json_ok(
+        page(
+            format!("/api/v1/courses?sort=newest&limit=1&cursor={cursor}"),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    // base64url of {"k":1,"id":1}: the position a client could write by hand (a 500 on PostgreSQL once).
+    let forged = "eyJrIjoxLCJpZCI6MX0";
+    let users = json_ok(
+        page(
+            "/api/v1/admin/users?limit=1".into(),
+            Some(root.token.clone()),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let users_cursor = users["next_cursor"].as_str().unwrap().to_string();
+    for (path, token) in [
+        (format!("/api/v1/courses?sort=newest&cursor={forged}"), None),
+        (
+            format!("/api/v1/courses?sort=newest&cursor={forged}.AAAAAAAAAAAAAAAAAAAAAA"),
+            None,
+        ),
+        (
+            format!("/api/v1/courses?sort=price_asc&limit=1&cursor={cursor}"),
+            None,
+        ),
+        (
+            format!("/api/v1/courses?sort=newest&free=true&limit=1&cursor={cursor}"),
+            None,
+        ),
+        (
+            format!("/api/v1/courses?sort=newest&cursor={users_cursor}"),
+            None,
+        ),
+        (
+            format!("/api/v1/admin/users?role=admin&limit=1&cursor={users_cursor}"),
+            Some(root.token.clone()),
+        ),
+        (
+            format!("/api/v1/admin/users?limit=1&cursor={cursor}"),
+            Some(root.token.clone()),
+        ),
+        (
+            format!("/api/v1/users/me/enrollments?cursor={users_cursor}"),
+            Some(root.token.clone()),
+        ),
+    ] {
+        let problem = assert_problem(page(path.clone(), token).await, 400).await;
+        assert!(
+            problem["detail"].as_str().unwrap().contains("cursor"),
+            "{path}: {problem}"
+        );
+    }
 }

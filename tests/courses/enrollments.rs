@@ -439,7 +439,7 @@ async fn reviews_keep_exact_aggregates_under_concurrent_writes_and_edits(backend
             Method::GET,
             &format!(
                 "/api/v1/courses/{course_id}/reviews?limit=5&cursor={}",
-                reviews["next_cursor"]
+                reviews["next_cursor"].as_str().unwrap()
             ),
             None,
             None,
@@ -488,7 +488,7 @@ async fn my_enrollments_and_rosters_page_with_course_summaries(backend: Backend)
             Method::GET,
             &format!(
                 "/api/v1/users/me/enrollments?limit=2&cursor={}",
-                page["next_cursor"]
+                page["next_cursor"].as_str().unwrap()
             ),
             Some(&student.token),
             None,

@@ -79,6 +79,7 @@ impl Application {
             backend,
             config: Arc::new(config),
             auth,
+            cursors: secret.cursors(),
         };
         let router = router(state.clone());
         lms_core::housekeeping::spawn(state.db.clone());

@@ -6,6 +6,7 @@ use lms_core::chat::access::AccessCache;
 use lms_core::chat::feed::Hub;
 use lms_core::db::Backend;
 use lms_core::events::Events;
+use lms_core::paging::Cursors;
 use lms_core::security::Auth;
 use sea_orm::DatabaseConnection;
 
@@ -18,6 +19,8 @@ pub struct AppState {
     pub backend: Backend,
     pub config: Arc<Config>,
     pub auth: Arc<Auth>,
+    /// Signs and opens the keyset cursors of list endpoints.
+    pub cursors: Cursors,
     /// The one port through which services publish what they committed.
     pub events: Events,
     /// Live delivery of chat events to this instance's WebSocket connections.

@@ -9,7 +9,7 @@ use crate::domain::{Errors, PersonName};
 use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::now;
-use crate::paging::{contains_any, page_limit, split_page};
+use crate::paging::{Cursors, contains_any, page_limit, split_page};
 
 #[derive(Default)]
 pub struct ProfileChanges {
@@ -81,17 +81,19 @@ pub struct UserFilter {
     pub status: Option<UserStatus>,
     /// Case-insensitive substring of email, username or names.
     pub q: Option<String>,
-    /// Keyset cursor: users with a larger id.
-    pub after: Option<i64>,
+    /// Keyset cursor: a `next_cursor` this list returned.
+    pub cursor: Option<String>,
     pub limit: Option<u64>,
 }
 
 /// A page of users in id order, and the cursor of the next page if there is one.
 pub async fn list_users(
     db: &DatabaseConnection,
+    cursors: &Cursors,
     filter: UserFilter,
-) -> Result<(Vec<users::Model>, Option<i64>)> {
+) -> Result<(Vec<users::Model>, Option<String>)> {
     let limit = page_limit(filter.limit)?;
+    let issued_for = format!("users:{:?}", (filter.role, filter.status, &filter.q));
     let mut query = users::Entity::find().order_by_asc(users::Column::Id);
     if let Some(role) = filter.role {
         query = query.filter(users::Column::Role.eq(role));
@@ -99,7 +101,8 @@ pub async fn list_users(
     if let Some(status) = filter.status {
         query = query.filter(users::Column::Status.eq(status));
     }
-    if let Some(after) = filter.after {
+    if let Some(cursor) = filter.cursor.as_deref() {
+        let after: i64 = cursors.open(&issued_for, cursor)?;
         query = query.filter(users::Column::Id.gt(after));
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
@@ -113,7 +116,9 @@ pub async fn list_users(
         ));
     }
     let rows = query.limit(limit + 1).all(db).await?;
-    Ok(split_page(rows, limit, |u| u.id))
+    Ok(split_page(rows, limit, |u| {
+        cursors.issue(&issued_for, &u.id)
+    }))
 }
 
 pub struct AdminChanges {

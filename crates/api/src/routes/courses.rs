@@ -14,7 +14,7 @@ use crate::error::{AppResult, Problem};
 use crate::extract::{AuthUser, Json, MaybeUser, Path, Query};
 use crate::state::AppState;
 use lms_core::courses::{self as service, CatalogFilter, CourseInput, Sort, effective_price};
-use lms_core::enrollments;
+use lms_core::enrollments::{self, Page};
 use lms_core::now;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -137,8 +137,8 @@ pub struct CatalogQuery {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<i64>,
+    /// The `next_cursor` of the previous page (opaque; valid for this list only).
+    pub cursor: Option<String>,
     /// 1 to 100, default 20.
     pub limit: Option<u64>,
 }
@@ -149,7 +149,8 @@ pub struct RosterQuery {
     /// pending_payment, active, completed, cancelled or refunded
     #[param(value_type = Option<String>)]
     pub status: Option<EnrollmentStatus>,
-    pub cursor: Option<i64>,
+    /// The `next_cursor` of the previous page (opaque; valid for the same status filter only).
+    pub cursor: Option<String>,
     pub limit: Option<u64>,
 }
 
@@ -162,7 +163,7 @@ pub struct RosterEntry {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RosterResponse {
     pub items: Vec<RosterEntry>,
-    pub next_cursor: Option<i64>,
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -177,7 +178,7 @@ pub struct ReviewResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReviewListResponse {
     pub items: Vec<ReviewResponse>,
-    pub next_cursor: Option<i64>,
+    pub next_cursor: Option<String>,
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -215,7 +216,7 @@ async fn catalog(
         cursor: q.cursor,
         limit: q.limit,
     };
-    let (list, next_cursor) = service::catalog(&state.db, filter).await?;
+    let (list, next_cursor) = service::catalog(&state.db, &state.cursors, filter).await?;
     let instructors = service::instructors(&state.db, &list).await?;
     let mut headers = HeaderMap::new();
     if let Some(cursor) = &next_cursor {
@@ -372,8 +373,13 @@ async fn roster(
     Path(id): Path<i64>,
     Query(q): Query<RosterQuery>,
 ) -> AppResult<Json<RosterResponse>> {
+    let page = Page {
+        cursors: &state.cursors,
+        cursor: q.cursor.as_deref(),
+        limit: q.limit,
+    };
     let (rows, next_cursor) =
-        enrollments::roster(&state.db, &auth.user, id, q.status, q.cursor, q.limit).await?;
+        enrollments::roster(&state.db, page, &auth.user, id, q.status).await?;
     let course = service::find_visible(&state.db, Some(&auth.user), id).await?;
     let items = rows
         .into_iter()
@@ -394,14 +400,13 @@ async fn reviews(
     Path(id): Path<i64>,
     Query(q): Query<PageQuery>,
 ) -> AppResult<Json<ReviewListResponse>> {
-    let (rows, next_cursor) = enrollments::reviews(
-        &state.db,
-        viewer.as_ref().map(|a| &a.user),
-        id,
-        q.cursor,
-        q.limit,
-    )
-    .await?;
+    let page = Page {
+        cursors: &state.cursors,
+        cursor: q.cursor.as_deref(),
+        limit: q.limit,
+    };
+    let viewer = viewer.as_ref().map(|a| &a.user);
+    let (rows, next_cursor) = enrollments::reviews(&state.db, page, viewer, id).await?;
     let items = rows
         .into_iter()
         .map(|(e, u)| ReviewResponse {

@@ -113,7 +113,7 @@ impl EnrollmentResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EnrollmentListResponse {
     pub items: Vec<EnrollmentResponse>,
-    pub next_cursor: Option<i64>,
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -166,7 +166,12 @@ async fn my_enrollments(
     auth: AuthUser,
     Query(q): Query<PageQuery>,
 ) -> AppResult<Json<EnrollmentListResponse>> {
-    let (rows, next_cursor) = service::list_mine(&state.db, &auth.user, q.cursor, q.limit).await?;
+    let page = service::Page {
+        cursors: &state.cursors,
+        cursor: q.cursor.as_deref(),
+        limit: q.limit,
+    };
+    let (rows, next_cursor) = service::list_mine(&state.db, page, &auth.user).await?;
     let items = rows
         .into_iter()
         .map(|(e, c)| EnrollmentResponse::new(e, &c))

@@ -92,8 +92,8 @@ pub struct UserListQuery {
     pub status: Option<UserStatus>,
     /// Case-insensitive search in email, username and names.
     pub q: Option<String>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<i64>,
+    /// The `next_cursor` of the previous page (opaque; valid for the same filters only).
+    pub cursor: Option<String>,
     /// 1 to 100 (default 20).
     pub limit: Option<u64>,
 }
@@ -102,7 +102,7 @@ pub struct UserListQuery {
 pub struct UserListResponse {
     pub items: Vec<UserResponse>,
     /// Pass as `cursor` for the next page; null on the last page.
-    pub next_cursor: Option<i64>,
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -166,10 +166,10 @@ async fn list_users(
         role: q.role,
         status: q.status,
         q: q.q,
-        after: q.cursor,
+        cursor: q.cursor,
         limit: q.limit,
     };
-    let (users, next_cursor) = service::list_users(&state.db, filter).await?;
+    let (users, next_cursor) = service::list_users(&state.db, &state.cursors, filter).await?;
     Ok(Json(UserListResponse {
         items: users.into_iter().map(Into::into).collect(),
         next_cursor,

@@ -1,3 +1,5 @@
+use crate::paging::Cursors;
+
 use super::*;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
@@ -38,10 +40,24 @@ pub(super) struct Cursor {
 /// (sort key, id) position, so courses added meanwhile never shift or repeat what a client pages through.
 pub async fn catalog(
     db: &impl Db,
+    cursors: &Cursors,
     filter: CatalogFilter,
 ) -> Result<(Vec<courses::Model>, Option<String>)> {
     use courses::Column as C;
     let limit = page_limit(filter.limit)?;
+    // A cursor is valid for this sort and these filters only.
+    let issued_for = format!(
+        "catalog:{:?}",
+        (
+            filter.sort,
+            &filter.q,
+            &filter.category,
+            filter.level,
+            &filter.language,
+            (filter.min_price, filter.max_price, filter.free),
+            (filter.featured, filter.instructor_id),
+        )
+    );
     let mut query = filtered(&filter)?;
     let (key, descending) = match filter.sort {
         Sort::Newest => (C::PublishedAt, true),
@@ -51,7 +67,8 @@ pub async fn catalog(
         Sort::PriceDesc => (C::PriceCents, true),
     };
     if let Some(raw) = filter.cursor.as_deref() {
-        query = query.filter(after_cursor(raw, filter.sort, key, descending)?);
+        let position: Cursor = cursors.open(&issued_for, raw)?;
+        query = query.filter(after_cursor(position, filter.sort, key, descending)?);
     }
     query = if descending {
         query.order_by_desc(key).order_by_desc(C::Id)
@@ -66,7 +83,7 @@ pub async fn catalog(
             Sort::Popular => serde_json::json!(last.student_count),
             Sort::PriceAsc | Sort::PriceDesc => serde_json::json!(last.price_cents),
         };
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&Cursor { k, id: last.id }).unwrap_or_default())
+        cursors.issue(&issued_for, &Cursor { k, id: last.id })
     }))
 }
 
@@ -117,29 +134,19 @@ pub(super) fn filtered(filter: &CatalogFilter) -> Result<sea_orm::Select<courses
 
 /// The rows after a cursor of this sort (`key`, then id, in the sort's direction).
 pub(super) fn after_cursor(
-    raw: &str,
+    cursor: Cursor,
     sort: Sort,
     key: courses::Column,
     descending: bool,
 ) -> Result<Condition> {
     use courses::Column as C;
-    let cursor: Cursor = URL_SAFE_NO_PAD
-        .decode(raw)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| Error::invalid("cursor", "is not a cursor this API returned"))?;
+    let refused = || Error::BadRequest("cursor: not a cursor of this sort".into());
     let value: sea_orm::Value = match (sort, &cursor.k) {
         (Sort::Newest, serde_json::Value::String(s)) => DateTime::parse_from_rfc3339(s)
             .map(|t| t.with_timezone(&Utc).into())
-            .map_err(|_| Error::invalid("cursor", "is not a cursor this API returned"))?,
-        (Sort::Rating, v) => v
-            .as_f64()
-            .map(Into::into)
-            .ok_or_else(|| Error::invalid("cursor", "bad cursor"))?,
-        (_, v) => v
-            .as_i64()
-            .map(Into::into)
-            .ok_or_else(|| Error::invalid("cursor", "bad cursor"))?,
+            .map_err(|_| refused())?,
+        (Sort::Rating, v) => v.as_f64().map(Into::into).ok_or_else(refused)?,
+        (_, v) => v.as_i64().map(Into::into).ok_or_else(refused)?,
     };
     let after = if descending {
         Condition::any().add(Expr::col(key).lt(value.clone())).add(

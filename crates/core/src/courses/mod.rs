@@ -1,7 +1,5 @@
 //! Courses: the catalog, one course, and the instructor's lifecycle (draft -> published -> archived).
 //! Money is integer minor units with a currency code; there is no floating point in any price.
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Timelike, Utc};
 use entity::courses::{self, CourseLevel, CourseStatus, CourseVisibility};
 use entity::enrollments::EnrollmentStatus;

@@ -20,7 +20,7 @@ use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::events::Events;
 use crate::now;
-use crate::paging::{page_limit, split_page};
+use crate::paging::{Cursors, page_limit, split_page};
 use crate::security::tokens::random_bytes;
 
 mod payments;
@@ -264,37 +264,41 @@ async fn own(
 
 pub async fn list_mine(
     db: &impl Db,
+    page: Page<'_>,
     user: &users::Model,
-    cursor: Option<i64>,
-    limit: Option<u64>,
-) -> Result<(Vec<(enrollments::Model, courses::Model)>, Option<i64>)> {
-    let limit = page_limit(limit)?;
-    enrollment_page::<courses::Entity>(
-        db,
-        Condition::all().add(enrollments::Column::UserId.eq(user.id)),
-        cursor,
-        limit,
-    )
-    .await
+) -> Result<(Vec<(enrollments::Model, courses::Model)>, Option<String>)> {
+    let filter = Condition::all().add(enrollments::Column::UserId.eq(user.id));
+    let issued_for = format!("my-enrollments:{}", user.id);
+    enrollment_page::<courses::Entity>(db, page, &issued_for, filter).await
+}
+
+/// The page a client asked for: a cursor a list returned, and a size.
+#[derive(Clone, Copy)]
+pub struct Page<'a> {
+    pub cursors: &'a Cursors,
+    pub cursor: Option<&'a str>,
+    pub limit: Option<u64>,
 }
 
 /// One keyset page of the enrollments matching `filter`, newest first, each with its related `R`
 /// (its course or its student), and the cursor of the next page.
 async fn enrollment_page<R>(
     db: &impl Db,
+    page: Page<'_>,
+    issued_for: &str,
     filter: Condition,
-    cursor: Option<i64>,
-    limit: u64,
-) -> Result<(Vec<(enrollments::Model, R::Model)>, Option<i64>)>
+) -> Result<(Vec<(enrollments::Model, R::Model)>, Option<String>)>
 where
     R: EntityTrait,
     enrollments::Entity: Related<R>,
 {
+    let limit = page_limit(page.limit)?;
     let mut query = enrollments::Entity::find()
         .filter(filter)
         .find_also_related(R::default())
         .order_by_desc(enrollments::Column::Id);
-    if let Some(before) = cursor {
+    if let Some(cursor) = page.cursor {
+        let before: i64 = page.cursors.open(issued_for, cursor)?;
         query = query.filter(enrollments::Column::Id.lt(before));
     }
     let rows: Vec<_> = query
@@ -304,25 +308,27 @@ where
         .into_iter()
         .filter_map(|(e, r)| Some((e, r?)))
         .collect();
-    Ok(split_page(rows, limit, |(e, _)| e.id))
+    Ok(split_page(rows, limit, |(e, _)| {
+        page.cursors.issue(issued_for, &e.id)
+    }))
 }
 
 /// The roster of a course, for its instructor and admins.
 pub async fn roster(
     db: &impl Db,
+    page: Page<'_>,
     actor: &users::Model,
     course_id: i64,
     status: Option<EnrollmentStatus>,
-    cursor: Option<i64>,
-    limit: Option<u64>,
-) -> Result<(Vec<(enrollments::Model, users::Model)>, Option<i64>)> {
-    let limit = page_limit(limit)?;
+) -> Result<(Vec<(enrollments::Model, users::Model)>, Option<String>)> {
+    page_limit(page.limit)?;
     super::courses::find_managed(db, actor, course_id).await?;
     let mut filter = Condition::all().add(enrollments::Column::CourseId.eq(course_id));
     if let Some(status) = status {
         filter = filter.add(enrollments::Column::Status.eq(status));
     }
-    enrollment_page::<users::Entity>(db, filter, cursor, limit).await
+    let issued_for = format!("roster:{course_id}:{status:?}");
+    enrollment_page::<users::Entity>(db, page, &issued_for, filter).await
 }
 
 /// Cancels, by the student or an admin; progress and history stay.

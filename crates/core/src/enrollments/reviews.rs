@@ -75,15 +75,15 @@ pub async fn review(
 /// Published reviews of a visible course, newest first.
 pub async fn reviews(
     db: &impl Db,
+    page: Page<'_>,
     viewer: Option<&users::Model>,
     course_id: i64,
-    cursor: Option<i64>,
-    limit: Option<u64>,
-) -> Result<(Vec<(enrollments::Model, users::Model)>, Option<i64>)> {
-    let limit = page_limit(limit)?;
+) -> Result<(Vec<(enrollments::Model, users::Model)>, Option<String>)> {
+    page_limit(page.limit)?;
     find_visible(db, viewer, course_id).await?;
     let filter = Condition::all()
         .add(enrollments::Column::CourseId.eq(course_id))
         .add(enrollments::Column::Rating.is_not_null());
-    enrollment_page::<users::Entity>(db, filter, cursor, limit).await
+    let issued_for = format!("reviews:{course_id}");
+    enrollment_page::<users::Entity>(db, page, &issued_for, filter).await
 }

@@ -7,6 +7,7 @@ use super::tokens::{JwtKeys, random_bytes};
 
 const JWT_LABEL: &str = "lms/jwt-hs256/v1";
 const TOTP_LABEL: &str = "lms/totp-secret-encryption/v1";
+const CURSOR_LABEL: &str = "lms/cursor-hmac/v1";
 /// Shortest secret accepted, in characters.
 pub const MIN_CHARS: usize = 32;
 
@@ -49,6 +50,11 @@ impl ServerSecret {
     /// Signs and checks access and 2FA-pending tokens.
     pub fn jwt_keys(&self) -> JwtKeys {
         JwtKeys::new(&derive_key(&self.0, JWT_LABEL))
+    }
+
+    /// Signs the keyset cursors of list endpoints.
+    pub fn cursors(&self) -> crate::paging::Cursors {
+        crate::paging::Cursors::new(derive_key(&self.0, CURSOR_LABEL))
     }
 
     /// Encrypts TOTP secrets at rest.
