@@ -6,7 +6,10 @@ use serde_json::{Value, json};
 
 use crate::world::{Person, call, enroll, json_ok, person, published_course, spawn};
 
-backend_tests!(every_endpoint_answers_each_role_as_expected);
+backend_tests!(
+    every_endpoint_answers_each_role_as_expected,
+    an_instructor_demoted_to_student_no_longer_runs_their_course
+);
 
 #[derive(Clone, Copy, Debug)]
 enum Role {
@@ -202,4 +205,59 @@ async fn every_endpoint_answers_each_role_as_expected(backend: Backend) {
             }
         }
     }
+}
+
+/// Course staff are admins and the course's instructor while they hold the instructor role: an
+/// instructor demoted to student can no longer edit, publish, read the roster or moderate the chat.
+async fn an_instructor_demoted_to_student_no_longer_runs_their_course(backend: Backend) {
+    let app = spawn(backend).await;
+    let teacher = person(&app, "teacher", UserRole::Instructor).await;
+    let root = person(&app, "root", UserRole::Admin).await;
+    let course = published_course(&app, &teacher, "Soon without its teacher", 0).await;
+    let id = course["id"].as_i64().unwrap();
+    let path = format!("/api/v1/courses/{id}");
+    let edit = || {
+        call(
+            &app,
+            Method::PATCH,
+            &path,
+            Some(&teacher.token),
+            Some(json!({"title": "Still mine?"})),
+        )
+    };
+    json_ok(edit().await, 200).await;
+    json_ok(
+        call(
+            &app,
+            Method::PATCH,
+            &format!("/api/v1/admin/users/{}", teacher.id),
+            Some(&root.token),
+            Some(json!({"role": "student"})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    json_ok(edit().await, 403).await;
+    for (method, path) in [
+        (Method::GET, format!("/api/v1/courses/{id}/enrollments")),
+        (Method::POST, format!("/api/v1/courses/{id}/archive")),
+        (Method::GET, format!("/api/v1/courses/{id}/messages")),
+    ] {
+        let response = call(&app, method.clone(), &path, Some(&teacher.token), None).await;
+        json_ok(response, 403).await;
+    }
+    let title: Value = json_ok(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/courses/{id}"),
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(title["title"], "Still mine?");
 }

@@ -18,7 +18,7 @@ use entity::chat_messages::{self, MessageType};
 use entity::chat_sequences;
 use entity::courses::{self, CourseStatus, CourseVisibility};
 use entity::enrollments::{self, EnrollmentStatus};
-use entity::users::{self, UserRole};
+use entity::users;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -100,7 +100,7 @@ pub async fn member<C: ConnectionTrait>(
         .one(db)
         .await?
         .ok_or_else(|| Error::NotFound("no such course".into()))?;
-    let staff = user.role == UserRole::Admin || gate.instructor_id == user.id;
+    let staff = crate::courses::is_staff(user, gate.instructor_id);
     let student = gate
         .enrollment_status
         .is_some_and(EnrollmentStatus::grants_access);

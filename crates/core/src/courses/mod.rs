@@ -32,8 +32,19 @@ pub fn effective_price(course: &courses::Model, at: DateTime<Utc>) -> i64 {
     }
 }
 
+/// Course staff: admins, and the course's instructor while they hold the instructor role (an
+/// instructor demoted to student keeps their name on the course but no longer runs it).
+pub fn is_staff(user: &users::Model, instructor_id: i64) -> bool {
+    match user.role {
+        UserRole::Admin => true,
+        UserRole::Instructor => user.id == instructor_id,
+        UserRole::Student => false,
+    }
+}
+
+/// Whether `user` may edit, publish, archive or delete the course and read its roster.
 pub fn can_manage(user: Option<&users::Model>, course: &courses::Model) -> bool {
-    user.is_some_and(|u| u.role == UserRole::Admin || u.id == course.instructor_id)
+    user.is_some_and(|u| is_staff(u, course.instructor_id))
 }
 
 /// Drafts and private courses are seen by their instructor and admins only; to anyone else they do
