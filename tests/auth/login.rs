@@ -10,6 +10,7 @@ backend_tests!(
     protected_routes_need_a_valid_bearer_token,
     repeated_failures_on_one_account_are_throttled_briefly,
     repeated_failures_from_one_address_are_throttled,
+    behind_a_proxy_the_address_it_appended_is_throttled_not_what_the_client_wrote,
 );
 
 async fn login_by_email_or_username_returns_tokens_and_the_user(backend: Backend) {
@@ -129,4 +130,42 @@ async fn repeated_failures_from_one_address_are_throttled(backend: Backend) {
     let blocked = login_raw(&app, "ada", PASSWORD).await;
     assert!(blocked.headers().contains_key("retry-after"));
     assert_problem(blocked, 429).await;
+}
+
+/// Behind a trusted proxy the client address is the entry the proxy appended to X-Forwarded-For: a
+/// client that rotates what it writes to the left of it is still one address to the throttle.
+async fn behind_a_proxy_the_address_it_appended_is_throttled_not_what_the_client_wrote(
+    backend: Backend,
+) {
+    let app = TestApp::spawn_with(backend, |c| c.trust_forwarded_for = true).await;
+    register(&app, "ada").await;
+    let attempt = |forged: String, login: String, password: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/api/v1/auth/login"))
+                .header("x-forwarded-for", format!("{forged}, 203.0.113.7"))
+                .json(&json!({"login": login, "password": password}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for i in 0..51 {
+        let forged = format!("10.0.{}.{}", i / 200, i % 200);
+        let response = attempt(forged, format!("user{}", i % 25), "wrong password").await;
+        assert_problem(response, 401).await;
+    }
+    let blocked = attempt("10.9.9.9".into(), "ada".into(), PASSWORD).await;
+    assert_problem(blocked, 429).await;
+    // Another address behind the same proxy is not affected.
+    let other = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", "203.0.113.8")
+        .json(&json!({"login": "ada", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
 }

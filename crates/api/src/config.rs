@@ -85,6 +85,12 @@ pub struct Config {
     #[arg(long, env = "LMS_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_forwarded_for: bool,
 
+    /// With LMS_TRUST_FORWARDED_FOR: how many proxies of yours append to X-Forwarded-For. The client
+    /// address is the entry this many places from the right (entries further left are whatever the
+    /// client sent, and are ignored).
+    #[arg(long, env = "LMS_TRUSTED_PROXY_HOPS", default_value_t = 1)]
+    pub trusted_proxy_hops: usize,
+
     /// Shared secret of the payment provider's webhook (HMAC-SHA256). Unset: the webhook answers 503.
     #[arg(long, env = "LMS_PAYMENT_WEBHOOK_SECRET", hide_env_values = true)]
     pub payment_webhook_secret: Option<String>,
@@ -149,6 +155,7 @@ impl Config {
             smtp_url: None,
             mail_from: "LMS <no-reply@localhost>".into(),
             trust_forwarded_for: false,
+            trusted_proxy_hops: 1,
             password_hash_concurrency: None,
             payment_webhook_secret: None,
             log_format: LogFormat::Text,

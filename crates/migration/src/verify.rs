@@ -30,7 +30,7 @@ pub async fn verify(db: &DatabaseConnection, url: &str) -> Result<(Vec<String>, 
             )
             .await?;
             let result = async {
-                Migrator::up(&scratch, Some(applied as u32)).await?;
+                crate::runner::up(&scratch, Some(applied as u32), false).await?;
                 describe(&scratch, "public").await
             }
             .await;
@@ -50,7 +50,7 @@ pub async fn verify(db: &DatabaseConnection, url: &str) -> Result<(Vec<String>, 
                     .sqlx_logging(false);
                 let scratch = Database::connect(options).await?;
                 let outcome = async {
-                    Migrator::up(&scratch, Some(applied as u32)).await?;
+                    crate::runner::up(&scratch, Some(applied as u32), false).await?;
                     describe(&scratch, &schema).await
                 }
                 .await;

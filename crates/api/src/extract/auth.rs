@@ -113,6 +113,17 @@ impl FromRequestParts<AppState> for AdminUser {
     }
 }
 
+/// The address your own proxies saw: the entry `hops` places from the right of X-Forwarded-For (each
+/// proxy appends the address it received from). Entries to its left come from the client.
+fn appended_by_proxy(header: &str, hops: usize) -> Option<String> {
+    let entries: Vec<&str> = header.split(',').map(str::trim).collect();
+    let index = entries.len().checked_sub(hops.max(1))?;
+    let ip = entries[index];
+    ip.parse::<std::net::IpAddr>()
+        .is_ok()
+        .then(|| ip.to_string())
+}
+
 /// The client's address (the peer, or X-Forwarded-For behind a trusted proxy) and user agent.
 pub struct ClientInfo(pub Client);
 
@@ -129,9 +140,7 @@ impl FromRequestParts<AppState> for ClientInfo {
             .then(|| parts.headers.get("x-forwarded-for"))
             .flatten()
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|ip| ip.trim().to_string())
-            .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
+            .and_then(|v| appended_by_proxy(v, state.config.trusted_proxy_hops));
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
