@@ -19,6 +19,7 @@ use lms_core::mail::Mailer;
 use lms_core::security::Auth;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -129,7 +130,18 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::health::router())
         .split_for_parts();
     let config = state.config.clone();
+    let app = api
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
+    with_http_layers(app, &config)
+}
 
+/// What every request goes through: a request id (in every log line and the response), tracing, the
+/// problem+json shape for errors made by layers, a panic turned into a 500, the time limit and the
+/// body limit.
+fn with_http_layers(app: Router, config: &Config) -> Router {
     let http = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(
@@ -145,18 +157,30 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(middleware::from_fn(problem_for_bare_errors))
+        .layer(CatchPanicLayer::custom(panicked))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             config.request_timeout(),
         ))
         .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
         .layer(DefaultBodyLimit::max(config.max_body_bytes));
+    app.layer(http)
+}
 
-    api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
-        .layer(http)
+/// A handler that panicked: 500 problem+json, and the panic logged once inside the request's span
+/// (with its request id). The connection stays usable.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    tracing::error!(panic = %message, "request handler panicked");
+    problem_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "an internal error occurred; it has been logged".into(),
+        None,
+    )
 }
 
 async fn not_found() -> AppError {
@@ -199,4 +223,35 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
         }
     }
     problem
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_problem_json_with_a_request_id() {
+        async fn boom() -> &'static str {
+            panic!("boom")
+        }
+        let app = with_http_layers(
+            Router::new().route("/boom", get(boom)),
+            &Config::new("sqlite::memory:"),
+        );
+        let request = axum::http::Request::get("/boom")
+            .body(Body::empty())
+            .unwrap_or_default();
+        let response = app.oneshot(request).await.unwrap_or_else(|e| match e {});
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let content_type = response.headers().get(header::CONTENT_TYPE);
+        assert_eq!(
+            content_type.and_then(|v| v.to_str().ok()),
+            Some(PROBLEM_JSON)
+        );
+        assert!(response.headers().contains_key(&REQUEST_ID));
+    }
 }
