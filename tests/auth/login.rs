@@ -11,6 +11,7 @@ backend_tests!(
     repeated_failures_on_one_account_are_throttled_briefly,
     repeated_failures_from_one_address_are_throttled,
     behind_a_proxy_the_address_it_appended_is_throttled_not_what_the_client_wrote,
+    failures_by_email_and_by_username_count_against_one_account,
 );
 
 async fn login_by_email_or_username_returns_tokens_and_the_user(backend: Backend) {
@@ -168,4 +169,17 @@ async fn behind_a_proxy_the_address_it_appended_is_throttled_not_what_the_client
         .await
         .unwrap();
     assert_eq!(other.status(), 200);
+}
+
+/// An account's email and username are one account to the throttle: alternating them does not double
+/// the free failures.
+async fn failures_by_email_and_by_username_count_against_one_account(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    register(&app, "ada").await;
+    for i in 0..6 {
+        let name = if i % 2 == 0 { "ada" } else { "ADA@example.com" };
+        assert_problem(login_raw(&app, name, "wrong password").await, 401).await;
+    }
+    assert_problem(login_raw(&app, "ada@example.com", PASSWORD).await, 429).await;
+    assert_problem(login_raw(&app, "ada", PASSWORD).await, 429).await;
 }

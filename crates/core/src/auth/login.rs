@@ -31,14 +31,14 @@ pub async fn login(
     errors.check("password", presented_password(password));
     errors.finish()?;
 
+    let user = find_by_login(db, login).await?;
     let at = now().timestamp();
-    let (account, address) = (account_key(login), address_key(client));
+    let (account, address) = (account_key(login, user.as_ref()), address_key(client));
     let buckets = throttle::lookup(db, &[&account, &address]).await?;
     if let Some(wait) = throttle::longest_wait(&buckets, at) {
         return Err(too_many(wait));
     }
 
-    let user = find_by_login(db, login).await?;
     // Unknown users are verified against a dummy hash: the same work, the same answer.
     let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let matched = auth

@@ -95,8 +95,14 @@ fn taken(err: sea_orm::DbErr) -> Error {
     }
 }
 
-fn account_key(identifier: &str) -> String {
-    format!("login:account:{}", identifier.trim().to_lowercase())
+/// The bucket of sign-in failures against one account: the account itself when the identifier names
+/// one (so its email and its username share one count), else the identifier as typed (an unknown
+/// name is throttled exactly like a known one, so the throttle tells nothing about which exist).
+fn account_key(identifier: &str, account: Option<&users::Model>) -> String {
+    match account {
+        Some(user) => format!("login:user:{}", user.id),
+        None => format!("login:account:{}", identifier.trim().to_lowercase()),
+    }
 }
 
 fn address_key(client: &Client) -> String {
