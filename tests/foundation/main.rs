@@ -7,3 +7,4 @@ mod entities;
 mod http;
 mod migration_cli;
 mod migrations;
+mod outage;

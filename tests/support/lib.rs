@@ -9,6 +9,7 @@ use std::sync::Once;
 pub mod app;
 pub mod db;
 pub mod process;
+pub mod proxy;
 pub mod schema;
 pub mod totp;
 pub mod ws;

@@ -12,6 +12,7 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_DB_MAX_CONNECTIONS: u32 = 20;
+pub const DEFAULT_DB_ACQUIRE_TIMEOUT_MS: u64 = 1000;
 
 #[derive(Debug, Clone, Args)]
 pub struct Config {
@@ -42,6 +43,11 @@ pub struct Config {
     /// Size of the database connection pool.
     #[arg(long, env = "LMS_DB_MAX_CONNECTIONS", default_value_t = DEFAULT_DB_MAX_CONNECTIONS)]
     pub db_max_connections: u32,
+
+    /// How long a request waits for a database connection (or to open one) before it gets 503 with
+    /// Retry-After, in milliseconds.
+    #[arg(long, env = "LMS_DB_ACQUIRE_TIMEOUT_MS", default_value_t = DEFAULT_DB_ACQUIRE_TIMEOUT_MS)]
+    pub db_acquire_timeout_ms: u64,
 
     /// `development` or `production`. Production refuses to start without LMS_SECRET_KEY.
     #[arg(long = "env", env = "LMS_ENV", value_enum, default_value_t = Environment::Development)]
@@ -146,6 +152,7 @@ impl Config {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             request_timeout_secs: DEFAULT_REQUEST_TIMEOUT_SECS,
             db_max_connections: DEFAULT_DB_MAX_CONNECTIONS,
+            db_acquire_timeout_ms: DEFAULT_DB_ACQUIRE_TIMEOUT_MS,
             environment: Environment::Development,
             secret_key: None,
             secret_key_file: "lms.secret".into(),
@@ -192,6 +199,7 @@ impl Config {
         let target = lms_core::db::redact_url(&self.database_url);
         let pool = PoolOptions {
             max_connections: self.db_max_connections,
+            acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms),
             ..PoolOptions::default()
         };
         let db = lms_core::db::connect(&self.database_url, &pool)

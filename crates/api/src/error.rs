@@ -11,6 +11,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
+/// `Retry-After` of a 503: when the database (or another dependency) may be back.
+pub const UNAVAILABLE_RETRY_SECS: u64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -69,6 +71,9 @@ impl AppError {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Database(err) if lms_core::db::is_unreachable(err) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Error::Database(err) => match err.sql_err() {
                 Some(SqlErr::UniqueConstraintViolation(_)) => StatusCode::CONFLICT,
                 Some(SqlErr::ForeignKeyConstraintViolation(_)) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -80,6 +85,9 @@ impl AppError {
 
     fn detail(&self) -> String {
         match self {
+            AppError::Domain(Error::Database(err)) if lms_core::db::is_unreachable(err) => {
+                "the database cannot be reached right now; retry shortly".into()
+            }
             AppError::Domain(Error::Database(err)) => match err.sql_err() {
                 Some(SqlErr::UniqueConstraintViolation(_)) => {
                     "a resource with these unique values already exists".into()
@@ -143,6 +151,7 @@ impl IntoResponse for AppError {
             AppError::Domain(Error::TooManyRequests { retry_after_secs }) => {
                 Some(*retry_after_secs)
             }
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(UNAVAILABLE_RETRY_SECS),
             _ => None,
         };
         let unauthorized = matches!(self, AppError::Domain(Error::Unauthorized(_)));

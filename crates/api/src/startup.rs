@@ -29,7 +29,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
-use crate::error::{AppError, Error, PROBLEM_JSON, problem_response};
+use crate::error::{AppError, Error, PROBLEM_JSON, UNAVAILABLE_RETRY_SECS, problem_response};
 use crate::openapi::ApiDoc;
 use crate::routes;
 use crate::state::AppState;
@@ -221,6 +221,12 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             problem.headers_mut().insert(name.clone(), value.clone());
         }
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        problem
+            .headers_mut()
+            .entry(header::RETRY_AFTER)
+            .or_insert(UNAVAILABLE_RETRY_SECS.into());
     }
     problem
 }

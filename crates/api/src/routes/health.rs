@@ -5,6 +5,9 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::error::{AppResult, Error};
+
+/// `/health/ready` answers within this long, database or not.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 use crate::extract::Json;
 use crate::state::AppState;
 
@@ -44,10 +47,18 @@ async fn live() -> Json<Health> {
             content_type = "application/problem+json"),
     ))]
 async fn ready(State(state): State<AppState>) -> AppResult<Json<Readiness>> {
-    state.db.ping().await.map_err(|err| {
-        tracing::warn!(error = %err, "readiness check: database unreachable");
-        Error::Unavailable("the database cannot be reached".into())
-    })?;
+    let unreachable = || Error::Unavailable("the database cannot be reached".into());
+    match tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "readiness check: database unreachable");
+            return Err(unreachable().into());
+        }
+        Err(_) => {
+            tracing::warn!("readiness check: the database did not answer within a second");
+            return Err(unreachable().into());
+        }
+    }
     Ok(Json(Readiness {
         status: "ok",
         database: state.backend.name(),

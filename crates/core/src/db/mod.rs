@@ -103,6 +103,26 @@ async fn connect_when_unlocked(opts: ConnectOptions) -> Result<DatabaseConnectio
     }
 }
 
+/// Whether an error means the database cannot be reached now (refused, timed out, connection lost,
+/// pool exhausted), as opposed to a statement it refused: the request may succeed when retried.
+pub fn is_unreachable(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => matches!(
+            e.as_ref(),
+            Sqlx::Io(_)
+                | Sqlx::Tls(_)
+                | Sqlx::PoolTimedOut
+                | Sqlx::PoolClosed
+                | Sqlx::WorkerCrashed
+                | Sqlx::Protocol(_)
+        ),
+        _ => false,
+    }
+}
+
 /// A short, password-free description of a database URL for messages and logs.
 pub fn redact_url(url: &str) -> String {
     match url.split_once("://") {
