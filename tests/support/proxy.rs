@@ -16,8 +16,10 @@ pub struct Proxy {
 impl Proxy {
     /// Forwards a free loopback port to `target`.
     pub async fn start(target: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let addr = listener.local_addr().expect("its address");
         let proxy = Self {
             addr,
             target,
@@ -52,7 +54,9 @@ impl Proxy {
 
     /// The database is back, on the same address.
     pub async fn restore(&self) {
-        let listener = TcpListener::bind(self.addr).await.unwrap();
+        let listener = TcpListener::bind(self.addr)
+            .await
+            .expect("the same port again");
         self.serve(listener).await;
     }
 }
