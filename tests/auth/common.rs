@@ -92,4 +92,26 @@ pub fn emailed_token(app: &TestApp, to: &str, path: &str) -> String {
     body[start..].split_whitespace().next().unwrap().to_string()
 }
 
+/// The token of the `n`th email to `to` whose link contains `path` (1 = the first), waiting for it:
+/// reset links are issued in the background, after the 202.
+pub async fn nth_emailed_token(app: &TestApp, to: &str, path: &str, n: usize) -> String {
+    for _ in 0..100 {
+        let emails: Vec<_> = app
+            .emails_to(to)
+            .into_iter()
+            .filter(|e| e.body.contains(path))
+            .collect();
+        if let Some(email) = emails.get(n - 1) {
+            let start = email.body.find("token=").expect("a token in the link") + "token=".len();
+            return email.body[start..]
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_string();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no email number {n} to {to} with {path}");
+}
+
 pub use lms_e2e::totp::{base32_decode, totp_code};

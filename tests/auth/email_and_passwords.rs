@@ -2,7 +2,9 @@ use lms_e2e::app::assert_problem;
 use lms_e2e::{Backend, TestApp, backend_tests};
 use serde_json::{Value, json};
 
-use crate::common::{PASSWORD, emailed_token, get, login, login_raw, post, register, signed_up};
+use crate::common::{
+    PASSWORD, emailed_token, get, login, login_raw, nth_emailed_token, post, register, signed_up,
+};
 
 backend_tests!(
     the_emailed_verification_token_verifies_once,
@@ -11,6 +13,7 @@ backend_tests!(
     a_password_reset_sets_the_password_and_ends_every_session,
     changing_the_password_needs_the_current_one_and_ends_other_sessions,
     the_profile_can_be_edited_within_limits,
+    reset_and_verification_mails_are_limited_without_revealing_accounts,
 );
 
 async fn the_emailed_verification_token_verifies_once(backend: Backend) {
@@ -93,13 +96,7 @@ async fn forgot_password_answers_the_same_for_unknown_addresses(backend: Backend
         known.json::<Value>().await.unwrap(),
         unknown.json::<Value>().await.unwrap()
     );
-    assert_eq!(
-        app.emails_to("ada@example.com")
-            .iter()
-            .filter(|e| e.subject.contains("Reset"))
-            .count(),
-        1
-    );
+    nth_emailed_token(&app, "ada@example.com", "/reset-password?token=", 1).await;
     assert!(app.emails_to("nobody@example.com").is_empty());
 }
 
@@ -111,13 +108,13 @@ async fn a_password_reset_sets_the_password_and_ends_every_session(backend: Back
         &json!({"email": "ada@example.com"}),
     )
     .await;
-    let first = emailed_token(&app, "ada@example.com", "/reset-password?token=");
+    let first = nth_emailed_token(&app, "ada@example.com", "/reset-password?token=", 1).await;
     app.post_json(
         "/api/v1/auth/password/forgot",
         &json!({"email": "ada@example.com"}),
     )
     .await;
-    let token = emailed_token(&app, "ada@example.com", "/reset-password?token=");
+    let token = nth_emailed_token(&app, "ada@example.com", "/reset-password?token=", 2).await;
     let new_password = "a brand new passphrase 7";
 
     // A newer token invalidates the older one; a weak password is refused and changes nothing.
@@ -228,4 +225,61 @@ async fn the_profile_can_be_edited_within_limits(backend: Backend) {
         .unwrap();
     assert_eq!(me["role"], "student");
     assert_eq!(me["first_name"], "Augusta");
+}
+
+/// Mail-sending endpoints cannot be used to flood an inbox: 3 reset links per address an hour (known
+/// or not: the same answers), 10 per client whatever the addresses, 3 verification mails per account.
+async fn reset_and_verification_mails_are_limited_without_revealing_accounts(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, access) = signed_up(&app, "ada").await;
+    let forgot = |email: String| {
+        let app = &app;
+        async move {
+            app.post_json("/api/v1/auth/password/forgot", &json!({ "email": email }))
+                .await
+        }
+    };
+    for email in ["ada@example.com", "nobody@example.com"] {
+        for _ in 0..3 {
+            assert_eq!(forgot(email.into()).await.status(), 202);
+        }
+        let refused = forgot(email.into()).await;
+        assert!(refused.headers().contains_key("retry-after"));
+        assert_problem(refused, 429).await;
+    }
+    // 6 so far from this client: 4 more addresses pass, the next is refused.
+    for i in 0..4 {
+        assert_eq!(
+            forgot(format!("someone{i}@example.com")).await.status(),
+            202
+        );
+    }
+    assert_problem(forgot("someone9@example.com".into()).await, 429).await;
+    nth_emailed_token(&app, "ada@example.com", "/reset-password?token=", 3).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let resets = app
+        .emails_to("ada@example.com")
+        .into_iter()
+        .filter(|e| e.body.contains("/reset-password?token="))
+        .count();
+    assert_eq!(resets, 3, "refused requests send nothing");
+
+    for _ in 0..3 {
+        let resent = post(
+            &app,
+            "/api/v1/auth/verify-email/resend",
+            &access,
+            &json!({}),
+        )
+        .await;
+        assert_eq!(resent.status(), 202);
+    }
+    let refused = post(
+        &app,
+        "/api/v1/auth/verify-email/resend",
+        &access,
+        &json!({}),
+    )
+    .await;
+    assert_problem(refused, 429).await;
 }

@@ -346,9 +346,10 @@ async fn verify_email(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Send a new verification email (the previous link stops working).
+/// Send a new verification email (the previous link stops working). At most 3 an hour (429).
 #[utoipa::path(post, path = "/auth/verify-email/resend", tag = "auth", security(("bearer" = [])),
     responses((status = 202, body = Accepted), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already verified", body = Problem, content_type = "application/problem+json")))]
 async fn resend_verification(
     State(state): State<AppState>,
@@ -363,14 +364,17 @@ async fn resend_verification(
     ))
 }
 
-/// Ask for a password-reset email. The answer is the same whether or not the address is known.
+/// Ask for a password-reset email. The answer is the same whether or not the address is known, and is
+/// given before the address is looked up. At most 3 per address and 10 per client an hour (429).
 #[utoipa::path(post, path = "/auth/password/forgot", tag = "auth", request_body = ForgotPasswordRequest,
-    responses((status = 202, body = Accepted), (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 202, body = Accepted), (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
 async fn forgot_password(
     State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
     Json(body): Json<ForgotPasswordRequest>,
 ) -> AppResult<(StatusCode, Json<Accepted>)> {
-    service::forgot_password(&state.db, &state.auth, &body.email).await?;
+    service::forgot_password(&state.db, &state.auth, &body.email, &client).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {

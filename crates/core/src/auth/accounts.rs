@@ -115,6 +115,9 @@ pub async fn verify_email(db: &DatabaseConnection, token: &str) -> Result<()> {
     Ok(())
 }
 
+/// Verification emails one account may ask for again, per hour.
+const RESENDS_PER_HOUR: i32 = 3;
+
 pub async fn resend_verification(
     db: &DatabaseConnection,
     auth: &Auth,
@@ -124,6 +127,11 @@ pub async fn resend_verification(
         return Err(Error::Conflict(
             "the email address is already verified".into(),
         ));
+    }
+    let key = format!("verify-resend:user:{}", user.id);
+    let limit = [(key.as_str(), RESENDS_PER_HOUR)];
+    if let Some(wait) = throttle::take_all(db, &limit, 3600, now().timestamp()).await? {
+        return Err(too_many(wait));
     }
     let token = issue_verification_token(db, user).await?;
     send_verification(auth, user, &token);

@@ -1,9 +1,48 @@
+use std::sync::Arc;
+
 use super::*;
 
-/// Always succeeds the same way: whether the address is known is not revealed.
-#[tracing::instrument(skip_all)]
-pub async fn forgot_password(db: &DatabaseConnection, auth: &Auth, email: &str) -> Result<()> {
+/// Requests of one email address for a reset link, per hour.
+const FORGOT_PER_EMAIL: i32 = 3;
+/// Requests for reset links from one client address, per hour (whatever the addresses asked for).
+const FORGOT_PER_CLIENT: i32 = 10;
+const FORGOT_WINDOW_SECS: i64 = 3600;
+
+/// "Forgot password": always 202 with no hint whether the address has an account. The answer is
+/// given before the address is even looked up: the lookup, the token and the mail happen after, in
+/// the background, so known and unknown addresses take the same time by construction. Limited per
+/// address as typed and per client (429 alike for known and unknown addresses).
+pub async fn forgot_password(
+    db: &DatabaseConnection,
+    auth: &Arc<Auth>,
+    email: &str,
+    client: &Client,
+) -> Result<()> {
     let email = Email::parse(email).map_err(|m| Error::invalid("email", m))?;
+    let per_email = format!("forgot:email:{}", email.as_str());
+    let per_client = format!(
+        "forgot:address:{}",
+        client.ip.as_deref().unwrap_or("unknown")
+    );
+    let limits = [
+        (per_email.as_str(), FORGOT_PER_EMAIL),
+        (per_client.as_str(), FORGOT_PER_CLIENT),
+    ];
+    let at = now().timestamp();
+    if let Some(wait) = throttle::take_all(db, &limits, FORGOT_WINDOW_SECS, at).await? {
+        return Err(too_many(wait));
+    }
+    let (db, auth) = (db.clone(), auth.clone());
+    tokio::spawn(async move {
+        if let Err(error) = send_reset_link(&db, &auth, &email).await {
+            tracing::error!(%error, "a password reset link could not be issued");
+        }
+    });
+    Ok(())
+}
+
+/// Issues a reset token for the active account of `email`, if there is one, and mails its link.
+async fn send_reset_link(db: &DatabaseConnection, auth: &Auth, email: &Email) -> Result<()> {
     let user = users::Entity::find()
         .filter(users::Column::Email.eq(email.as_str()))
         .one(db)

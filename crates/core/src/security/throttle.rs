@@ -263,3 +263,25 @@ pub async fn prune<C: ConnectionTrait>(
         .await?;
     Ok(result.rows_affected)
 }
+
+/// Takes one use of every `(key, limit)` bucket of a fixed window, all or none: Some(seconds to wait)
+/// when any of them is used up (and then none is counted). For actions limited several ways at once
+/// (per account and per client address).
+pub async fn take_all<C: crate::db::Db>(
+    db: &C,
+    buckets: &[(&str, i32)],
+    window_secs: i64,
+    now: i64,
+) -> Result<Option<u64>, DbErr> {
+    let txn = db.begin().await?;
+    for (key, limit) in buckets {
+        let wanted = BTreeMap::from([(key.to_string(), 1)]);
+        let granted = count_uses(&txn, &wanted, *limit, window_secs, now).await?;
+        if let Some((0, bucket)) = granted.get(*key) {
+            txn.rollback().await?;
+            return Ok(Some(retry_after(bucket.window_start, window_secs, now)));
+        }
+    }
+    txn.commit().await?;
+    Ok(None)
+}
