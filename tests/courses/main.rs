@@ -6,4 +6,5 @@ mod catalog;
 mod enrollments;
 mod hostile_text;
 mod payments;
+mod retries;
 mod world;

@@ -6,7 +6,7 @@ use lms_e2e::{Backend, TestDb, backend_tests, bin, schema, succeeded as ok};
 use migration::{Migrator, MigratorTrait};
 
 backend_tests!(
-    up_status_down_8_and_up_again,
+    up_status_down_all_but_the_first_three_and_up_again,
     status_lists_every_migration_in_order_with_its_state,
     two_up_runs_started_together_apply_each_migration_once,
     status_check_fails_while_anything_is_pending,
@@ -49,7 +49,7 @@ fn names() -> Vec<String> {
         .collect()
 }
 
-async fn up_status_down_8_and_up_again(backend: Backend) {
+async fn up_status_down_all_but_the_first_three_and_up_again(backend: Backend) {
     let test_db = TestDb::new(backend).await;
     let cwd = tempfile::tempdir().unwrap();
     let url = Some(test_db.url.as_str());
@@ -60,10 +60,15 @@ async fn up_status_down_8_and_up_again(backend: Backend) {
     let db = test_db.connect().await;
     let all_tables = schema::tables(&db).await;
 
-    // `down -n 8` undoes the eight newest; with more than eight migrations the oldest stay.
-    ok(migration(&["down", "-n", "8"], url, cwd.path()));
+    // `down -n N` undoes the N newest: all but the first three (users, courses, enrollments) here.
+    let undo = names().len() - 3;
+    ok(migration(
+        &["down", "-n", &undo.to_string()],
+        url,
+        cwd.path(),
+    ));
     let rows = status_rows(&ok(migration(&["status"], url, cwd.path())));
-    let applied = rows.len() - 8;
+    let applied = rows.len() - undo;
     assert!(
         rows[..applied].iter().all(|(_, state)| state == "applied"),
         "{rows:?}"
@@ -471,8 +476,10 @@ async fn postgres_an_interrupted_concurrent_index_build_is_cleaned_up_and_retrie
     let valid = "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'uq_users_email' AND i.indisvalid";
     assert_eq!(schema::scalar(&db, valid).await, 1);
     ok(migration(&["verify"], url, cwd.path()));
+    // Down to the index migrations (m0008 and newer): their indexes go concurrently.
+    let to_m0008 = (names().len() - 7).to_string();
     let plan = ok(migration(
-        &["down", "-n", "4", "--dry-run"],
+        &["down", "-n", &to_m0008, "--dry-run"],
         url,
         cwd.path(),
     ));
@@ -598,6 +605,9 @@ async fn a_down_failing_half_way_leaves_the_migration_applied(backend: Backend) 
     let cwd = tempfile::tempdir().unwrap();
     let url = Some(test_db.url.as_str());
     ok(migration(&["up"], url, cwd.path()));
+    // m0011 is the newest applied migration for what follows.
+    let m0011 = "m0011_create_chat_events_and_edits";
+    ok(migration(&["down", "--to", m0011], url, cwd.path()));
     // One SQLite connection, as for any schema change (see `PoolOptions::for_migrations`).
     let db = test_db.connect_for_migrations().await;
     // m0011's down drops its indexes newest first: idx_chat_message_edits_message_id_id, then this one.

@@ -131,6 +131,10 @@ pub fn router(state: AppState) -> Router {
         .split_for_parts();
     let config = state.config.clone();
     let app = api
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::idempotency::layer,
+        ))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

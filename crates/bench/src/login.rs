@@ -51,21 +51,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .build()?;
     // Many accounts, so the per-account failure throttle never enters the picture (all logins succeed).
     let accounts = 32;
-    for i in 0..accounts {
-        let response = client
-            .post(server.url("/api/v1/auth/register"))
-            .json(
-                &json!({"email": format!("bench{i}@example.com"), "username": format!("bench{i}"),
-                "password": PASSWORD, "first_name": "Load", "last_name": "Tester"}),
-            )
-            .send()
-            .await?;
-        anyhow::ensure!(
-            response.status() == 201,
-            "register failed: {}",
-            response.status()
-        );
-    }
+    register(&client, &server, accounts).await?;
     let rss_before = server.rss_kib().unwrap_or(0);
 
     // Warm-up, then sustained load.
@@ -89,25 +75,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     // Burst: everything at once.
     let started = Instant::now();
-    let mut tasks = Vec::with_capacity(args.burst);
-    for i in 0..args.burst {
-        let client = client.clone();
-        let url = server.url("/api/v1/auth/login");
-        tasks.push(tokio::spawn(async move {
-            client
-                .post(url)
-                .json(&json!({"login": format!("bench{}", i % accounts), "password": PASSWORD}))
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-        }));
-    }
-    let mut burst_ok = 0;
-    for task in tasks {
-        if matches!(task.await?, Ok(200)) {
-            burst_ok += 1;
-        }
-    }
+    let burst_ok = burst(&client, &server, args.burst, accounts).await?;
     let burst_secs = started.elapsed().as_secs_f64();
     let peak = server.peak_rss_kib().unwrap_or(0);
     let (forgot_known, forgot_unknown) = forgot_medians(&client, &server, accounts).await?;
@@ -163,6 +131,59 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
 /// Median time of one argon2id computation with the server's parameters, in preallocated memory (the
 /// pure cost of the hash, with no allocation in the way), over 31 runs.
+/// Registers `bench0` .. `bench<accounts - 1>`.
+async fn register(
+    client: &reqwest::Client,
+    server: &Server,
+    accounts: usize,
+) -> anyhow::Result<()> {
+    for i in 0..accounts {
+        let response = client
+            .post(server.url("/api/v1/auth/register"))
+            .json(
+                &json!({"email": format!("bench{i}@example.com"), "username": format!("bench{i}"),
+                "password": PASSWORD, "first_name": "Load", "last_name": "Tester"}),
+            )
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status() == 201,
+            "register failed: {}",
+            response.status()
+        );
+    }
+    Ok(())
+}
+
+/// `n` logins sent at once; how many succeeded.
+async fn burst(
+    client: &reqwest::Client,
+    server: &Server,
+    n: usize,
+    accounts: usize,
+) -> anyhow::Result<usize> {
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let client = client.clone();
+        let url = server.url("/api/v1/auth/login");
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .json(&json!({"login": format!("bench{}", i % accounts), "password": PASSWORD}))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }));
+    }
+    let mut burst_ok = 0;
+    for task in tasks {
+        if matches!(task.await?, Ok(200)) {
+            burst_ok += 1;
+        }
+    }
+    Ok(burst_ok)
+}
+
 /// Median answer times of "forgot password" for known and unknown addresses, interleaved (the
 /// answer must not tell them apart).
 async fn forgot_medians(

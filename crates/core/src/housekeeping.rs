@@ -1,7 +1,7 @@
-//! Periodic clean-up of what authentication leaves behind, so these tables stay small: throttle
-//! buckets whose window ended a day ago, 2FA challenges that expired an hour ago, and sessions (with
-//! their refresh tokens) that ended more than 30 days ago. Every instance runs it; the deletes are
-//! idempotent, so instances running it at once do no harm.
+//! Periodic clean-up of what authentication and retries leave behind, so these tables stay small:
+//! throttle buckets whose window ended a day ago, 2FA challenges that expired an hour ago, sessions
+//! (with their refresh tokens) that ended more than 30 days ago, and idempotency keys older than a
+//! day. Every instance runs it; the deletes are idempotent, so instances running it at once do no harm.
 use std::time::Duration;
 
 use chrono::Utc;
@@ -22,6 +22,7 @@ pub struct Report {
     pub mfa_challenges: u64,
     pub sessions: u64,
     pub refresh_tokens: u64,
+    pub idempotency_keys: u64,
 }
 
 pub async fn run_once(db: &DatabaseConnection) -> Result<Report, DbErr> {
@@ -59,11 +60,13 @@ pub async fn run_once(db: &DatabaseConnection) -> Result<Report, DbErr> {
         .exec(db)
         .await?
         .rows_affected;
+    let idempotency_keys = crate::idempotency::prune(db).await?;
     Ok(Report {
         rate_limits,
         mfa_challenges,
         sessions,
         refresh_tokens,
+        idempotency_keys,
     })
 }
 

@@ -14,6 +14,7 @@ pub mod enrollments;
 pub mod error;
 pub mod events;
 pub mod housekeeping;
+pub mod idempotency;
 pub mod mail;
 pub mod paging;
 pub mod security;

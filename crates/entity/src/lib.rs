@@ -10,6 +10,7 @@ pub mod chat_sequences;
 pub mod courses;
 pub mod enrollment_events;
 pub mod enrollments;
+pub mod idempotency_keys;
 pub mod mfa_challenges;
 pub mod payment_events;
 pub mod rate_limits;

@@ -234,3 +234,15 @@ pub enum ChatEvents {
     Emoji,
     CreatedAt,
 }
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum IdempotencyKeys {
+    Table,
+    Caller,
+    Key,
+    Fingerprint,
+    ResponseStatus,
+    ResponseContentType,
+    ResponseBody,
+    CreatedAt,
+}

@@ -3,7 +3,7 @@
 //!
 //! Order: create users, courses, enrollments, chat_messages, then one index migration per table;
 //! later changes follow as new migrations (9: sessions and the other auth tables; 10: the enrollment audit trail and
-//! payment events; 11: the chat's change feed and edit history).
+//! payment events; 11: the chat's change feed and edit history; 12: idempotency keys).
 //! Applied migrations are never edited; a change to the schema is a new migration at the end.
 pub use sea_orm_migration::prelude::*;
 
@@ -20,6 +20,7 @@ mod m0008_add_indexes_to_chat_messages_table;
 mod m0009_create_auth_tables;
 mod m0010_create_enrollment_events_and_payment_events;
 mod m0011_create_chat_events_and_edits;
+mod m0012_create_idempotency_keys;
 pub mod runner;
 pub mod verify;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_create_auth_tables::Migration),
             Box::new(m0010_create_enrollment_events_and_payment_events::Migration),
             Box::new(m0011_create_chat_events_and_edits::Migration),
+            Box::new(m0012_create_idempotency_keys::Migration),
         ]
     }
 }

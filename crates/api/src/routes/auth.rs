@@ -203,6 +203,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Create an account (role student). A verification email is sent.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and request within 24 h get the first answer (header Idempotent-Replayed: true) and create nothing; another request with the key is 422; a retry while the first runs is 409")),
     responses((status = 201, body = UserResponse),
         (status = 409, description = "Email or username taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]

@@ -273,6 +273,7 @@ use sea_orm::EntityTrait;
 
 /// Create a draft (instructors and admins).
 #[utoipa::path(post, path = "/courses", tag = "courses", security(("bearer" = [])), request_body = CourseInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and request within 24 h get the first answer (header Idempotent-Replayed: true) and create nothing; another request with the key is 422; a retry while the first runs is 409")),
     responses((status = 201, body = CourseResponse), (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 409, description = "Slug taken", body = Problem, content_type = JSON_PROBLEM),
         (status = 422, body = Problem, content_type = JSON_PROBLEM)))]
@@ -347,8 +348,10 @@ async fn delete(
 
 /// Enroll yourself: a free course makes you an active student; a paid one waits for payment of
 /// `amount_cents`.
-#[utoipa::path(post, path = "/courses/{id}/enrollments", tag = "enrollments", security(("bearer" = [])), params(("id" = i64, Path)),
+#[utoipa::path(post, path = "/courses/{id}/enrollments", tag = "enrollments", security(("bearer" = [])),
+    params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and request within 24 h get the first answer (header Idempotent-Replayed: true) and create nothing; another request with the key is 422; a retry while the first runs is 409")),
     responses((status = 201, body = EnrollmentResponse), (status = 401, body = Problem, content_type = JSON_PROBLEM),
+        (status = 422, description = "The Idempotency-Key was used with another request", body = Problem, content_type = JSON_PROBLEM),
         (status = 404, body = Problem, content_type = JSON_PROBLEM),
         (status = 409, description = "Already enrolled, own course, or not open", body = Problem, content_type = JSON_PROBLEM)))]
 async fn enroll(

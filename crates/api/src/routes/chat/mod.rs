@@ -57,8 +57,9 @@ async fn history(
 /// Post a message or, with `parent_id`, a reply. Announcements: course staff only. Rate-limited per
 /// user (`LMS_CHAT_POSTS_PER_MINUTE`): 429 with Retry-After.
 #[utoipa::path(post, path = "/courses/{id}/messages", tag = "chat", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Course id")), request_body = NewMessage,
+    params(("id" = i64, Path, description = "Course id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and request within 24 h get the first answer (header Idempotent-Replayed: true) and create nothing; another request with the key is 422; a retry while the first runs is 409")), request_body = NewMessage,
     responses((status = 201, body = MessageView), (status = 401, body = Problem, content_type = JSON_PROBLEM),
+        (status = 409, description = "A request with this Idempotency-Key is still running", body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 404, body = Problem, content_type = JSON_PROBLEM),
         (status = 422, body = Problem, content_type = JSON_PROBLEM), (status = 429, body = Problem, content_type = JSON_PROBLEM)))]
 async fn post_message(
