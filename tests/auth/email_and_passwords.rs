@@ -14,6 +14,7 @@ backend_tests!(
     changing_the_password_needs_the_current_one_and_ends_other_sessions,
     the_profile_can_be_edited_within_limits,
     reset_and_verification_mails_are_limited_without_revealing_accounts,
+    the_emailed_verification_link_works_when_clicked,
 );
 
 async fn the_emailed_verification_token_verifies_once(backend: Backend) {
@@ -282,4 +283,30 @@ async fn reset_and_verification_mails_are_limited_without_revealing_accounts(bac
     )
     .await;
     assert_problem(refused, 429).await;
+}
+
+/// The link in the verification email is a page a browser can open: it verifies and says so, once.
+async fn the_emailed_verification_link_works_when_clicked(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    register(&app, "ada").await;
+    let body = &app.emails_to("ada@example.com")[0].body;
+    let start = body
+        .find("/verify-email?token=")
+        .expect("a verification link");
+    let path = body[start..].split_whitespace().next().unwrap().to_string();
+    let clicked = app.get(&path).await;
+    assert_eq!(clicked.status(), 200);
+    assert!(
+        clicked.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(clicked.text().await.unwrap().contains("verified"));
+    let tokens = login(&app, "ada").await;
+    assert_eq!(tokens["user"]["email_verified"], true);
+    let again = app.get(&path).await;
+    assert_eq!(again.status(), 400);
+    let page = again.text().await.unwrap();
+    assert!(page.contains("not valid"), "{page}");
 }

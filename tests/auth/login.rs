@@ -12,6 +12,7 @@ backend_tests!(
     repeated_failures_from_one_address_are_throttled,
     behind_a_proxy_the_address_it_appended_is_throttled_not_what_the_client_wrote,
     failures_by_email_and_by_username_count_against_one_account,
+    when_password_checks_queue_up_past_the_limit_the_rest_get_503,
 );
 
 async fn login_by_email_or_username_returns_tokens_and_the_user(backend: Backend) {
@@ -182,4 +183,34 @@ async fn failures_by_email_and_by_username_count_against_one_account(backend: Ba
     }
     assert_problem(login_raw(&app, "ada@example.com", PASSWORD).await, 429).await;
     assert_problem(login_raw(&app, "ada", PASSWORD).await, 429).await;
+}
+
+/// The password-hashing queue is bounded: a burst beyond it is told to retry (503 + Retry-After) at
+/// once instead of waiting behind minutes of hashing; nothing fails with a 500.
+async fn when_password_checks_queue_up_past_the_limit_the_rest_get_503(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.password_hash_concurrency = Some(1);
+        c.password_hash_queue = 1;
+    })
+    .await;
+    register(&app, "ada").await;
+    let attempts = (0..12).map(|_| login_raw(&app, "ada", PASSWORD));
+    let answers = futures_util::future::join_all(attempts).await;
+    let mut statuses = Vec::new();
+    for answer in answers {
+        let status = answer.status().as_u16();
+        if status == 503 {
+            assert!(answer.headers().contains_key("retry-after"));
+            assert_problem(answer, 503).await;
+        }
+        statuses.push(status);
+    }
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&200) && statuses.contains(&503),
+        "{statuses:?}"
+    );
 }

@@ -34,6 +34,7 @@ async fn world(backend: Backend) -> (TestDb, DatabaseConnection, Vec<i64>, Vec<i
     .unwrap();
     let settings = AuthSettings {
         hash_concurrency: 1,
+        hash_queue: 16,
         access_ttl_secs: 900,
         session_ttl_secs: 3600,
         public_url: "http://127.0.0.1".into(),

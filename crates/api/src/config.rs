@@ -105,6 +105,10 @@ pub struct Config {
     #[arg(long, env = "LMS_PASSWORD_HASH_CONCURRENCY")]
     pub password_hash_concurrency: Option<usize>,
 
+    /// How many password checks may wait for a hashing thread; more get 503 with Retry-After.
+    #[arg(long, env = "LMS_PASSWORD_HASH_QUEUE", default_value_t = lms_core::security::passwords::DEFAULT_QUEUE)]
+    pub password_hash_queue: usize,
+
     /// Chat messages (posts and replies) one user may send per minute; more get 429 with Retry-After.
     #[arg(long, env = "LMS_CHAT_POSTS_PER_MINUTE", default_value_t = 30)]
     pub chat_posts_per_minute: i32,
@@ -164,6 +168,7 @@ impl Config {
             trust_forwarded_for: false,
             trusted_proxy_hops: 1,
             password_hash_concurrency: None,
+            password_hash_queue: lms_core::security::passwords::DEFAULT_QUEUE,
             payment_webhook_secret: None,
             log_format: LogFormat::Text,
             chat_posts_per_minute: 30,
@@ -187,6 +192,7 @@ impl Config {
     pub fn auth_settings(&self) -> AuthSettings {
         AuthSettings {
             hash_concurrency: self.hash_concurrency(),
+            hash_queue: self.password_hash_queue,
             access_ttl_secs: self.access_token_ttl_secs,
             session_ttl_secs: self.session_ttl_secs,
             public_url: self.public_url.clone(),

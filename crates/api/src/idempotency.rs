@@ -77,6 +77,32 @@ async fn once(
             AppError::PayloadTooLarge("the request body is larger than the server accepts".into())
         })?;
     let fingerprint = idempotency::fingerprint(parts.method.as_str(), parts.uri.path(), &body);
+    let request = Request::from_parts(parts, Body::from(body));
+    // From the claim on, nothing may be cut short by the client going away or the time limit: a
+    // claim without its outcome would answer 409 to every retry.
+    let run = tokio::spawn(claim_and_run(
+        state,
+        caller,
+        key,
+        fingerprint,
+        request,
+        next,
+    ));
+    run.await.map_err(|e| {
+        AppError::from(Error::Internal(anyhow::anyhow!(
+            "an idempotent request did not finish: {e}"
+        )))
+    })?
+}
+
+async fn claim_and_run(
+    state: AppState,
+    caller: String,
+    key: String,
+    fingerprint: String,
+    request: Request,
+    next: Next,
+) -> Result<Response, AppError> {
     match idempotency::claim(&state.db, &caller, &key, &fingerprint).await? {
         Claim::Replay(answer) => Ok(replay(answer)),
         Claim::InProgress => Err(Error::Conflict(
@@ -87,13 +113,7 @@ async fn once(
             "Idempotency-Key",
             "was already used with a different request",
         )),
-        Claim::Fresh => {
-            let request = Request::from_parts(parts, Body::from(body));
-            let run = tokio::spawn(run_and_record(state, caller, key, request, next));
-            run.await.map_err(|e| {
-                Error::Internal(anyhow::anyhow!("an idempotent request did not finish: {e}")).into()
-            })
-        }
+        Claim::Fresh => Ok(run_and_record(state, caller, key, request, next).await),
     }
 }
 

@@ -29,7 +29,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
-use crate::error::{AppError, Error, PROBLEM_JSON, UNAVAILABLE_RETRY_SECS, problem_response};
+use crate::error::{AppError, Error, UNAVAILABLE_RETRY_SECS, problem_response};
 use crate::openapi::ApiDoc;
 use crate::routes;
 use crate::state::AppState;
@@ -128,6 +128,7 @@ pub fn router(state: AppState) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", routes::api_v1())
         .merge(routes::health::router())
+        .merge(routes::pages::router())
         .split_for_parts();
     let config = state.config.clone();
     let app = api
@@ -204,11 +205,12 @@ async fn method_not_allowed() -> Response {
 async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
-    let is_problem = response
+    // Bare: no body type, or plain text. Problems, and pages made for people (HTML), stay as they are.
+    let bare = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !bare {
         return response;
     }
     let detail = match status {
@@ -260,7 +262,7 @@ mod tests {
         let content_type = response.headers().get(header::CONTENT_TYPE);
         assert_eq!(
             content_type.and_then(|v| v.to_str().ok()),
-            Some(PROBLEM_JSON)
+            Some(crate::error::PROBLEM_JSON)
         );
         assert!(response.headers().contains_key(&REQUEST_ID));
     }

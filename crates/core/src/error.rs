@@ -45,3 +45,15 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<crate::security::passwords::HashError> for Error {
+    fn from(err: crate::security::passwords::HashError) -> Self {
+        use crate::security::passwords::HashError;
+        match err {
+            HashError::Busy => Error::Unavailable(
+                "too many sign-ins are being checked right now; retry shortly".into(),
+            ),
+            other => Error::Internal(other.into()),
+        }
+    }
+}

@@ -107,7 +107,9 @@ impl Events {
     }
 
     /// For a process that serves no clients (the seeder, the importer): events only go to the
-    /// running instances, through the database.
+    /// running instances, through the database. Published while the caller's own transaction is still
+    /// open, a signal reaches them early; it only makes them forget cached access and re-check, which
+    /// is harmless.
     pub fn detached(db: DatabaseConnection, backend: Backend) -> Self {
         Self {
             db,

@@ -4,7 +4,9 @@
 //! of two racing requests win, on every instance). Its answer is stored with it; a retry with the same
 //! key and the same request gets that answer and creates nothing, the same key with another request is
 //! refused, and a retry while the first still runs is told so. A claim whose request failed on the
-//! server side is released, so the retry runs again. Keys live for a day (housekeeping deletes them).
+//! server side is released, so the retry runs again; one left without an answer for [`ABANDONED`] (its
+//! process stopped mid-request) is taken over by the next retry. Keys live for a day (housekeeping
+//! deletes them).
 use chrono::Duration;
 use entity::idempotency_keys::{self, Column};
 use sea_orm::sea_query::OnConflict;
@@ -18,6 +20,9 @@ use crate::now;
 
 /// How long a key is remembered.
 pub const KEEP: Duration = Duration::hours(24);
+/// A claim this old without an answer belongs to a request that can no longer finish (its process
+/// stopped): the key is taken over. Far longer than any request may run.
+pub const ABANDONED: Duration = Duration::minutes(5);
 /// Longest key accepted.
 pub const MAX_KEY_CHARS: usize = 255;
 
@@ -96,6 +101,19 @@ pub async fn claim(
     };
     if earlier.fingerprint != fingerprint {
         return Ok(Claim::Mismatch);
+    }
+    if earlier.response_status.is_none() && earlier.created_at < now() - ABANDONED {
+        let taken = idempotency_keys::Entity::update_many()
+            .col_expr(Column::CreatedAt, sea_orm::sea_query::Expr::value(now()))
+            .filter(Column::Caller.eq(caller))
+            .filter(Column::Key.eq(key))
+            .filter(Column::ResponseStatus.is_null())
+            .filter(Column::CreatedAt.eq(earlier.created_at))
+            .exec(db)
+            .await?;
+        if taken.rows_affected == 1 {
+            return Ok(Claim::Fresh);
+        }
     }
     Ok(match (earlier.response_status, earlier.response_body) {
         (Some(status), Some(body)) => Claim::Replay(Answer {

@@ -8,6 +8,7 @@ pub mod chat;
 pub mod courses;
 pub mod enrollments;
 pub mod health;
+pub mod pages;
 pub mod users;
 
 /// Everything under `/api/v1`.

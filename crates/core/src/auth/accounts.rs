@@ -39,11 +39,7 @@ pub async fn create_user(
         unreachable!("finish() returned the errors of every missing value")
     };
 
-    let hash = auth
-        .hasher
-        .hash(password.expose())
-        .await
-        .map_err(anyhow::Error::from)?;
+    let hash = auth.hasher.hash(password.expose()).await?;
     let at = now();
     users::ActiveModel {
         email: Set(email.as_str().to_string()),

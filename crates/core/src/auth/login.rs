@@ -41,11 +41,7 @@ pub async fn login(
 
     // Unknown users are verified against a dummy hash: the same work, the same answer.
     let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
-    let matched = auth
-        .hasher
-        .verify(password, stored)
-        .await
-        .map_err(anyhow::Error::from)?;
+    let matched = auth.hasher.verify(password, stored).await?;
     let known_id = user.as_ref().map(|u| u.id);
     let Some(user) = user.filter(|_| matched) else {
         return Err(failed_sign_in(db, &account, &address, known_id).await);
@@ -116,12 +112,7 @@ async fn signed_in(
         .filter(|h| crate::security::passwords::needs_rehash(h))
     {
         tracing::info!(user_id = user.id, old = %hash.split('$').nth(3).unwrap_or(""), "rehashing password with current parameters");
-        active.password_hash = Set(Some(
-            auth.hasher
-                .hash(password)
-                .await
-                .map_err(anyhow::Error::from)?,
-        ));
+        active.password_hash = Set(Some(auth.hasher.hash(password).await?));
     }
     Ok(active.update(db).await?)
 }

@@ -85,11 +85,7 @@ pub async fn reset_password(
         .await?
         .ok_or_else(|| Error::BadRequest(INVALID.into()))?;
     let password = new_password_for(&user, new_password)?;
-    let password_hash = auth
-        .hasher
-        .hash(password.expose())
-        .await
-        .map_err(anyhow::Error::from)?;
+    let password_hash = auth.hasher.hash(password.expose()).await?;
 
     let txn = db.begin().await?;
     let updated = users::Entity::update_many()
@@ -144,8 +140,7 @@ pub(super) async fn confirm_password(
     let matched = auth
         .hasher
         .verify(password, user.password_hash.as_deref())
-        .await
-        .map_err(anyhow::Error::from)?;
+        .await?;
     if !matched {
         throttle::record_failure(db, &key, LOGIN_ACCOUNT, now().timestamp()).await?;
         return Err(Error::Forbidden("the current password is incorrect".into()));
@@ -165,11 +160,7 @@ pub async fn change_password(
 ) -> Result<()> {
     let password = new_password_for(user, new_password)?;
     confirm_password(db, auth, user, current).await?;
-    let hash = auth
-        .hasher
-        .hash(password.expose())
-        .await
-        .map_err(anyhow::Error::from)?;
+    let hash = auth.hasher.hash(password.expose()).await?;
     let txn = db.begin().await?;
     let mut active = user.clone().into_active_model();
     active.password_hash = Set(Some(hash));

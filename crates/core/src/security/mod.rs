@@ -17,6 +17,8 @@ use tokens::JwtKeys;
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
     pub hash_concurrency: usize,
+    /// Password checks that may wait for a hashing thread; more are refused with 503.
+    pub hash_queue: usize,
     pub access_ttl_secs: i64,
     pub session_ttl_secs: i64,
     /// Base URL of the web app, for links in emails.
@@ -42,7 +44,7 @@ impl Auth {
         mailer: Mailer,
     ) -> anyhow::Result<Self> {
         Ok(Self {
-            hasher: PasswordHasher::new(settings.hash_concurrency)?,
+            hasher: PasswordHasher::with_queue(settings.hash_concurrency, settings.hash_queue)?,
             jwt: secret.jwt_keys(),
             secrets: secret.totp_secret_box(),
             mailer,

@@ -5,7 +5,11 @@
 //! allocates 19 MiB that the allocator tends to keep; 500 simultaneous logins then hold gigabytes. Here
 //! at most `concurrency` hashes run at once, the rest queue, and each worker hashes and verifies in its
 //! one preallocated argon2 memory, so the pool's memory is `concurrency` x 19 MiB, whatever the load.
-use std::sync::mpsc::{Receiver, Sender, channel};
+//!
+//! The queue is bounded too: past `queue` waiting jobs a request is refused at once ([`HashError::Busy`],
+//! a 503 with Retry-After) rather than queued behind minutes of work, and a job whose caller has gone
+//! (client disconnected, request timed out) is skipped instead of hashed for nobody.
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::phc::{Output, ParamsString, Salt};
@@ -27,9 +31,12 @@ enum Job {
     },
 }
 
+/// Jobs that may wait for a worker, unless configured otherwise.
+pub const DEFAULT_QUEUE: usize = 1024;
+
 #[derive(Clone)]
 pub struct PasswordHasher {
-    jobs: Sender<Job>,
+    jobs: SyncSender<Job>,
     /// A real hash of a random password: verified against when the user does not exist, so that an
     /// unknown email costs the same time as a wrong password.
     dummy_hash: Arc<str>,
@@ -41,12 +48,20 @@ pub enum HashError {
     Hash(String),
     #[error("the password hashing pool has stopped")]
     Closed,
+    #[error("too many passwords are being checked right now")]
+    Busy,
 }
 
 impl PasswordHasher {
-    /// Starts `concurrency` worker threads; they stop when the last clone of the hasher is dropped.
+    /// Starts `concurrency` worker threads with the default queue.
     pub fn new(concurrency: usize) -> Result<Self, HashError> {
-        let (jobs, queue) = channel::<Job>();
+        Self::with_queue(concurrency, DEFAULT_QUEUE)
+    }
+
+    /// Starts `concurrency` worker threads taking jobs from a queue of at most `queue`; they stop when
+    /// the last clone of the hasher is dropped.
+    pub fn with_queue(concurrency: usize, queue: usize) -> Result<Self, HashError> {
+        let (jobs, queue) = sync_channel::<Job>(queue.max(1));
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..concurrency.max(1) {
             let queue = queue.clone();
@@ -66,12 +81,10 @@ impl PasswordHasher {
 
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job::Hash {
-                password: password.to_owned(),
-                reply,
-            })
-            .map_err(|_| HashError::Closed)?;
+        self.submit(Job::Hash {
+            password: password.to_owned(),
+            reply,
+        })?;
         answer
             .await
             .map_err(|_| HashError::Closed)?
@@ -86,15 +99,20 @@ impl PasswordHasher {
             None => (self.dummy_hash.clone(), false),
         };
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job::Verify {
-                password: password.to_owned(),
-                hash,
-                reply,
-            })
-            .map_err(|_| HashError::Closed)?;
+        self.submit(Job::Verify {
+            password: password.to_owned(),
+            hash,
+            reply,
+        })?;
         let matched = answer.await.map_err(|_| HashError::Closed)?;
         Ok(matched && real)
+    }
+
+    fn submit(&self, job: Job) -> Result<(), HashError> {
+        self.jobs.try_send(job).map_err(|e| match e {
+            TrySendError::Full(_) => HashError::Busy,
+            TrySendError::Disconnected(_) => HashError::Closed,
+        })
     }
 }
 
@@ -107,7 +125,10 @@ fn worker(queue: &Mutex<Receiver<Job>>) {
             Err(_) => return,
         };
         let Ok(job) = job else { return };
+        // A caller that has gone (client disconnected, request timed out) gets nothing: skip it.
         match job {
+            Job::Hash { reply, .. } if reply.is_closed() => {}
+            Job::Verify { reply, .. } if reply.is_closed() => {}
             Job::Hash { password, reply } => {
                 let _ = reply.send(hash_with(&mut memory, &password).map_err(|e| e.to_string()));
             }
@@ -200,6 +221,31 @@ fn hash_with(memory: &mut [Block], password: &str) -> Result<String, HashError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_instead_of_waiting() {
+        let hasher = PasswordHasher::with_queue(1, 1).unwrap_or_else(|e| panic!("{e}"));
+        let checks: Vec<_> = (0..8)
+            .map(|_| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move { hasher.verify("some password", None).await })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for check in checks {
+            results.push(check.await.unwrap_or_else(|e| panic!("{e}")));
+        }
+        let busy = results
+            .iter()
+            .filter(|r| matches!(r, Err(HashError::Busy)))
+            .count();
+        assert!(busy >= 1, "{results:?}");
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, Ok(false) | Err(HashError::Busy)))
+        );
+    }
 
     #[tokio::test]
     async fn verification_in_reused_memory_agrees_with_the_crate() {
