@@ -19,6 +19,7 @@ backend_tests!(
     a_run_killed_midway_is_finished_by_the_next_without_duplicates,
     volume_data_is_deterministic_and_its_counters_match_the_rows,
     the_api_works_on_seeded_data,
+    demo_rows_that_would_collide_with_your_data_are_skipped_and_said,
 );
 
 const SECRET: &str = "seeder-test-secret-0123456789abcdefghijkl";
@@ -353,4 +354,40 @@ async fn the_api_works_on_seeded_data(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(enrolled.status(), 201, "a new enrollment gets a fresh id");
+}
+
+/// The demo seeder never fails on (or touches) what users created: a user who registered `ada` (a
+/// demo name) keeps their account, the seeder skips that demo person and what depends on them, says
+/// so, and seeds the rest.
+async fn demo_rows_that_would_collide_with_your_data_are_skipped_and_said(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_on(db, |c| c.secret_key = Some(SECRET.into())).await;
+    let registered = app
+        .post_json(
+            "/api/v1/auth/register",
+            &json!({"email": "ada@example.com", "username": "ada", "password": "velvet thunder 42 kite",
+                "first_name": "Ada", "last_name": "Mine"}),
+        )
+        .await;
+    assert_eq!(registered.status(), 201);
+    let out = ok(seeder(&app.test_db, cwd.path(), &[]));
+    assert!(out.contains("skipped demo user ada"), "{out}");
+    assert!(out.contains("skipped demo course rust-from-zero"), "{out}");
+    let mine = "SELECT COUNT(*) FROM users WHERE username = 'ada' AND email = 'ada@example.com'";
+    assert_eq!(
+        count(&app.db, mine).await,
+        1,
+        "the user's own account is untouched"
+    );
+    let demo = "SELECT COUNT(*) FROM users WHERE email LIKE '%@demo.lms.test'";
+    assert_eq!(
+        count(&app.db, demo).await,
+        7,
+        "the other demo people are there"
+    );
+    // Running again is still a no-op, and `fresh` works around the user's account too.
+    ok(seeder(&app.test_db, cwd.path(), &[]));
+    ok(seeder(&app.test_db, cwd.path(), &["fresh"]));
+    assert_eq!(count(&app.db, mine).await, 1);
 }

@@ -42,29 +42,48 @@ fn email(username: &str) -> String {
     format!("{username}@{DEMO_DOMAIN}")
 }
 
-async fn user(db: &impl ConnectionTrait, username: &str) -> anyhow::Result<users::Model> {
-    users::Entity::find()
+/// A demo account, if the demo_users seeder created it (it skips names that real accounts use).
+async fn user(db: &impl ConnectionTrait, username: &str) -> anyhow::Result<Option<users::Model>> {
+    Ok(users::Entity::find()
         .filter(users::Column::Email.eq(email(username)))
         .one(db)
-        .await?
-        .ok_or_else(|| {
-            anyhow::anyhow!("demo user {username} is missing: run the demo_users seeder first")
-        })
+        .await?)
 }
 
-async fn course(db: &impl ConnectionTrait, slug: &str) -> anyhow::Result<courses::Model> {
-    courses::Entity::find()
+/// A demo course, if the demo_courses seeder created it (not one of a real user's with the same slug).
+async fn course(db: &impl ConnectionTrait, slug: &str) -> anyhow::Result<Option<courses::Model>> {
+    let found = courses::Entity::find()
         .filter(courses::Column::Slug.eq(slug))
         .one(db)
-        .await?
-        .ok_or_else(|| {
-            anyhow::anyhow!("demo course {slug} is missing: run the demo_courses seeder first")
-        })
+        .await?;
+    Ok(found.filter(|c| c.metadata["seeded"] == "demo"))
+}
+
+/// Demo rows never replace what users created: a row that would collide is left out and said so.
+fn skipped(what: &str, why: &str) {
+    println!("  skipped {what}: {why}");
 }
 
 pub async fn users(db: &impl ConnectionTrait, tools: &Tools) -> anyhow::Result<u64> {
     let now = Utc::now();
+    let mut rows = 0;
     for (username, first, last, role) in PEOPLE {
+        let taken = users::Entity::find()
+            .filter(
+                sea_orm::Condition::any()
+                    .add(users::Column::Username.eq(*username))
+                    .add(users::Column::Email.eq(email(username))),
+            )
+            .one(db)
+            .await?;
+        if taken.is_some() {
+            skipped(
+                &format!("demo user {username}"),
+                "an account of yours already uses that name",
+            );
+            continue;
+        }
+        rows += 1;
         let mut user = users::ActiveModel {
             email: Set(email(username)),
             username: Set((*username).into()),
@@ -99,7 +118,7 @@ pub async fn users(db: &impl ConnectionTrait, tools: &Tools) -> anyhow::Result<u
             );
         }
     }
-    Ok(PEOPLE.len() as u64)
+    Ok(rows)
 }
 
 /// (slug, title, instructor, price cents, discount cents, status, level, category)
@@ -158,8 +177,22 @@ const COURSES: &[CourseSpec] = &[
 
 pub async fn courses(db: &impl ConnectionTrait) -> anyhow::Result<u64> {
     let now = Utc::now();
+    let mut rows = 0;
     for (slug, title, instructor, price, discount, status, level, category) in COURSES {
-        let teacher = user(db, instructor).await?;
+        let what = format!("demo course {slug}");
+        let Some(teacher) = user(db, instructor).await? else {
+            skipped(&what, &format!("its instructor {instructor} was skipped"));
+            continue;
+        };
+        let slug_taken = courses::Entity::find()
+            .filter(courses::Column::Slug.eq(*slug))
+            .one(db)
+            .await?;
+        if slug_taken.is_some() {
+            skipped(&what, "a course of yours already uses that slug");
+            continue;
+        }
+        rows += 1;
         courses::ActiveModel {
             instructor_id: Set(teacher.id),
             title: Set((*title).into()),
@@ -196,7 +229,7 @@ pub async fn courses(db: &impl ConnectionTrait) -> anyhow::Result<u64> {
         .insert(db)
         .await?;
     }
-    Ok(COURSES.len() as u64)
+    Ok(rows)
 }
 
 /// (student, course, status, progress, rating)
@@ -266,8 +299,14 @@ pub async fn enrollments(db: &DatabaseTransaction, events: &Events) -> anyhow::R
     };
     let before = written().await?;
     for (i, (student, slug, status, progress, rating)) in ENROLLMENTS.iter().enumerate() {
-        let student = user(db, student).await?;
-        let course = course(db, slug).await?;
+        let (Some(student), Some(course)) = (user(db, student).await?, course(db, slug).await?)
+        else {
+            skipped(
+                &format!("demo enrollment of {student} in {slug}"),
+                "its student or course was skipped",
+            );
+            continue;
+        };
         let (enrollment, _) = service::enroll(db, &student, course.id).await?;
         let id = enrollment.id;
         let reference = format!("demo_pi_{}", i + 1);
@@ -328,13 +367,16 @@ fn payment(enrollment: &enrollments::Model, reference: &str, kind: &str) -> Paym
 
 pub async fn chat(db: &impl ConnectionTrait) -> anyhow::Result<u64> {
     let now = Utc::now();
-    let rust = course(db, "rust-from-zero").await?;
-    let async_rust = course(db, "async-rust-in-production").await?;
-    let (ada, alice, bob) = (
+    let (Some(rust), Some(async_rust), Some(ada), Some(alice), Some(bob)) = (
+        course(db, "rust-from-zero").await?,
+        course(db, "async-rust-in-production").await?,
         user(db, "ada").await?,
         user(db, "alice").await?,
         user(db, "bob").await?,
-    );
+    ) else {
+        skipped("the demo chat", "a course or person it needs was skipped");
+        return Ok(0);
+    };
     let post = |course: &courses::Model,
                 author: &users::Model,
                 parent: Option<i64>,
