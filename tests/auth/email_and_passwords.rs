@@ -15,6 +15,7 @@ backend_tests!(
     the_profile_can_be_edited_within_limits,
     reset_and_verification_mails_are_limited_without_revealing_accounts,
     the_emailed_verification_link_works_when_clicked,
+    the_emailed_reset_link_opens_a_form_that_sets_the_password,
 );
 
 async fn the_emailed_verification_token_verifies_once(backend: Backend) {
@@ -309,4 +310,48 @@ async fn the_emailed_verification_link_works_when_clicked(backend: Backend) {
     assert_eq!(again.status(), 400);
     let page = again.text().await.unwrap();
     assert!(page.contains("not valid"), "{page}");
+}
+
+/// The reset link in the mail opens a form (no JavaScript needed) that sets the new password, says so,
+/// and refuses a weak password or a used link with a page that says why.
+async fn the_emailed_reset_link_opens_a_form_that_sets_the_password(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    register(&app, "ada").await;
+    app.post_json(
+        "/api/v1/auth/password/forgot",
+        &json!({"email": "ada@example.com"}),
+    )
+    .await;
+    let token = nth_emailed_token(&app, "ada@example.com", "/reset-password?token=", 1).await;
+    let form = app.get(&format!("/reset-password?token={token}")).await;
+    assert_eq!(form.status(), 200);
+    let html = form.text().await.unwrap();
+    assert!(html.contains("<form") && html.contains(&token), "{html}");
+    let submit = |password: &str| {
+        let body = format!("token={token}&new_password={}", password.replace(' ', "+"));
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/reset-password"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let weak = submit("short").await;
+    assert_eq!(weak.status(), 422);
+    assert!(weak.text().await.unwrap().contains("at least 12"));
+    let done = submit("a brand new passphrase 7").await;
+    assert_eq!(done.status(), 200);
+    assert!(done.text().await.unwrap().contains("changed"));
+    assert_eq!(
+        login_raw(&app, "ada", "a brand new passphrase 7")
+            .await
+            .status(),
+        200
+    );
+    let again = submit("another new passphrase 8").await;
+    assert_eq!(again.status(), 400);
 }

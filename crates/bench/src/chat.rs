@@ -133,6 +133,18 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<()> {
         let second = Server::start(Some(url), &server_env())?;
         let fan = fan_out(args, &world, &server, &second, course).await?;
         report_fan_out("fan-out, 2 instances", 100, args, &fan);
+        let client = &world.client;
+        let revoked =
+            crate::revocation::measure(client, &server, &second, "chatter0", PASSWORD, course, 12)
+                .await?;
+        let d = &revoked.delays_ms;
+        println!(
+            "revocation across 2 instances: {} logouts through A, refused by B after p50 {:.1} ms, max {:.1} ms (from A's answer); B allowed at most {} request(s) meanwhile",
+            revoked.trials,
+            percentile(d, 50.0),
+            d.last().copied().unwrap_or_default(),
+            revoked.most_allowed
+        );
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod chat;
 mod login;
+mod revocation;
 mod seed;
 mod server;
 

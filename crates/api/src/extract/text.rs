@@ -79,6 +79,13 @@ pub fn check_path_params<'a>(
 /// 400 naming the parameter when a query string decodes to invalid UTF-8 or holds NUL (axum's own
 /// query parsing would replace bad bytes silently).
 pub fn check_query(raw: &str) -> Result<(), AppError> {
+    form_pairs(raw).map(drop)
+}
+
+/// The decoded `name=value` pairs of a query string or an urlencoded form, refusing (400, naming the
+/// parameter) invalid UTF-8 and NUL characters.
+pub fn form_pairs(raw: &str) -> Result<Vec<(String, String)>, AppError> {
+    let mut pairs = Vec::new();
     for pair in raw.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let name = decode(key).map_err(|_| bad_query("a parameter name", "is not valid UTF-8"))?;
@@ -89,8 +96,9 @@ pub fn check_query(raw: &str) -> Result<(), AppError> {
         if value.contains('\0') {
             return Err(bad_query(&name, NUL));
         }
+        pairs.push((name, value));
     }
-    Ok(())
+    Ok(pairs)
 }
 
 fn decode(part: &str) -> Result<String, std::str::Utf8Error> {

@@ -1,5 +1,6 @@
 //! The pages the links in emails open. A link must work when it is clicked, in a plain browser, with
-//! no web app in front: the verification link verifies and says so.
+//! no web app in front: the verification link verifies and says so; the reset link shows a form for
+//! the new password.
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -13,7 +14,9 @@ use crate::extract::Query;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(verify_email_page))
+    OpenApiRouter::new()
+        .routes(routes!(verify_email_page))
+        .routes(routes!(reset_password_page, reset_password_form))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -46,11 +49,93 @@ async fn verify_email_page(State(state): State<AppState>, Query(q): Query<LinkQu
     }
 }
 
+/// The emailed reset link (`LMS_PUBLIC_URL/reset-password?token=...`): a form for the new password,
+/// which posts to the same path. Works without JavaScript.
+#[utoipa::path(get, path = "/reset-password", tag = "pages", params(LinkQuery),
+    responses((status = 200, description = "The form", content_type = "text/html", body = String)))]
+async fn reset_password_page(Query(q): Query<LinkQuery>) -> Response {
+    let token = escape(&q.token.unwrap_or_default());
+    let form = format!(
+        "<form method=\"post\" action=\"/reset-password\">\
+         <input type=\"hidden\" name=\"token\" value=\"{token}\">\
+         <label>New password (at least 12 characters) \
+         <input type=\"password\" name=\"new_password\" minlength=\"12\" maxlength=\"128\" required \
+         autocomplete=\"new-password\"></label> <button type=\"submit\">Set password</button></form>"
+    );
+    page_with(StatusCode::OK, "Choose a new password", "", &form)
+}
+
+/// The reset form's submission (`token`, `new_password`, urlencoded): sets the password (every
+/// session ends; nobody is signed in) and says so, or says why not (400 link, 422 password).
+#[utoipa::path(post, path = "/reset-password", tag = "pages",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token=...&new_password=..."),
+    responses((status = 200, description = "Password set", content_type = "text/html", body = String),
+        (status = 400, description = "Invalid, used or expired link", content_type = "text/html", body = String),
+        (status = 422, description = "The password does not follow the policy", content_type = "text/html", body = String)))]
+async fn reset_password_form(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+    let raw = String::from_utf8_lossy(&body);
+    let pairs = match crate::extract::text::form_pairs(&raw) {
+        Ok(pairs) => pairs,
+        Err(error) => return error.into_response(),
+    };
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let (token, password) = (field("token"), field("new_password"));
+    let result =
+        service::reset_password(&state.db, &state.events, &state.auth, &token, &password).await;
+    match result {
+        Ok(()) => page(
+            StatusCode::OK,
+            "Password changed",
+            "Your password is changed and every session has ended. Sign in with the new password.",
+        ),
+        Err(lms_core::Error::BadRequest(_)) => page(
+            StatusCode::BAD_REQUEST,
+            "Link not valid",
+            "This reset link is invalid, was already used or has expired. Ask for a new one.",
+        ),
+        Err(lms_core::Error::Validation(errors)) => {
+            let why: Vec<String> = errors.values().flatten().cloned().collect();
+            let retry = format!(
+                "<p><a href=\"/reset-password?token={}\">Try another password</a></p>",
+                escape(&token)
+            );
+            page_with(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Password not accepted",
+                &format!("The password {}.", why.join("; ")),
+                &retry,
+            )
+        }
+        Err(other) => AppError::from(other).into_response(),
+    }
+}
+
+/// Text for HTML: the characters that could open markup are escaped.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
 fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    page_with(status, title, message, "")
+}
+
+/// A page; `message` is text (escaped here), `extra` is markup made by this module.
+fn page_with(status: StatusCode, title: &str, message: &str, extra: &str) -> Response {
+    let message = escape(message);
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
-         <body><main><h1>{title}</h1><p>{message}</p></main></body></html>"
+         <body><main><h1>{title}</h1><p>{message}</p>{extra}</main></body></html>"
     );
     (
         status,
