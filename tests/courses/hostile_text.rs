@@ -71,6 +71,16 @@ fn fill(template: &str, course_id: i64, nul_in: Option<&str>) -> String {
     path
 }
 
+/// An app with an admin, a published course and its published document.
+async fn setup(backend: lms_e2e::Backend) -> (lms_e2e::TestApp, crate::world::Person, i64, Value) {
+    let app = spawn(backend).await;
+    let admin = person(&app, "root", UserRole::Admin).await;
+    let course = published_course(&app, &admin, "Hostile text", 0).await;
+    let course_id = course["id"].as_i64().unwrap();
+    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+    (app, admin, course_id, doc)
+}
+
 /// Operations whose input is not read by the extractors: the WebSocket upgrade (it has no string
 /// parameter) and the signed webhook (its body is checked after the signature; tested on its own).
 fn skipped(path: &str) -> bool {
@@ -80,11 +90,7 @@ fn skipped(path: &str) -> bool {
 async fn a_nul_in_any_string_parameter_of_any_operation_is_a_400_naming_it(
     backend: lms_e2e::Backend,
 ) {
-    let app = spawn(backend).await;
-    let admin = person(&app, "root", UserRole::Admin).await;
-    let course = published_course(&app, &admin, "Hostile text", 0).await;
-    let course_id = course["id"].as_i64().unwrap();
-    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let (app, admin, course_id, doc) = setup(backend).await;
     let mut checked = 0;
     for (method, template, operation) in operations(&doc) {
         if skipped(&template) {
@@ -120,11 +126,7 @@ async fn a_nul_in_any_string_parameter_of_any_operation_is_a_400_naming_it(
 async fn a_nul_in_any_string_field_of_any_request_body_is_a_422_naming_it(
     backend: lms_e2e::Backend,
 ) {
-    let app = spawn(backend).await;
-    let admin = person(&app, "root", UserRole::Admin).await;
-    let course = published_course(&app, &admin, "Hostile text", 0).await;
-    let course_id = course["id"].as_i64().unwrap();
-    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let (app, admin, course_id, doc) = setup(backend).await;
     let mut checked = 0;
     for (method, template, operation) in operations(&doc) {
         let schema = &operation["requestBody"]["content"]["application/json"]["schema"];

@@ -51,21 +51,7 @@ pub async fn edit(
     })
     .exec_without_returning(&txn)
     .await?;
-    let change = record_event(
-        &txn,
-        NewEvent {
-            course_id: member.course_id,
-            kind: EventKind::MessageEdited,
-            message_id: id,
-            actor_id: member.user.id,
-            emoji: None,
-        },
-    )
-    .await?;
-    let view = find(&txn, member, id).await?;
-    txn.commit().await?;
-    events.publish(Committed::Chat(change)).await;
-    Ok(view)
+    commit_with_event(txn, events, member, id, EventKind::MessageEdited).await
 }
 
 /// Soft-deletes: the row and its thread stay, the content, edit history and reactions go. Idempotent.
@@ -176,21 +162,7 @@ pub async fn set_pinned(
     } else {
         EventKind::MessageUnpinned
     };
-    let change = record_event(
-        &txn,
-        NewEvent {
-            course_id: member.course_id,
-            kind,
-            message_id: id,
-            actor_id: member.user.id,
-            emoji: None,
-        },
-    )
-    .await?;
-    let view = find(&txn, member, id).await?;
-    txn.commit().await?;
-    events.publish(Committed::Chat(change)).await;
-    Ok(view)
+    commit_with_event(txn, events, member, id, kind).await
 }
 
 /// Adds or removes the member's reaction (idempotent); an event only when something changed.
@@ -285,4 +257,26 @@ async fn toggle_reaction(
             .rows_affected
             == 1
     })
+}
+
+/// Records the message's event, commits, publishes the change, and returns the message as it now is.
+async fn commit_with_event(
+    txn: DatabaseTransaction,
+    events: &Events,
+    member: &Member,
+    id: i64,
+    kind: EventKind,
+) -> Result<MessageView> {
+    let event = NewEvent {
+        course_id: member.course_id,
+        kind,
+        message_id: id,
+        actor_id: member.user.id,
+        emoji: None,
+    };
+    let change = record_event(&txn, event).await?;
+    let view = find(&txn, member, id).await?;
+    txn.commit().await?;
+    events.publish(Committed::Chat(change)).await;
+    Ok(view)
 }
