@@ -8,3 +8,4 @@ mod http;
 mod migration_cli;
 mod migrations;
 mod outage;
+mod readme;

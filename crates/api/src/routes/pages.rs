@@ -65,10 +65,19 @@ async fn reset_password_page(Query(q): Query<LinkQuery>) -> Response {
     page_with(StatusCode::OK, "Choose a new password", "", &form)
 }
 
+/// What the reset form posts (urlencoded; read field by field, this type documents it).
+#[derive(utoipa::ToSchema)]
+pub struct ResetForm {
+    /// The token from the emailed link.
+    pub token: String,
+    /// 12 to 128 characters; not a common password, not containing your email, username or name.
+    pub new_password: String,
+}
+
 /// The reset form's submission (`token`, `new_password`, urlencoded): sets the password (every
 /// session ends; nobody is signed in) and says so, or says why not (400 link, 422 password).
 #[utoipa::path(post, path = "/reset-password", tag = "pages",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token=...&new_password=..."),
+    request_body(content = ResetForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Password set", content_type = "text/html", body = String),
         (status = 400, description = "Invalid, used or expired link", content_type = "text/html", body = String),
         (status = 422, description = "The password does not follow the policy", content_type = "text/html", body = String)))]
