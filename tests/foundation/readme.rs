@@ -1,5 +1,6 @@
-//! The README's walk runs as written: its blocks marked `<!-- readme-walk -->`, read from README.md
-//! (not copied here), run in order by bash against a fresh API, on each backend.
+//! The README's walk runs as written: its blocks marked `<!-- readme-walk -->` (the admin bootstrap,
+//! the curl session, two-factor sign-in), read from README.md (not copied here), run in order by bash
+//! against a fresh API, on each backend.
 use lms_e2e::{Backend, TestApp, backend_tests};
 
 backend_tests!(the_readme_walk_runs_as_written);
@@ -29,10 +30,17 @@ async fn the_readme_walk_runs_as_written(backend: Backend) {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let blocks = walk_blocks(&readme);
-    assert!(blocks.len() >= 2, "the README lost its walk");
-    let script = blocks
-        .join("\n")
-        .replace("http://127.0.0.1:8080", &app.base);
+    assert!(blocks.len() >= 3, "the README lost its walk");
+    // `cargo run -p api --` is the built binary, on the test app's database and secret.
+    let api = lms_e2e::bin("api");
+    let script = format!(
+        "export DATABASE_URL='{}' LMS_SECRET_KEY='{}'\n{}",
+        app.test_db.url,
+        app.secret(),
+        blocks.join("\n")
+    )
+    .replace("http://127.0.0.1:8080", &app.base)
+    .replace("cargo run -p api --", &api.display().to_string());
     let cwd = tempfile::tempdir().unwrap();
     let output = tokio::process::Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])
@@ -47,6 +55,7 @@ async fn the_readme_walk_runs_as_written(backend: Backend) {
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(stdout.contains("\"mfa_required\":true"), "{stdout}");
+    assert!(stdout.contains("created admin root"), "{stdout}");
     assert!(
         stdout.contains("\"recovery_codes_remaining\":9"),
         "{stdout}"
