@@ -22,6 +22,9 @@ if [[ -z "${TEST_POSTGRES_URL:-}" ]]; then
 fi
 echo "PostgreSQL for tests: ${TEST_POSTGRES_URL%%\?*}" | sed -E 's#://[^@/]*@#://***@#'
 
+# The OpenAPI test validates the served document with openapi-spec-validator (PyPI).
+python3 -c 'import openapi_spec_validator' 2>/dev/null || python3 -m pip install -q openapi-spec-validator
+
 # The end-to-end tests run the real binaries, so build them first.
 cargo build --workspace --bins
 cargo test --workspace --no-fail-fast "$@"

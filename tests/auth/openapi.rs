@@ -1,7 +1,10 @@
 use lms_e2e::{Backend, TestApp, backend_tests};
 use serde_json::Value;
 
-backend_tests!(the_openapi_document_describes_every_endpoint_and_its_errors);
+backend_tests!(
+    the_openapi_document_describes_every_endpoint_and_its_errors,
+    the_openapi_document_is_valid_openapi_3_1
+);
 
 const ENDPOINTS: &[(&str, &str, bool)] = &[
     // (method, path, has a JSON request body)
@@ -114,4 +117,37 @@ async fn the_openapi_document_describes_every_endpoint_and_its_errors(backend: B
             "schema {schema}"
         );
     }
+}
+
+/// The served document passes a real OpenAPI 3.1 validator (`openapi-spec-validator`, from PyPI;
+/// `scripts/test.sh` installs it when missing): generators that refuse invalid documents accept it.
+async fn the_openapi_document_is_valid_openapi_3_1(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let doc = app.get("/openapi.json").await.text().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, doc).unwrap();
+    let output = std::process::Command::new("python3")
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&file)
+        .output()
+        .expect("python3");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "the document is not valid OpenAPI (pip install openapi-spec-validator if it is missing):\n{said}"
+    );
+    let parsed: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(parsed["openapi"].as_str().map(|v| &v[..3]), Some("3.1"));
+    assert_eq!(parsed["servers"][0]["url"], "/");
+    let login = &parsed["paths"]["/api/v1/auth/login"]["post"];
+    assert_eq!(
+        login["security"],
+        serde_json::json!([]),
+        "public operations say so"
+    );
 }

@@ -125,11 +125,12 @@ impl Application {
 
 /// The whole HTTP surface: `/api/v1/...`, health probes, the OpenAPI document and Swagger UI.
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", routes::api_v1())
         .merge(routes::health::router())
         .merge(routes::pages::router())
         .split_for_parts();
+    crate::openapi::complete(&mut openapi);
     let config = state.config.clone();
     let app = api
         .route_layer(middleware::from_fn_with_state(
