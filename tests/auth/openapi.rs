@@ -97,6 +97,14 @@ async fn the_openapi_document_describes_every_endpoint_and_its_errors(backend: B
             .collect();
         assert!(!errors.is_empty(), "{method} {path} documents no error");
         for (status, response) in errors {
+            // Shared answers are declared once under components.responses and referred to.
+            let response = match response["$ref"].as_str() {
+                Some(shared) => {
+                    let name = shared.trim_start_matches("#/components/responses/");
+                    &doc["components"]["responses"][name]
+                }
+                None => response,
+            };
             let schema = &response["content"]["application/problem+json"]["schema"]["$ref"];
             assert_eq!(
                 schema, "#/components/schemas/Problem",

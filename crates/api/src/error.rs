@@ -47,6 +47,7 @@ pub struct Problem {
     pub detail: String,
     /// Field name -> messages, for validation problems.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<std::collections::HashMap<String, Vec<String>>>)]
     pub errors: Option<FieldErrors>,
 }
 

@@ -57,6 +57,12 @@ impl Modify for BearerAuth {
 /// to.
 pub fn complete(openapi: &mut utoipa::openapi::OpenApi) {
     openapi.servers = Some(vec![Server::new("/")]);
+    let components = openapi.components.get_or_insert_with(Default::default);
+    for (status, what) in SHARED_ERRORS {
+        components
+            .responses
+            .insert(shared_name(*status), RefOr::T(problem(what, *status)));
+    }
     for item in openapi.paths.paths.values_mut() {
         let operations = [
             &mut item.get,
@@ -68,8 +74,85 @@ pub fn complete(openapi: &mut utoipa::openapi::OpenApi) {
             &mut item.options,
         ];
         for operation in operations.into_iter().flatten() {
+            declare_shared_errors(operation);
             describe_responses(operation);
             operation.security.get_or_insert_with(Vec::new);
+        }
+    }
+}
+
+/// Answers any operation may give, besides its own: declared once (components.responses) and referred
+/// to where they apply, unless the operation declares the status itself.
+const SHARED_ERRORS: &[(u16, &str)] = &[
+    (
+        400,
+        "Malformed request: a path or query parameter, or JSON that does not parse",
+    ),
+    (401, "A valid access token is required"),
+    (413, "The request body is larger than the server accepts"),
+    (415, "The body must be application/json"),
+    (
+        422,
+        "The request has invalid fields (errors: field -> messages)",
+    ),
+    (
+        500,
+        "An internal error; it has been logged with the request id",
+    ),
+    (
+        503,
+        "The database cannot be reached right now, or the request took too long; retry after Retry-After seconds",
+    ),
+];
+
+fn shared_name(status: u16) -> String {
+    format!("Error{status}")
+}
+
+fn problem(description: &str, status: u16) -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, HeaderBuilder, ResponseBuilder};
+    let mut response = ResponseBuilder::new().description(description).content(
+        crate::error::PROBLEM_JSON,
+        ContentBuilder::new()
+            .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
+            .build(),
+    );
+    if status == 503 || status == 429 {
+        response = response.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(Some(
+                    utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::Type::Integer),
+                ))
+                .description(Some("Seconds to wait before retrying"))
+                .build(),
+        );
+    }
+    response.build()
+}
+
+fn declare_shared_errors(operation: &mut Operation) {
+    let protected = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+    let has_parameters = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    let has_body = operation.request_body.is_some();
+    let applies = |status: u16| match status {
+        400 => has_parameters || has_body,
+        401 => protected,
+        413 | 415 | 422 => has_body,
+        _ => true,
+    };
+    for (status, _) in SHARED_ERRORS {
+        let key = status.to_string();
+        if applies(*status) && !operation.responses.responses.contains_key(&key) {
+            let shared = utoipa::openapi::Ref::new(format!(
+                "#/components/responses/{}",
+                shared_name(*status)
+            ));
+            operation
+                .responses
+                .responses
+                .insert(key, RefOr::Ref(shared));
         }
     }
 }
