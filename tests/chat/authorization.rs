@@ -226,4 +226,10 @@ async fn every_chat_endpoint_answers_each_role_as_expected(backend: Backend) {
         Some(404),
         "WebSocket on a course that does not exist"
     );
+    // A plain GET of the socket's path: who may connect is answered before the missing handshake.
+    let path = format!("/api/v1/courses/{course_id}/chat/ws");
+    let plain = call(&app, Method::GET, &path, None, None).await;
+    assert_eq!(plain.status(), 401);
+    let plain = call(&app, Method::GET, &path, token(5), None).await;
+    assert_eq!(plain.status(), 400, "a member without a handshake");
 }

@@ -302,7 +302,7 @@ pub fn verify_signature(
 /// `payment.refunded` refunds it. Signed with HMAC-SHA256 (see the README); idempotent.
 #[utoipa::path(post, path = "/payments/webhook", tag = "payments",
     params(("LMS-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>")),
-    request_body(content = String, description = "{\"id\": \"evt_1\", \"type\": \"payment.succeeded\", \"data\": {\"enrollment_id\": 1, \"reference\": \"pi_1\", \"amount_cents\": 4900, \"currency\": \"USD\"}}", content_type = "application/json"),
+    request_body(content = PaymentEvent, content_type = "application/json", description = "The event as the provider sends it, e.g. {\"id\": \"evt_1\", \"type\": \"payment.succeeded\", \"data\": {\"enrollment_id\": 1, \"reference\": \"pi_1\", \"amount_cents\": 4900, \"currency\": \"USD\"}}; the signature covers its raw bytes"),
     responses((status = 200, body = WebhookResponse), (status = 401, description = "Bad signature", body = Problem, content_type = JSON_PROBLEM),
         (status = 409, body = Problem, content_type = JSON_PROBLEM), (status = 422, description = "Mismatched amount or currency", body = Problem, content_type = JSON_PROBLEM),
         (status = 503, description = "No webhook secret configured", body = Problem, content_type = JSON_PROBLEM)))]

@@ -3,8 +3,8 @@ use sea_orm::DbErr;
 
 use super::*;
 
-/// A verified webhook event from the payment provider.
-#[derive(Debug, serde::Deserialize)]
+/// A webhook event from the payment provider.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct PaymentEvent {
     pub id: String,
     #[serde(rename = "type")]
@@ -12,7 +12,7 @@ pub struct PaymentEvent {
     pub data: PaymentData,
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 pub struct PaymentData {
     pub enrollment_id: i64,
     pub reference: String,

@@ -2,6 +2,7 @@
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -58,7 +59,7 @@ pub(super) async fn chat_socket(
     Path(id): Path<i64>,
     Query(q): Query<SocketQuery>,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> AppResult<Response> {
     let token = socket_token(&headers).ok_or_else(|| {
         Error::Unauthorized(
@@ -71,6 +72,13 @@ pub(super) async fn chat_socket(
     if q.since_seq.is_some_and(|s| s < 0) {
         return Err(AppError::invalid("since_seq", "must not be negative"));
     }
+    // Who may connect is decided before whether the request is a WebSocket handshake at all.
+    let upgrade = upgrade.map_err(|rejection| {
+        Error::BadRequest(format!(
+            "not a WebSocket handshake: {}",
+            rejection.body_text()
+        ))
+    })?;
     Ok(upgrade
         .protocols([SUBPROTOCOL])
         // Clients send next to nothing: a small read buffer keeps idle connections cheap.
