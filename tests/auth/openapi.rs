@@ -140,11 +140,14 @@ async fn the_openapi_document_is_valid_openapi_3_1(backend: Backend) {
         .arg(&file)
         .output()
         .expect("python3");
-    let said = format!(
+    let said: String = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
-    );
+    )
+    .chars()
+    .take(2000)
+    .collect();
     assert!(
         output.status.success(),
         "the document is not valid OpenAPI (pip install openapi-spec-validator if it is missing):\n{said}"

@@ -16,7 +16,7 @@ use crate::error::Problem;
             enrollments, course chat. Every error is RFC 9457 `application/problem+json` (schema `Problem`).",
         license(name = "MIT OR Apache-2.0"),
     ),
-    components(schemas(Problem)),
+    components(schemas(Problem, lms_core::courses::Sort)),
     modifiers(&BearerAuth),
     tags(
         (name = "health", description = "Liveness and readiness probes"),
@@ -171,4 +171,16 @@ fn describe_responses(operation: &mut Operation) {
                 .to_string();
         }
     }
+}
+
+/// The schema of a stored enumeration: a string with exactly the values the type stores, so the
+/// document states the rule the code enforces from the type that enforces it.
+pub fn enum_of<E>() -> utoipa::openapi::Object
+where
+    E: sea_orm::ActiveEnum<Value = String> + sea_orm::Iterable,
+{
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(E::iter().map(|value| value.to_value())))
+        .build()
 }

@@ -12,6 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::enrollments::{EnrollmentResponse, StudentSummary};
 use crate::error::{AppResult, Problem};
 use crate::extract::{AuthUser, Json, MaybeUser, Path, Query};
+use crate::openapi::enum_of;
 use crate::state::AppState;
 use lms_core::courses::{self as service, CatalogFilter, CourseInput, Sort, effective_price};
 use lms_core::enrollments::{self, Page};
@@ -115,7 +116,7 @@ pub struct CatalogQuery {
     /// Words in the title or descriptions (case-insensitive).
     pub q: Option<String>,
     pub category: Option<String>,
-    #[param(value_type = Option<String>)]
+    #[param(schema_with = enum_of::<CourseLevel>)]
     pub level: Option<CourseLevel>,
     pub language: Option<String>,
     /// Minimum list price, minor units.
@@ -127,10 +128,10 @@ pub struct CatalogQuery {
     pub featured: Option<bool>,
     pub instructor_id: Option<i64>,
     /// newest (default), rating, popular, price_asc, price_desc
-    #[param(value_type = Option<String>)]
     pub sort: Option<Sort>,
     pub cursor: Option<String>,
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
 }
 
@@ -140,17 +141,19 @@ pub struct PageQuery {
     /// The `next_cursor` of the previous page (opaque; valid for this list only).
     pub cursor: Option<String>,
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RosterQuery {
-    /// pending_payment, active, completed, cancelled or refunded
-    #[param(value_type = Option<String>)]
+    #[param(schema_with = enum_of::<EnrollmentStatus>)]
     pub status: Option<EnrollmentStatus>,
     /// The `next_cursor` of the previous page (opaque; valid for the same status filter only).
     pub cursor: Option<String>,
+    /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
 }
 

@@ -8,6 +8,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::error::{AppResult, Problem};
 use crate::extract::{AdminUser, AuthUser, Json, Path, Query};
+use crate::openapi::enum_of;
 use crate::state::AppState;
 use lms_core::users::{self as service, AdminChanges, ProfileChanges, UserFilter};
 
@@ -84,17 +85,16 @@ mod double_option {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UserListQuery {
-    /// student, instructor or admin
-    #[param(value_type = Option<String>)]
+    #[param(schema_with = enum_of::<UserRole>)]
     pub role: Option<UserRole>,
-    /// active, suspended or deactivated
-    #[param(value_type = Option<String>)]
+    #[param(schema_with = enum_of::<UserStatus>)]
     pub status: Option<UserStatus>,
     /// Case-insensitive search in email, username and names.
     pub q: Option<String>,
     /// The `next_cursor` of the previous page (opaque; valid for the same filters only).
     pub cursor: Option<String>,
     /// 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
 }
 
@@ -108,9 +108,9 @@ pub struct UserListResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdminUpdateUserRequest {
-    #[schema(value_type = Option<String>, example = "instructor")]
+    #[schema(schema_with = enum_of::<UserRole>, example = "instructor")]
     pub role: Option<UserRole>,
-    #[schema(value_type = Option<String>, example = "suspended")]
+    #[schema(schema_with = enum_of::<UserStatus>, example = "suspended")]
     pub status: Option<UserStatus>,
 }
 

@@ -263,6 +263,7 @@ pub struct FeedQuery {
     /// Only events after this sequence number (default 0: from the start).
     pub since_seq: Option<i64>,
     /// 1 to 100 (default 100).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
 }
 
