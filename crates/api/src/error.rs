@@ -45,8 +45,7 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong with this request.
     pub detail: String,
-    /// Field name -> messages, for validation problems.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Field name -> messages, for validation problems; null otherwise.
     #[schema(value_type = Option<std::collections::HashMap<String, Vec<String>>>)]
     pub errors: Option<FieldErrors>,
 }

@@ -63,6 +63,7 @@ pub fn complete(openapi: &mut utoipa::openapi::OpenApi) {
             .responses
             .insert(shared_name(*status), RefOr::T(problem(what, *status)));
     }
+    require_what_responses_always_send(openapi);
     for item in openapi.paths.paths.values_mut() {
         let operations = [
             &mut item.get,
@@ -183,4 +184,65 @@ where
         .schema_type(utoipa::openapi::Type::String)
         .enum_values(Some(E::iter().map(|value| value.to_value())))
         .build()
+}
+
+/// Every field of every schema the API answers with is sent, `null` when empty (no response skips a
+/// field): mark them all required, so generated clients get `field: T | null`, not `field?: T`.
+fn require_what_responses_always_send(openapi: &mut utoipa::openapi::OpenApi) {
+    use std::collections::BTreeSet;
+    use utoipa::openapi::schema::Schema;
+    let refs_in = |value: serde_json::Value, into: &mut BTreeSet<String>| {
+        let text = value.to_string();
+        for part in text.split("\"#/components/schemas/").skip(1) {
+            if let Some(name) = part.split('"').next() {
+                into.insert(name.to_string());
+            }
+        }
+    };
+    let mut names = BTreeSet::new();
+    for item in openapi.paths.paths.values() {
+        for operation in [&item.get, &item.put, &item.post, &item.delete, &item.patch]
+            .into_iter()
+            .flatten()
+        {
+            refs_in(
+                serde_json::to_value(&operation.responses).unwrap_or_default(),
+                &mut names,
+            );
+        }
+    }
+    let Some(components) = openapi.components.as_mut() else {
+        return;
+    };
+    // Follow references to the schemas inside them.
+    let mut todo: Vec<String> = names.iter().cloned().collect();
+    while let Some(name) = todo.pop() {
+        let mut found = BTreeSet::new();
+        if let Some(schema) = components.schemas.get(&name) {
+            refs_in(serde_json::to_value(schema).unwrap_or_default(), &mut found);
+        }
+        for next in found {
+            if names.insert(next.clone()) {
+                todo.push(next);
+            }
+        }
+    }
+    let require_all = |schema: &mut Schema| {
+        if let Schema::Object(object) = schema {
+            object.required = object.properties.keys().cloned().collect();
+        }
+    };
+    for name in &names {
+        match components.schemas.get_mut(name) {
+            Some(RefOr::T(Schema::AllOf(all))) => {
+                for part in all.items.iter_mut() {
+                    if let RefOr::T(schema) = part {
+                        require_all(schema);
+                    }
+                }
+            }
+            Some(RefOr::T(schema)) => require_all(schema),
+            _ => {}
+        }
+    }
 }

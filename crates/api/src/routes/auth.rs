@@ -54,8 +54,7 @@ pub struct TokenResponse {
     /// Id of this session (see /auth/sessions).
     pub session_id: String,
     pub user: UserResponse,
-    /// After signing in with a recovery code: how many unused codes remain.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// After signing in with a recovery code: how many unused codes remain; null otherwise.
     pub recovery_codes_remaining: Option<u64>,
 }
 

@@ -108,6 +108,16 @@ impl Backend {
         }
     }
 
+    /// Whether the pool should close idle and old connections. A server (PostgreSQL) or something in
+    /// between may drop them; a local file never does. SQLite pools keep theirs, which also keeps
+    /// sqlx 0.9's reaper task away from one-connection pools (it once spun at 100% CPU on one).
+    pub fn reaps_idle_connections(self) -> bool {
+        match self {
+            Backend::Sqlite => false,
+            Backend::Postgres => true,
+        }
+    }
+
     /// How committed changes reach other instances.
     pub fn delivery(self) -> Delivery {
         match self {

@@ -80,6 +80,10 @@ pub async fn connect(url: &str, pool: &PoolOptions) -> Result<DatabaseConnection
                 .foreign_keys(true)
                 .busy_timeout(SQLITE_BUSY_WAIT)
         });
+    if !backend.reaps_idle_connections() {
+        opts.idle_timeout(None::<Duration>)
+            .max_lifetime(None::<Duration>);
+    }
     let db = connect_when_unlocked(opts).await?;
     backend.check_connection(&db).await?;
     Ok(db)
