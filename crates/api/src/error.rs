@@ -50,7 +50,14 @@ pub struct Problem {
     pub errors: Option<FieldErrors>,
 }
 
+/// The detail of every 413, whichever layer refuses the body.
+pub const BODY_TOO_LARGE: &str = "the request body is larger than the server accepts";
+
 impl AppError {
+    pub fn body_too_large() -> Self {
+        AppError::PayloadTooLarge(BODY_TOO_LARGE.into())
+    }
+
     /// A validation error on one field.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         AppError::Domain(Error::invalid(field, message))

@@ -73,9 +73,7 @@ async fn once(
     let (parts, body) = request.into_parts();
     let body = to_bytes(body, state.config.max_body_bytes)
         .await
-        .map_err(|_| {
-            AppError::PayloadTooLarge("the request body is larger than the server accepts".into())
-        })?;
+        .map_err(|_| AppError::body_too_large())?;
     let fingerprint = idempotency::fingerprint(parts.method.as_str(), parts.uri.path(), &body);
     let request = Request::from_parts(parts, Body::from(body));
     // From the claim on, nothing may be cut short by the client going away or the time limit: a

@@ -215,7 +215,7 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
         return response;
     }
     let detail = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => "the request body is larger than the server accepts",
+        StatusCode::PAYLOAD_TOO_LARGE => crate::error::BODY_TOO_LARGE,
         StatusCode::SERVICE_UNAVAILABLE => {
             "the request took too long or the service is unavailable"
         }

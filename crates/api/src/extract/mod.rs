@@ -62,9 +62,7 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
         JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType(
             "expected a body with Content-Type: application/json".into(),
         ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            AppError::PayloadTooLarge("the request body is larger than the server accepts".into())
-        }
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => AppError::body_too_large(),
         other => Error::BadRequest(other.body_text()).into(),
     }
 }
