@@ -112,6 +112,7 @@ async fn the_openapi_document_describes_every_endpoint_and_its_errors(backend: B
             );
         }
     }
+    operation_ids_are_unique_and_descriptive(&doc);
     for schema in [
         "RegisterRequest",
         "LoginResponse",
@@ -161,4 +162,25 @@ async fn the_openapi_document_is_valid_openapi_3_1(backend: Backend) {
         serde_json::json!([]),
         "public operations say so"
     );
+}
+
+/// Client generators name their functions after operation ids: each one is unique, camelCase, and
+/// says what it acts on (no bare `create` or `delete`).
+fn operation_ids_are_unique_and_descriptive(doc: &Value) {
+    const GENERIC: &[&str] = &["create", "delete", "update", "get", "list", "events", "history"];
+    let mut seen = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(id) = operation["operationId"].as_str() else {
+                panic!("{method} {path} has no operationId");
+            };
+            assert!(
+                id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                    && id.chars().all(|c| c.is_ascii_alphanumeric()),
+                "{method} {path}: operationId {id} is not camelCase"
+            );
+            assert!(!GENERIC.contains(&id), "{method} {path}: operationId {id} is too generic");
+            assert!(seen.insert(id.to_string()), "operationId {id} is used twice");
+        }
+    }
 }

@@ -201,7 +201,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Create an account (role student). A verification email is sent.
-#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
+#[utoipa::path(post, operation_id = "register", path = "/auth/register", tag = "auth", request_body = RegisterRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and request within 24 h get the first answer (header Idempotent-Replayed: true) and create nothing; another request with the key is 422; a retry while the first runs is 409")),
     responses((status = 201, body = UserResponse),
         (status = 409, description = "Email or username taken", body = Problem, content_type = "application/problem+json"),
@@ -222,7 +222,7 @@ async fn register(
 }
 
 /// Sign in with email or username and password: tokens, or with 2FA on, an `mfa_token` and no tokens.
-#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, operation_id = "login", path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse),
         (status = 401, description = "Wrong credentials (the same for unknown accounts)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Account suspended", body = Problem, content_type = "application/problem+json"),
@@ -248,7 +248,7 @@ async fn login(
 }
 
 /// Finish a 2FA sign-in with a TOTP code or a recovery code.
-#[utoipa::path(post, path = "/auth/login/2fa", tag = "auth", request_body = SecondFactorRequest,
+#[utoipa::path(post, operation_id = "loginSecondFactor", path = "/auth/login/2fa", tag = "auth", request_body = SecondFactorRequest,
     responses((status = 200, body = TokenResponse),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -276,7 +276,7 @@ async fn login_second_factor(
 
 /// Exchange a refresh token for new tokens. The old refresh token dies; presenting it again ends the
 /// whole session.
-#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, operation_id = "refreshTokens", path = "/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = Problem, content_type = "application/problem+json")))]
 async fn refresh(
     State(state): State<AppState>,
@@ -290,7 +290,7 @@ async fn refresh(
 }
 
 /// End this session (its access and refresh tokens stop working at once).
-#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "logout", path = "/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json")))]
 async fn logout(State(state): State<AppState>, auth: AuthUser) -> AppResult<StatusCode> {
     service::logout(&state.db, &state.events, &auth.session).await?;
@@ -298,7 +298,7 @@ async fn logout(State(state): State<AppState>, auth: AuthUser) -> AppResult<Stat
 }
 
 /// Your live sessions, most recently used first.
-#[utoipa::path(get, path = "/auth/sessions", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "listSessions", path = "/auth/sessions", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = Vec<SessionResponse>), (status = 401, body = Problem, content_type = "application/problem+json")))]
 async fn list_sessions(
     State(state): State<AppState>,
@@ -322,7 +322,7 @@ async fn list_sessions(
 }
 
 /// Revoke one of your sessions.
-#[utoipa::path(delete, path = "/auth/sessions/{id}", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(delete, operation_id = "revokeSession", path = "/auth/sessions/{id}", tag = "auth", security(("bearer" = [])),
     params(("id" = String, Path, description = "Session id")),
     responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")))]
@@ -336,7 +336,7 @@ async fn revoke_session(
 }
 
 /// Confirm an email address with the token from the verification email.
-#[utoipa::path(post, path = "/auth/verify-email", tag = "auth", request_body = TokenRequest,
+#[utoipa::path(post, operation_id = "verifyEmail", path = "/auth/verify-email", tag = "auth", request_body = TokenRequest,
     responses((status = 204), (status = 400, description = "Invalid, used or expired token", body = Problem, content_type = "application/problem+json")))]
 async fn verify_email(
     State(state): State<AppState>,
@@ -347,7 +347,7 @@ async fn verify_email(
 }
 
 /// Send a new verification email (the previous link stops working). At most 3 an hour (429).
-#[utoipa::path(post, path = "/auth/verify-email/resend", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "resendVerificationEmail", path = "/auth/verify-email/resend", tag = "auth", security(("bearer" = [])),
     responses((status = 202, body = Accepted), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already verified", body = Problem, content_type = "application/problem+json")))]
@@ -366,7 +366,7 @@ async fn resend_verification(
 
 /// Ask for a password-reset email. The answer is the same whether or not the address is known, and is
 /// given before the address is looked up. At most 3 per address and 10 per client an hour (429).
-#[utoipa::path(post, path = "/auth/password/forgot", tag = "auth", request_body = ForgotPasswordRequest,
+#[utoipa::path(post, operation_id = "forgotPassword", path = "/auth/password/forgot", tag = "auth", request_body = ForgotPasswordRequest,
     responses((status = 202, body = Accepted), (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json")))]
 async fn forgot_password(
@@ -384,7 +384,7 @@ async fn forgot_password(
 }
 
 /// Set a new password with the token from the reset email. Ends every session; does not sign in.
-#[utoipa::path(post, path = "/auth/password/reset", tag = "auth", request_body = ResetPasswordRequest,
+#[utoipa::path(post, operation_id = "resetPassword", path = "/auth/password/reset", tag = "auth", request_body = ResetPasswordRequest,
     responses((status = 204), (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn reset_password(
@@ -403,7 +403,7 @@ async fn reset_password(
 }
 
 /// Change your password (the current one is required). Your other sessions end.
-#[utoipa::path(post, path = "/auth/password/change", tag = "auth", security(("bearer" = [])), request_body = ChangePasswordRequest,
+#[utoipa::path(post, operation_id = "changePassword", path = "/auth/password/change", tag = "auth", security(("bearer" = [])), request_body = ChangePasswordRequest,
     responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Current password wrong", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
@@ -426,7 +426,7 @@ async fn change_password(
 }
 
 /// Start 2FA enrollment: a new pending secret, as base32, otpauth URI and QR code.
-#[utoipa::path(post, path = "/auth/2fa/setup", tag = "2fa", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "setUpTwoFactor", path = "/auth/2fa/setup", tag = "2fa", security(("bearer" = [])),
     responses((status = 200, body = TwoFactorSetupResponse), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "2FA already on", body = Problem, content_type = "application/problem+json")))]
 async fn setup_two_factor(
@@ -442,7 +442,7 @@ async fn setup_two_factor(
 }
 
 /// Confirm the pending secret with a first code: 2FA is on, and here are 10 recovery codes (shown once).
-#[utoipa::path(post, path = "/auth/2fa/enable", tag = "2fa", security(("bearer" = [])), request_body = CodeRequest,
+#[utoipa::path(post, operation_id = "enableTwoFactor", path = "/auth/2fa/enable", tag = "2fa", security(("bearer" = [])), request_body = CodeRequest,
     responses((status = 200, body = RecoveryCodesResponse), (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong code", body = Problem, content_type = "application/problem+json")))]
 async fn enable_two_factor(
@@ -456,7 +456,7 @@ async fn enable_two_factor(
 }
 
 /// Turn 2FA off (password and a current code required).
-#[utoipa::path(post, path = "/auth/2fa/disable", tag = "2fa", security(("bearer" = [])), request_body = PasswordAndCodeRequest,
+#[utoipa::path(post, operation_id = "disableTwoFactor", path = "/auth/2fa/disable", tag = "2fa", security(("bearer" = [])), request_body = PasswordAndCodeRequest,
     responses((status = 204), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json")))]
 async fn disable_two_factor(
@@ -476,7 +476,7 @@ async fn disable_two_factor(
 }
 
 /// Replace the recovery codes (password and a current code required); the old set stops working.
-#[utoipa::path(post, path = "/auth/2fa/recovery-codes", tag = "2fa", security(("bearer" = [])), request_body = PasswordAndCodeRequest,
+#[utoipa::path(post, operation_id = "regenerateRecoveryCodes", path = "/auth/2fa/recovery-codes", tag = "2fa", security(("bearer" = [])), request_body = PasswordAndCodeRequest,
     responses((status = 200, body = RecoveryCodesResponse), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json")))]
 async fn regenerate_recovery_codes(

@@ -197,7 +197,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 const JSON_PROBLEM: &str = "application/problem+json";
 
 /// The published catalog: filters, sort orders, keyset pages (`next_cursor`, also as a `Link` header).
-#[utoipa::path(get, path = "/courses", tag = "courses", params(CatalogQuery),
+#[utoipa::path(get, operation_id = "listCourses", path = "/courses", tag = "courses", params(CatalogQuery),
     responses((status = 200, body = CourseListResponse, headers(("Link" = String, description = "rel=\"next\" URL"))),
         (status = 400, body = Problem, content_type = JSON_PROBLEM), (status = 422, body = Problem, content_type = JSON_PROBLEM)))]
 async fn catalog(
@@ -253,7 +253,7 @@ async fn catalog(
 }
 
 /// One course by id or slug. Drafts and private courses: their instructor and admins only.
-#[utoipa::path(get, path = "/courses/{id}", tag = "courses", params(("id" = String, Path, description = "Numeric id or slug")),
+#[utoipa::path(get, operation_id = "getCourse", path = "/courses/{id}", tag = "courses", params(("id" = String, Path, description = "Numeric id or slug")),
     responses((status = 200, body = CourseResponse), (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
 async fn get_course(
     State(state): State<AppState>,
@@ -275,7 +275,7 @@ async fn get_course(
 use sea_orm::EntityTrait;
 
 /// Create a draft (instructors and admins).
-#[utoipa::path(post, path = "/courses", tag = "courses", security(("bearer" = [])), request_body = CourseInput,
+#[utoipa::path(post, operation_id = "createCourse", path = "/courses", tag = "courses", security(("bearer" = [])), request_body = CourseInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and request within 24 h get the first answer (header Idempotent-Replayed: true) and create nothing; another request with the key is 422; a retry while the first runs is 409")),
     responses((status = 201, body = CourseResponse), (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 409, description = "Slug taken", body = Problem, content_type = JSON_PROBLEM),
@@ -293,7 +293,7 @@ async fn create(
 }
 
 /// Edit a course (its instructor or an admin).
-#[utoipa::path(patch, path = "/courses/{id}", tag = "courses", security(("bearer" = [])), params(("id" = i64, Path)), request_body = CourseInput,
+#[utoipa::path(patch, operation_id = "updateCourse", path = "/courses/{id}", tag = "courses", security(("bearer" = [])), params(("id" = i64, Path)), request_body = CourseInput,
     responses((status = 200, body = CourseResponse), (status = 403, body = Problem, content_type = JSON_PROBLEM),
         (status = 404, body = Problem, content_type = JSON_PROBLEM), (status = 422, body = Problem, content_type = JSON_PROBLEM)))]
 async fn update(
@@ -310,7 +310,7 @@ async fn update(
 }
 
 /// Publish (checks that the course is complete: description, category).
-#[utoipa::path(post, path = "/courses/{id}/publish", tag = "courses", security(("bearer" = [])), params(("id" = i64, Path)),
+#[utoipa::path(post, operation_id = "publishCourse", path = "/courses/{id}/publish", tag = "courses", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = CourseResponse), (status = 403, body = Problem, content_type = JSON_PROBLEM),
         (status = 404, body = Problem, content_type = JSON_PROBLEM), (status = 409, body = Problem, content_type = JSON_PROBLEM),
         (status = 422, body = Problem, content_type = JSON_PROBLEM)))]
@@ -324,7 +324,7 @@ async fn publish(
 }
 
 /// Archive: no new enrollments; existing students keep access.
-#[utoipa::path(post, path = "/courses/{id}/archive", tag = "courses", security(("bearer" = [])), params(("id" = i64, Path)),
+#[utoipa::path(post, operation_id = "archiveCourse", path = "/courses/{id}/archive", tag = "courses", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = CourseResponse), (status = 403, body = Problem, content_type = JSON_PROBLEM),
         (status = 404, body = Problem, content_type = JSON_PROBLEM), (status = 409, body = Problem, content_type = JSON_PROBLEM)))]
 async fn archive(
@@ -337,7 +337,7 @@ async fn archive(
 }
 
 /// Delete a draft without enrollments; anything else is 409 (archive it instead).
-#[utoipa::path(delete, path = "/courses/{id}", tag = "courses", security(("bearer" = [])), params(("id" = i64, Path)),
+#[utoipa::path(delete, operation_id = "deleteCourse", path = "/courses/{id}", tag = "courses", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = Problem, content_type = JSON_PROBLEM),
         (status = 404, body = Problem, content_type = JSON_PROBLEM), (status = 409, body = Problem, content_type = JSON_PROBLEM)))]
 async fn delete(
@@ -351,7 +351,7 @@ async fn delete(
 
 /// Enroll yourself: a free course makes you an active student; a paid one waits for payment of
 /// `amount_cents`.
-#[utoipa::path(post, path = "/courses/{id}/enrollments", tag = "enrollments", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "enrollInCourse", path = "/courses/{id}/enrollments", tag = "enrollments", security(("bearer" = [])),
     params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and request within 24 h get the first answer (header Idempotent-Replayed: true) and create nothing; another request with the key is 422; a retry while the first runs is 409")),
     responses((status = 201, body = EnrollmentResponse), (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 422, description = "The Idempotency-Key was used with another request", body = Problem, content_type = JSON_PROBLEM),
@@ -370,7 +370,7 @@ async fn enroll(
 }
 
 /// The course's roster (its instructor and admins).
-#[utoipa::path(get, path = "/courses/{id}/enrollments", tag = "enrollments", security(("bearer" = [])), params(("id" = i64, Path), RosterQuery),
+#[utoipa::path(get, operation_id = "listCourseEnrollments", path = "/courses/{id}/enrollments", tag = "enrollments", security(("bearer" = [])), params(("id" = i64, Path), RosterQuery),
     responses((status = 200, body = RosterResponse), (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
 async fn roster(
@@ -398,7 +398,7 @@ async fn roster(
 }
 
 /// Reviews of a course, newest first.
-#[utoipa::path(get, path = "/courses/{id}/reviews", tag = "enrollments", params(("id" = i64, Path), PageQuery),
+#[utoipa::path(get, operation_id = "listCourseReviews", path = "/courses/{id}/reviews", tag = "enrollments", params(("id" = i64, Path), PageQuery),
     responses((status = 200, body = ReviewListResponse), (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
 async fn reviews(
     State(state): State<AppState>,

@@ -159,7 +159,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Your enrollments, newest first, with course summary and progress.
-#[utoipa::path(get, path = "/users/me/enrollments", tag = "enrollments", security(("bearer" = [])), params(PageQuery),
+#[utoipa::path(get, operation_id = "listMyEnrollments", path = "/users/me/enrollments", tag = "enrollments", security(("bearer" = [])), params(PageQuery),
     responses((status = 200, body = EnrollmentListResponse), (status = 401, body = Problem, content_type = JSON_PROBLEM)))]
 async fn my_enrollments(
     State(state): State<AppState>,
@@ -180,7 +180,7 @@ async fn my_enrollments(
 }
 
 /// One enrollment: the student, the course's instructor, or an admin (404 for anyone else).
-#[utoipa::path(get, path = "/enrollments/{id}", tag = "enrollments", security(("bearer" = [])), params(("id" = i64, Path)),
+#[utoipa::path(get, operation_id = "getEnrollment", path = "/enrollments/{id}", tag = "enrollments", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = EnrollmentResponse), (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
 async fn get_enrollment(
@@ -193,7 +193,7 @@ async fn get_enrollment(
 }
 
 /// Record progress (the student). 100 completes the enrollment and issues a certificate.
-#[utoipa::path(put, path = "/enrollments/{id}/progress", tag = "enrollments", security(("bearer" = [])), params(("id" = i64, Path)),
+#[utoipa::path(put, operation_id = "setEnrollmentProgress", path = "/enrollments/{id}/progress", tag = "enrollments", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body = ProgressRequest,
     responses((status = 200, body = EnrollmentResponse), (status = 403, body = Problem, content_type = JSON_PROBLEM),
         (status = 404, body = Problem, content_type = JSON_PROBLEM), (status = 409, body = Problem, content_type = JSON_PROBLEM),
@@ -210,7 +210,7 @@ async fn progress(
 }
 
 /// Cancel (the student or an admin); progress and history are kept.
-#[utoipa::path(post, path = "/enrollments/{id}/cancel", tag = "enrollments", security(("bearer" = [])), params(("id" = i64, Path)),
+#[utoipa::path(post, operation_id = "cancelEnrollment", path = "/enrollments/{id}/cancel", tag = "enrollments", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = EnrollmentResponse), (status = 403, body = Problem, content_type = JSON_PROBLEM),
         (status = 404, body = Problem, content_type = JSON_PROBLEM), (status = 409, body = Problem, content_type = JSON_PROBLEM)))]
 async fn cancel(
@@ -224,7 +224,7 @@ async fn cancel(
 }
 
 /// Review the course (the student, active or completed): one review per enrollment, editable.
-#[utoipa::path(put, path = "/enrollments/{id}/review", tag = "enrollments", security(("bearer" = [])), params(("id" = i64, Path)),
+#[utoipa::path(put, operation_id = "writeReview", path = "/enrollments/{id}/review", tag = "enrollments", security(("bearer" = [])), params(("id" = i64, Path)),
     request_body = ReviewRequest,
     responses((status = 200, body = EnrollmentResponse), (status = 403, body = Problem, content_type = JSON_PROBLEM),
         (status = 404, body = Problem, content_type = JSON_PROBLEM), (status = 409, body = Problem, content_type = JSON_PROBLEM),
@@ -241,7 +241,7 @@ async fn review(
 }
 
 /// Public verification of a certificate: who, which course, when.
-#[utoipa::path(get, path = "/certificates/{code}", tag = "enrollments", params(("code" = String, Path)),
+#[utoipa::path(get, operation_id = "getCertificate", path = "/certificates/{code}", tag = "enrollments", params(("code" = String, Path)),
     responses((status = 200, body = CertificateResponse), (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
 async fn certificate(
     State(state): State<AppState>,
@@ -300,7 +300,7 @@ pub fn verify_signature(
 
 /// The payment provider's webhook: `payment.succeeded` activates a pending enrollment,
 /// `payment.refunded` refunds it. Signed with HMAC-SHA256 (see the README); idempotent.
-#[utoipa::path(post, path = "/payments/webhook", tag = "payments",
+#[utoipa::path(post, operation_id = "receivePaymentEvent", path = "/payments/webhook", tag = "payments",
     params(("LMS-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>")),
     request_body(content = PaymentEvent, content_type = "application/json", description = "The event as the provider sends it, e.g. {\"id\": \"evt_1\", \"type\": \"payment.succeeded\", \"data\": {\"enrollment_id\": 1, \"reference\": \"pi_1\", \"amount_cents\": 4900, \"currency\": \"USD\"}}; the signature covers its raw bytes"),
     responses((status = 200, body = WebhookResponse), (status = 401, description = "Bad signature", body = Problem, content_type = JSON_PROBLEM),

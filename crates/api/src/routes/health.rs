@@ -33,14 +33,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The process is up and serving HTTP.
-#[utoipa::path(get, path = "/health/live", tag = "health",
+#[utoipa::path(get, operation_id = "checkLiveness", path = "/health/live", tag = "health",
     responses((status = 200, description = "Alive", body = Health)))]
 async fn live() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
 /// The service can reach its database and take traffic.
-#[utoipa::path(get, path = "/health/ready", tag = "health",
+#[utoipa::path(get, operation_id = "checkReadiness", path = "/health/ready", tag = "health",
     responses(
         (status = 200, description = "Ready", body = Readiness),
         (status = 503, description = "The database cannot be reached", body = crate::error::Problem,

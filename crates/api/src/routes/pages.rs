@@ -29,7 +29,7 @@ pub struct LinkQuery {
 /// The emailed verification link (`LMS_PUBLIC_URL/verify-email?token=...`): verifies the address and
 /// answers a short HTML page (200), or a page saying the link is invalid, used or expired (400).
 /// Apps that show their own page call `POST /api/v1/auth/verify-email` instead.
-#[utoipa::path(get, path = "/verify-email", tag = "pages", params(LinkQuery),
+#[utoipa::path(get, operation_id = "showVerifyEmailPage", path = "/verify-email", tag = "pages", params(LinkQuery),
     responses((status = 200, description = "Verified", content_type = "text/html", body = String),
         (status = 400, description = "Invalid, used or expired link", content_type = "text/html", body = String)))]
 async fn verify_email_page(State(state): State<AppState>, Query(q): Query<LinkQuery>) -> Response {
@@ -51,7 +51,7 @@ async fn verify_email_page(State(state): State<AppState>, Query(q): Query<LinkQu
 
 /// The emailed reset link (`LMS_PUBLIC_URL/reset-password?token=...`): a form for the new password,
 /// which posts to the same path. Works without JavaScript.
-#[utoipa::path(get, path = "/reset-password", tag = "pages", params(LinkQuery),
+#[utoipa::path(get, operation_id = "showResetPasswordPage", path = "/reset-password", tag = "pages", params(LinkQuery),
     responses((status = 200, description = "The form", content_type = "text/html", body = String)))]
 async fn reset_password_page(Query(q): Query<LinkQuery>) -> Response {
     let token = escape(&q.token.unwrap_or_default());
@@ -76,7 +76,7 @@ pub struct ResetForm {
 
 /// The reset form's submission (`token`, `new_password`, urlencoded): sets the password (every
 /// session ends; nobody is signed in) and says so, or says why not (400 link, 422 password).
-#[utoipa::path(post, path = "/reset-password", tag = "pages",
+#[utoipa::path(post, operation_id = "submitResetPasswordForm", path = "/reset-password", tag = "pages",
     request_body(content = ResetForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Password set", content_type = "text/html", body = String),
         (status = 400, description = "Invalid, used or expired link", content_type = "text/html", body = String),

@@ -122,14 +122,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Your own profile.
-#[utoipa::path(get, path = "/users/me", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "getMe", path = "/users/me", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = UserResponse), (status = 401, body = Problem, content_type = "application/problem+json")))]
 async fn me(auth: AuthUser) -> Json<UserResponse> {
     Json(auth.user.into())
 }
 
 /// Edit your names, bio, avatar and preferences.
-#[utoipa::path(patch, path = "/users/me", tag = "users", security(("bearer" = [])), request_body = UpdateMeRequest,
+#[utoipa::path(patch, operation_id = "updateMe", path = "/users/me", tag = "users", security(("bearer" = [])), request_body = UpdateMeRequest,
     responses((status = 200, body = UserResponse),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
@@ -153,7 +153,7 @@ async fn update_me(
 }
 
 /// List and filter users (admins only), in id order with keyset paging.
-#[utoipa::path(get, path = "/admin/users", tag = "admin", security(("bearer" = [])), params(UserListQuery),
+#[utoipa::path(get, operation_id = "listUsers", path = "/admin/users", tag = "admin", security(("bearer" = [])), params(UserListQuery),
     responses((status = 200, body = UserListResponse),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json")))]
@@ -177,7 +177,7 @@ async fn list_users(
 }
 
 /// Change a user's role or status (admins only). Suspending ends all of the user's sessions.
-#[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(patch, operation_id = "updateUser", path = "/admin/users/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = i64, Path, description = "User id")), request_body = AdminUpdateUserRequest,
     responses((status = 200, body = UserResponse),
         (status = 403, body = Problem, content_type = "application/problem+json"),

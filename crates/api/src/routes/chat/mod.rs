@@ -41,7 +41,7 @@ fn limits(state: &AppState) -> Limits {
 }
 
 /// Top-level messages, newest first; deleted ones are tombstones (`deleted: true`, no content).
-#[utoipa::path(get, path = "/courses/{id}/messages", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "listCourseMessages", path = "/courses/{id}/messages", tag = "chat", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Course id"), Page),
     responses((status = 200, body = MessagePage), (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 404, body = Problem, content_type = JSON_PROBLEM),
@@ -56,7 +56,7 @@ async fn history(
 
 /// Post a message or, with `parent_id`, a reply. Announcements: course staff only. Rate-limited per
 /// user (`LMS_CHAT_POSTS_PER_MINUTE`): 429 with Retry-After.
-#[utoipa::path(post, path = "/courses/{id}/messages", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "postMessage", path = "/courses/{id}/messages", tag = "chat", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Course id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and request within 24 h get the first answer (header Idempotent-Replayed: true) and create nothing; another request with the key is 422; a retry while the first runs is 409")), request_body = NewMessage,
     responses((status = 201, body = MessageView), (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 409, description = "A request with this Idempotency-Key is still running", body = Problem, content_type = JSON_PROBLEM),
@@ -85,7 +85,7 @@ pub struct MessageList {
 }
 
 /// Pinned messages, most recently pinned first.
-#[utoipa::path(get, path = "/courses/{id}/messages/pinned", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "listPinnedMessages", path = "/courses/{id}/messages/pinned", tag = "chat", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Course id")),
     responses((status = 200, body = MessageList), (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
@@ -98,7 +98,7 @@ async fn pinned(
 }
 
 /// One message with its reply count, reaction counts and whether you reacted.
-#[utoipa::path(get, path = "/courses/{id}/messages/{mid}", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "getMessage", path = "/courses/{id}/messages/{mid}", tag = "chat", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Course id"), ("mid" = i64, Path, description = "Message id")),
     responses((status = 200, body = MessageDetail), (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
@@ -111,7 +111,7 @@ async fn get_message(
 }
 
 /// Edit your own message; the previous content goes to its edit history.
-#[utoipa::path(patch, path = "/courses/{id}/messages/{mid}", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(patch, operation_id = "editMessage", path = "/courses/{id}/messages/{mid}", tag = "chat", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Course id"), ("mid" = i64, Path, description = "Message id")),
     request_body = EditMessage,
     responses((status = 200, body = MessageView), (status = 401, body = Problem, content_type = JSON_PROBLEM),
@@ -129,7 +129,7 @@ async fn edit_message(
 
 /// Delete a message (its author, the course's instructor, an admin): it stays as a tombstone, its
 /// thread stays, its content, edit history and reactions go. Idempotent.
-#[utoipa::path(delete, path = "/courses/{id}/messages/{mid}", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(delete, operation_id = "deleteMessage", path = "/courses/{id}/messages/{mid}", tag = "chat", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Course id"), ("mid" = i64, Path, description = "Message id")),
     responses((status = 204, description = "Deleted"), (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
@@ -143,7 +143,7 @@ async fn delete_message(
 }
 
 /// The replies to a message, oldest first.
-#[utoipa::path(get, path = "/courses/{id}/messages/{mid}/replies", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "listReplies", path = "/courses/{id}/messages/{mid}/replies", tag = "chat", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Course id"), ("mid" = i64, Path, description = "Message id"), Page),
     responses((status = 200, body = MessagePage), (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 404, body = Problem, content_type = JSON_PROBLEM),
@@ -164,7 +164,7 @@ pub struct EditList {
 }
 
 /// A message's edit history: its author and the course's staff.
-#[utoipa::path(get, path = "/courses/{id}/messages/{mid}/edits", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "listMessageEdits", path = "/courses/{id}/messages/{mid}/edits", tag = "chat", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Course id"), ("mid" = i64, Path, description = "Message id")),
     responses((status = 200, body = EditList), (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
@@ -178,7 +178,7 @@ async fn edit_history(
 }
 
 /// Pin a message (course staff). Idempotent.
-#[utoipa::path(post, path = "/courses/{id}/messages/{mid}/pin", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "pinMessage", path = "/courses/{id}/messages/{mid}/pin", tag = "chat", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Course id"), ("mid" = i64, Path, description = "Message id")),
     responses((status = 200, body = MessageView), (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 404, body = Problem, content_type = JSON_PROBLEM),
@@ -192,7 +192,7 @@ async fn pin(
 }
 
 /// Unpin a message (course staff). Idempotent.
-#[utoipa::path(delete, path = "/courses/{id}/messages/{mid}/pin", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(delete, operation_id = "unpinMessage", path = "/courses/{id}/messages/{mid}/pin", tag = "chat", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Course id"), ("mid" = i64, Path, description = "Message id")),
     responses((status = 200, body = MessageView), (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 404, body = Problem, content_type = JSON_PROBLEM),
@@ -216,7 +216,7 @@ async fn set_pinned(
 }
 
 /// Add your reaction (one emoji, percent-encoded in the path). Idempotent.
-#[utoipa::path(put, path = "/courses/{id}/messages/{mid}/reactions/{emoji}", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(put, operation_id = "addReaction", path = "/courses/{id}/messages/{mid}/reactions/{emoji}", tag = "chat", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Course id"), ("mid" = i64, Path, description = "Message id"),
         ("emoji" = String, Path, description = "One emoji, e.g. %F0%9F%91%8D for 👍")),
     responses((status = 200, body = MessageDetail), (status = 401, body = Problem, content_type = JSON_PROBLEM),
@@ -231,7 +231,7 @@ async fn add_reaction(
 }
 
 /// Remove your reaction. Idempotent.
-#[utoipa::path(delete, path = "/courses/{id}/messages/{mid}/reactions/{emoji}", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(delete, operation_id = "removeReaction", path = "/courses/{id}/messages/{mid}/reactions/{emoji}", tag = "chat", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Course id"), ("mid" = i64, Path, description = "Message id"),
         ("emoji" = String, Path, description = "One emoji, percent-encoded")),
     responses((status = 200, body = MessageDetail), (status = 401, body = Problem, content_type = JSON_PROBLEM),
@@ -278,7 +278,7 @@ pub struct EventPage {
 
 /// The change feed: every create / edit / delete / pin / unpin / reaction event after `since_seq`, in
 /// order. Sequence numbers are per course, gapless, in commit order.
-#[utoipa::path(get, path = "/courses/{id}/events", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "listChatEvents", path = "/courses/{id}/events", tag = "chat", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Course id"), FeedQuery),
     responses((status = 200, body = EventPage), (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 404, body = Problem, content_type = JSON_PROBLEM),

@@ -49,7 +49,7 @@ fn socket_token(headers: &HeaderMap) -> Option<&str> {
 /// `{"type":"ready","last_seq":N}`. Authenticate with `Authorization: Bearer <token>` or, from a browser,
 /// `new WebSocket(url, ["lms.chat.v1", "bearer." + token])`. Closes with 4401 when the session ends and
 /// 4403 when the user stops being a member; reconnect with `since_seq` to resume.
-#[utoipa::path(get, path = "/courses/{id}/chat/ws", tag = "chat", security(("bearer" = [])),
+#[utoipa::path(get, operation_id = "openChatSocket", path = "/courses/{id}/chat/ws", tag = "chat", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Course id"), SocketQuery),
     responses((status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, body = Problem, content_type = JSON_PROBLEM), (status = 401, body = Problem, content_type = JSON_PROBLEM),
