@@ -30,6 +30,7 @@ API_PID=""
 cleanup() {
   [[ -n "$API_PID" ]] && kill "$API_PID" 2>/dev/null || true
   [[ -n "${PG_DIR:-}" ]] && pg_stop
+  [[ -n "${KEEP_LOGS:-}" ]] && cp "$WORK"/schemathesis-*.log /tmp/ 2>/dev/null
   rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -63,6 +63,25 @@ async fn unknown_email_and_wrong_password_get_the_same_401(backend: Backend) {
     )
     .await;
     assert_eq!(wrong_password, unknown_user);
+    // The longest login the document allows (254 characters) is an ordinary unknown account, on every
+    // backend (its throttle key is hashed, so it fits the key column), and so is its forgotten password.
+    let label = |c: &str, n: usize| c.repeat(n);
+    let longest = format!(
+        "a@{}.{}.{}.{}.com",
+        label("b", 63),
+        label("c", 63),
+        label("d", 63),
+        label("e", 56)
+    );
+    assert_eq!(longest.len(), 254);
+    assert_problem(login_raw(&app, &longest, "not the password").await, 401).await;
+    let forgot = app
+        .post_json(
+            "/api/v1/auth/password/forgot",
+            &serde_json::json!({ "email": longest }),
+        )
+        .await;
+    assert_eq!(forgot.status(), 202);
 }
 
 async fn protected_routes_need_a_valid_bearer_token(backend: Backend) {

@@ -167,7 +167,9 @@ async fn the_openapi_document_is_valid_openapi_3_1(backend: Backend) {
 /// Client generators name their functions after operation ids: each one is unique, camelCase, and
 /// says what it acts on (no bare `create` or `delete`).
 fn operation_ids_are_unique_and_descriptive(doc: &Value) {
-    const GENERIC: &[&str] = &["create", "delete", "update", "get", "list", "events", "history"];
+    const GENERIC: &[&str] = &[
+        "create", "delete", "update", "get", "list", "events", "history",
+    ];
     let mut seen = std::collections::BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
@@ -179,8 +181,14 @@ fn operation_ids_are_unique_and_descriptive(doc: &Value) {
                     && id.chars().all(|c| c.is_ascii_alphanumeric()),
                 "{method} {path}: operationId {id} is not camelCase"
             );
-            assert!(!GENERIC.contains(&id), "{method} {path}: operationId {id} is too generic");
-            assert!(seen.insert(id.to_string()), "operationId {id} is used twice");
+            assert!(
+                !GENERIC.contains(&id),
+                "{method} {path}: operationId {id} is too generic"
+            );
+            assert!(
+                seen.insert(id.to_string()),
+                "operationId {id} is used twice"
+            );
         }
     }
 }

@@ -65,7 +65,9 @@ async fn bad_registrations_are_422_with_every_field_named(backend: Backend) {
         ("email", json!("not-an-email"), "valid email"),
         ("username", json!("a"), "3 to 30"),
         ("username", json!("has space"), "3 to 30"),
-        ("first_name", json!(""), "1 to 100"),
+        ("first_name", json!(""), "must not be empty"),
+        ("first_name", json!("   "), "must not be blank"),
+        ("last_name", json!("x".repeat(101)), "at most 100"),
     ];
     for (field, value, message) in cases {
         let mut body = base.clone();

@@ -31,7 +31,8 @@ async fn an_instructor_takes_a_course_from_draft_to_published_to_archived(backen
     assert_eq!(draft["slug"], "rust-for-rustaceans");
     let id = draft["id"].as_i64().unwrap();
 
-    // Publishing checks completeness, naming every missing field.
+    // Publishing checks completeness, naming every missing field: the course's state, not the
+    // request, is what stands in the way (409).
     let problem = assert_problem(
         call(
             &app,
@@ -41,7 +42,7 @@ async fn an_instructor_takes_a_course_from_draft_to_published_to_archived(backen
             None,
         )
         .await,
-        422,
+        409,
     )
     .await;
     assert!(
@@ -476,7 +477,8 @@ async fn prices_are_integers_and_bad_course_input_is_422(backend: Backend) {
             "price_cents",
         ),
         (json!({"title": "Ok title", "currency": "EURO"}), "currency"),
-        (json!({"title": "x"}), "title"),
+        (json!({"title": "   "}), "title"),
+        (json!({"title": "x".repeat(201)}), "title"),
         (json!({"title": "Ok title", "slug": "Bad Slug"}), "slug"),
         (
             json!({"title": "Ok title", "thumbnail_url": "ftp://x"}),
@@ -507,6 +509,30 @@ async fn prices_are_integers_and_bad_course_input_is_422(backend: Backend) {
     )
     .await;
     assert_problem(float, 422).await;
+    // JSON does not tell 1.0 from 1: an integral number is that integer.
+    let integral = call(
+        &app,
+        Method::POST,
+        "/api/v1/courses",
+        Some(&teacher.token),
+        Some(json!({"title": "Integral price", "price_cents": 1500.0})),
+    )
+    .await;
+    assert_eq!(integral.status(), 201);
+    assert_eq!(integral.json::<Value>().await.unwrap()["price_cents"], 1500);
+    // A slug made from a short or numeric title is still a slug (never taken for an id).
+    for (title, slug) in [("Go", "course-go"), ("2048", "course-2048")] {
+        let made = call(
+            &app,
+            Method::POST,
+            "/api/v1/courses",
+            Some(&teacher.token),
+            Some(json!({ "title": title })),
+        )
+        .await;
+        assert_eq!(made.status(), 201, "{title}");
+        assert_eq!(made.json::<Value>().await.unwrap()["slug"], slug);
+    }
     let level = call(
         &app,
         Method::POST,

@@ -91,6 +91,19 @@ async fn a_key_reused_for_another_request_is_422_and_one_still_running_is_409(ba
     let problem = assert_problem(send(&app, &path, Some(&student), "k", &other).await, 422).await;
     assert!(problem["errors"]["Idempotency-Key"].is_array(), "{problem}");
     assert_eq!(messages_saying(&app, "second").await, 0);
+    // Without a token the answer is 401 whatever the key holds: keys are per caller, and nobody's
+    // key is looked at (or claimed) before the caller is known.
+    for key in ["k".to_string(), "x".repeat(300)] {
+        let anonymous = app
+            .client
+            .post(app.url(&path))
+            .header("idempotency-key", &key)
+            .json(&other)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(anonymous, 401).await;
+    }
 
     // A first request that has not answered yet (claimed, no answer stored).
     let running = json!({"content": "still running"});

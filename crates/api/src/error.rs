@@ -75,7 +75,7 @@ impl AppError {
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Conflict(_) | Error::NotReady(..) => StatusCode::CONFLICT,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(err) if lms_core::db::is_unreachable(err) => {
@@ -163,7 +163,9 @@ impl IntoResponse for AppError {
         };
         let unauthorized = matches!(self, AppError::Domain(Error::Unauthorized(_)));
         let errors = match self {
-            AppError::Domain(Error::Validation(errors)) => Some(errors),
+            AppError::Domain(Error::Validation(errors) | Error::NotReady(_, errors)) => {
+                Some(errors)
+            }
             _ => None,
         };
         let mut response = problem_response(status, detail, errors);

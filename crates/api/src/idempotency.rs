@@ -12,11 +12,15 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use lms_core::idempotency::{self, Answer, Claim, MAX_KEY_CHARS};
+use lms_core::rules::Text;
 
 use crate::error::{AppError, Error};
 use crate::extract::auth::verify;
 use crate::extract::bearer_token;
 use crate::state::AppState;
+
+/// The key: 1 to 255 visible ASCII characters (spaces and tabs inside; HTTP trims them around it).
+pub const KEY: Text = Text::between(1, MAX_KEY_CHARS).pattern("^[!-~](?:[\\t -~]*[!-~])?$");
 
 pub const HEADER: HeaderName = HeaderName::from_static("idempotency-key");
 const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
@@ -28,6 +32,9 @@ pub const CREATES: &[&str] = &[
     "/api/v1/courses/{id}/enrollments",
     "/api/v1/courses/{id}/messages",
 ];
+
+/// The one create endpoint open to callers without a token.
+const ANONYMOUS_CREATE: &str = "/api/v1/auth/register";
 
 /// The middleware (on every route; it acts on POSTs to [`CREATES`] that carry the header).
 pub async fn layer(
@@ -53,23 +60,26 @@ async fn once(
     request: Request,
     next: Next,
 ) -> Result<Response, AppError> {
+    // Whose key it is: the signed-in user, or nobody in particular (registration).
+    let caller = bearer_token(request.headers())
+        .and_then(|token| verify(&state, token).ok())
+        .map(|claims| format!("user:{}", claims.sub));
+    let caller = match caller {
+        Some(user) => user,
+        None if request.uri().path() == ANONYMOUS_CREATE => "anonymous".to_string(),
+        // Not signed in where that is required: the handler answers 401, before the key matters.
+        None => return Ok(next.run(request).await),
+    };
     let key = key
         .to_str()
         .ok()
-        .filter(|k| (1..=MAX_KEY_CHARS).contains(&k.len()))
+        .filter(|k| KEY.check(k).is_ok())
         .ok_or_else(|| {
             Error::BadRequest(format!(
                 "Idempotency-Key must be 1 to {MAX_KEY_CHARS} visible ASCII characters"
             ))
         })?
         .to_string();
-    // Whose key it is: the signed-in user, or nobody in particular (registration).
-    let caller = bearer_token(request.headers())
-        .and_then(|token| verify(&state, token).ok())
-        .map_or_else(
-            || "anonymous".to_string(),
-            |claims| format!("user:{}", claims.sub),
-        );
     let (parts, body) = request.into_parts();
     let body = to_bytes(body, state.config.max_body_bytes)
         .await

@@ -6,7 +6,10 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::server::Server;
 use utoipa::{Modify, OpenApi};
 
+use serde_json::{Value, json};
+
 use crate::error::Problem;
+use lms_core::chat::Limits as ChatLimits;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,7 +19,7 @@ use crate::error::Problem;
             enrollments, course chat. Every error is RFC 9457 `application/problem+json` (schema `Problem`).",
         license(name = "MIT OR Apache-2.0"),
     ),
-    components(schemas(Problem, lms_core::courses::Sort)),
+    components(schemas(Problem, lms_core::courses::Sort, JsonValue)),
     modifiers(&BearerAuth),
     tags(
         (name = "health", description = "Liveness and readiness probes"),
@@ -32,6 +35,55 @@ use crate::error::Problem;
     )
 )]
 pub struct ApiDoc;
+
+/// Any JSON value without NUL in a string or key (what `crate::extract::text` lets through).
+pub struct JsonValue;
+
+impl utoipa::PartialSchema for JsonValue {
+    fn schema() -> RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, SchemaType, Type};
+        use utoipa::openapi::{ObjectBuilder, Ref};
+        let itself = || Ref::from_schema_name("JsonValue");
+        AnyOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(SchemaType::from_iter([
+                Type::Null,
+                Type::Boolean,
+                Type::Number,
+            ])))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(lms_core::rules::NO_NUL)),
+            )
+            .item(ArrayBuilder::new().items(itself()))
+            .item(json_object(Type::Object))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for JsonValue {}
+
+/// An object whose keys hold no NUL and whose values are `JsonValue`s.
+fn json_object(
+    schema_type: impl Into<utoipa::openapi::schema::SchemaType>,
+) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(schema_type)
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(lms_core::rules::NO_NUL)),
+        ))
+        .additional_properties(Some(utoipa::openapi::Ref::from_schema_name("JsonValue")))
+        .build()
+}
+
+/// A JSON object of `JsonValue`s, or null.
+pub fn json_object_or_null() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    json_object(SchemaType::from_iter([Type::Object, Type::Null]))
+}
 
 struct BearerAuth;
 
@@ -52,10 +104,15 @@ impl Modify for BearerAuth {
 
 /// What every operation of the finished document must say, done once for all of them (run on the
 /// document after the routes are merged into it): a description on every response (OpenAPI 3.1
-/// requires one; the status's reason phrase unless the annotation gave one), `security: []` on
-/// operations that need no token (so they do not inherit one), and the server the paths are relative
-/// to.
-pub fn complete(openapi: &mut utoipa::openapi::OpenApi) {
+/// requires one; the status's reason phrase unless the annotation gave one), the shared error
+/// answers, `security: []` on operations that need no token (so they do not inherit one), the
+/// `Idempotency-Key` header where the middleware honours it, the `x-request-id` header on every
+/// answer, the NUL rule on every string, the configured chat message length, and the server the
+/// paths are relative to.
+pub fn complete(
+    mut openapi: utoipa::openapi::OpenApi,
+    chat: ChatLimits,
+) -> utoipa::openapi::OpenApi {
     openapi.servers = Some(vec![Server::new("/")]);
     let components = openapi.components.get_or_insert_with(Default::default);
     for (status, what) in SHARED_ERRORS {
@@ -63,8 +120,13 @@ pub fn complete(openapi: &mut utoipa::openapi::OpenApi) {
             .responses
             .insert(shared_name(*status), RefOr::T(problem(what, *status)));
     }
-    require_what_responses_always_send(openapi);
-    for item in openapi.paths.paths.values_mut() {
+    require_what_responses_always_send(&mut openapi);
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        if crate::idempotency::CREATES.contains(&path.as_str())
+            && let Some(post) = item.post.as_mut()
+        {
+            declare_idempotency_key(post);
+        }
         let operations = [
             &mut item.get,
             &mut item.put,
@@ -80,6 +142,106 @@ pub fn complete(openapi: &mut utoipa::openapi::OpenApi) {
             operation.security.get_or_insert_with(Vec::new);
         }
     }
+    let mut doc = serde_json::to_value(&openapi).expect("the document serializes");
+    for_each_response(&mut doc, &mut |response| {
+        let headers = response
+            .as_object_mut()
+            .map(|r| r.entry("headers").or_insert_with(|| json!({})));
+        if let Some(headers) = headers {
+            headers["x-request-id"] = json!({
+                "description": "The request's id (the caller's own x-request-id when it sent a valid one); \
+                    the server's logs carry it",
+                "schema": {"type": "string"},
+            });
+        }
+    });
+    no_nul_in_strings(&mut doc);
+    for schema in ["NewMessage", "EditMessage"] {
+        let content = &mut doc["components"]["schemas"][schema]["properties"]["content"];
+        if content.is_object() {
+            *content = serde_json::to_value(chat.content().schema()).expect("a schema");
+        }
+    }
+    serde_json::from_value(doc).expect("the completed document is still a document")
+}
+
+/// Calls `f` on every response object: those of operations that are not references, and the shared
+/// ones under components.responses.
+fn for_each_response(doc: &mut Value, f: &mut impl FnMut(&mut Value)) {
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for item in paths.values_mut() {
+            for operation in item
+                .as_object_mut()
+                .into_iter()
+                .flat_map(|i| i.values_mut())
+            {
+                if let Some(responses) = operation["responses"].as_object_mut() {
+                    responses
+                        .values_mut()
+                        .filter(|r| r.get("$ref").is_none())
+                        .for_each(&mut *f);
+                }
+            }
+        }
+    }
+    if let Some(shared) = doc["components"]["responses"].as_object_mut() {
+        shared.values_mut().for_each(f);
+    }
+}
+
+/// No text may hold NUL (`crate::extract::text` refuses it everywhere): every plain string schema
+/// (no pattern, format or enum of its own) says so with `rules::NO_NUL`.
+fn no_nul_in_strings(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            let is_string = match object.get("type") {
+                Some(Value::String(t)) => t == "string",
+                Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
+                _ => false,
+            };
+            let plain = ["pattern", "format", "enum", "const", "contentEncoding"]
+                .iter()
+                .all(|k| !object.contains_key(*k));
+            if is_string && plain {
+                object.insert("pattern".into(), json!(lms_core::rules::NO_NUL));
+            }
+            for (key, child) in object.iter_mut() {
+                // Examples are data, not schemas.
+                if key != "example" && key != "examples" {
+                    no_nul_in_strings(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(no_nul_in_strings),
+        _ => {}
+    }
+}
+
+/// The `Idempotency-Key` request header, and the answers it adds, on a create endpoint.
+fn declare_idempotency_key(operation: &mut Operation) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    let parameter = ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(utoipa::openapi::Required::False)
+        .description(Some(
+            "Makes a retry safe: the same key and request within 24 h get the first answer \
+             (header Idempotent-Replayed: true) and create nothing; the same key with another \
+             request is 422; a retry while the first still runs is 409",
+        ))
+        .schema(Some(crate::idempotency::KEY.schema()))
+        .build();
+    operation
+        .parameters
+        .get_or_insert_with(Vec::new)
+        .push(RefOr::T(parameter));
+    let responses = &mut operation.responses.responses;
+    responses.entry("409".into()).or_insert_with(|| {
+        RefOr::T(problem(
+            "A request with this Idempotency-Key is still running (or the operation's own conflict)",
+            409,
+        ))
+    });
 }
 
 /// Answers any operation may give, besides its own: declared once (components.responses) and referred
@@ -95,6 +257,10 @@ const SHARED_ERRORS: &[(u16, &str)] = &[
     (
         422,
         "The request has invalid fields (errors: field -> messages)",
+    ),
+    (
+        429,
+        "Too many requests or failed attempts; retry after Retry-After seconds",
     ),
     (
         500,
@@ -136,16 +302,25 @@ fn problem(description: &str, status: u16) -> utoipa::openapi::Response {
 fn declare_shared_errors(operation: &mut Operation) {
     let protected = operation.security.as_ref().is_some_and(|s| !s.is_empty());
     let has_parameters = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    let has_query = operation.parameters.as_ref().is_some_and(|p| {
+        p.iter()
+            .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == utoipa::openapi::path::ParameterIn::Query))
+    });
     let has_body = operation.request_body.is_some();
+    let limited = operation.responses.responses.contains_key("429");
     let applies = |status: u16| match status {
         400 => has_parameters || has_body,
         401 => protected,
-        413 | 415 | 422 => has_body,
+        413 | 415 => has_body,
+        422 => has_body || has_query,
+        // Only where the operation declares it (its rate limits); the shared answer replaces its own.
+        429 => limited,
         _ => true,
     };
     for (status, _) in SHARED_ERRORS {
         let key = status.to_string();
-        if applies(*status) && !operation.responses.responses.contains_key(&key) {
+        let declared = operation.responses.responses.contains_key(&key);
+        if applies(*status) && (!declared || *status == 429) {
             let shared = utoipa::openapi::Ref::new(format!(
                 "#/components/responses/{}",
                 shared_name(*status)
@@ -174,17 +349,7 @@ fn describe_responses(operation: &mut Operation) {
     }
 }
 
-/// The schema of a stored enumeration: a string with exactly the values the type stores, so the
-/// document states the rule the code enforces from the type that enforces it.
-pub fn enum_of<E>() -> utoipa::openapi::Object
-where
-    E: sea_orm::ActiveEnum<Value = String> + sea_orm::Iterable,
-{
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::Type::String)
-        .enum_values(Some(E::iter().map(|value| value.to_value())))
-        .build()
-}
+pub use lms_core::rules::enum_of;
 
 /// Every field of every schema the API answers with is sent, `null` when empty (no response skips a
 /// field): mark them all required, so generated clients get `field: T | null`, not `field?: T`.

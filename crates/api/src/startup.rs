@@ -125,12 +125,17 @@ impl Application {
 
 /// The whole HTTP surface: `/api/v1/...`, health probes, the OpenAPI document and Swagger UI.
 pub fn router(state: AppState) -> Router {
-    let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", routes::api_v1())
         .merge(routes::health::router())
         .merge(routes::pages::router())
         .split_for_parts();
-    crate::openapi::complete(&mut openapi);
+    let openapi = crate::openapi::complete(
+        openapi,
+        lms_core::chat::Limits {
+            max_chars: state.config.chat_max_message_chars,
+        },
+    );
     let config = state.config.clone();
     let app = api
         .route_layer(middleware::from_fn_with_state(

@@ -5,9 +5,33 @@ use std::sync::LazyLock;
 use validator::ValidateEmail;
 
 use crate::error::{Error, FieldErrors};
+use crate::rules::Text;
 
 pub const PASSWORD_MIN_CHARS: usize = 12;
 pub const PASSWORD_MAX_CHARS: usize = 128;
+
+/// An email address (trimmed and lower-cased before it is checked and stored).
+pub const EMAIL: Text = Text::between(3, 254).format("email");
+/// A username: letters, digits, `_`, `.`, `-`, starting with a letter or digit (lower-cased).
+pub const USERNAME: Text = Text::between(3, 30).pattern("^[A-Za-z0-9][A-Za-z0-9_.-]*$");
+/// A first or last name: no control characters, not blank (trimmed when stored).
+pub const PERSON_NAME: Text = Text::between(1, 100).pattern(
+    "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+)
+.explained("must not be blank or contain control characters");
+/// A new password: any characters, checked exactly as typed (plus the policy of `NewPassword`).
+pub const NEW_PASSWORD: Text = Text::chars(PASSWORD_MIN_CHARS, PASSWORD_MAX_CHARS);
+/// A password as typed at sign-in: only bounded.
+pub const PRESENTED_PASSWORD: Text = Text::chars(1, PASSWORD_MAX_CHARS);
+
+crate::rule_schemas! {
+    email_schema => EMAIL;
+    username_schema => USERNAME;
+    person_name_schema => PERSON_NAME;
+    person_name_nullable => PERSON_NAME, nullable;
+    new_password_schema => NEW_PASSWORD;
+    presented_password_schema => PRESENTED_PASSWORD;
+}
 
 /// ~19,600 common passwords (Django's list, BSD-licensed, from Royce Williams' breach corpus).
 static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
@@ -55,7 +79,7 @@ pub struct Email(String);
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let email = raw.trim().to_lowercase();
-        if email.len() > 254 || !email.validate_email() {
+        if EMAIL.check(&email).is_err() || !email.validate_email() {
             return Err("must be a valid email address".into());
         }
         Ok(Email(email))
@@ -66,13 +90,13 @@ impl Email {
     }
 }
 
-/// 3 to 30 of a-z, 0-9, `_`, `.`, `-`, starting with a letter or digit; lower-cased.
+/// `USERNAME`, lower-cased.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
 
 impl Username {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let name = raw.trim().to_lowercase();
+        let name = raw.to_ascii_lowercase();
         let valid_chars = name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '-'));
@@ -80,7 +104,7 @@ impl Username {
             .chars()
             .next()
             .is_some_and(|c| c.is_ascii_alphanumeric());
-        if !(3..=30).contains(&name.len()) || !valid_chars || !starts_well {
+        if USERNAME.check(&name).is_err() || !valid_chars || !starts_well {
             return Err("must be 3 to 30 characters: letters, digits, '_', '.', '-', starting with a letter or digit".into());
         }
         Ok(Username(name))
@@ -91,17 +115,14 @@ impl Username {
     }
 }
 
-/// A first or last name: 1 to 100 characters, no control characters.
+/// A first or last name (`PERSON_NAME`), trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonName(String);
 
 impl PersonName {
     pub fn parse(raw: &str) -> Result<Self, String> {
+        PERSON_NAME.check(raw)?;
         let name = raw.trim();
-        let length = name.chars().count();
-        if length == 0 || length > 100 || name.chars().any(char::is_control) {
-            return Err("must be 1 to 100 characters".into());
-        }
         Ok(PersonName(name.to_string()))
     }
 
@@ -117,13 +138,7 @@ pub struct NewPassword(String);
 impl NewPassword {
     /// `personal`: strings the password must not contain (email local part, username, names).
     pub fn parse(raw: &str, personal: &[&str]) -> Result<Self, String> {
-        let length = raw.chars().count();
-        if length < PASSWORD_MIN_CHARS {
-            return Err(format!("must be at least {PASSWORD_MIN_CHARS} characters"));
-        }
-        if length > PASSWORD_MAX_CHARS {
-            return Err(format!("must be at most {PASSWORD_MAX_CHARS} characters"));
-        }
+        NEW_PASSWORD.check(raw)?;
         let lower = raw.to_lowercase();
         if COMMON_PASSWORDS.contains(lower.as_str()) {
             return Err(
@@ -147,9 +162,7 @@ impl NewPassword {
 
 /// A password as typed at sign-in: only bounded, never judged (old passwords may predate the policy).
 pub fn presented_password(raw: &str) -> Result<&str, String> {
-    if raw.is_empty() || raw.chars().count() > PASSWORD_MAX_CHARS {
-        return Err(format!("must be 1 to {PASSWORD_MAX_CHARS} characters"));
-    }
+    PRESENTED_PASSWORD.check(raw)?;
     Ok(raw)
 }
 

@@ -24,6 +24,10 @@ pub enum Error {
     /// The request contradicts the current state (a state machine refused, a duplicate).
     #[error("{0}")]
     Conflict(String),
+    /// The resource's stored fields do not allow this yet (publishing a course without a
+    /// description): what is missing, by field. A conflict with its state, not a bad request.
+    #[error("{0}")]
+    NotReady(String, FieldErrors),
     #[error("too many requests; retry in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
     /// A dependency (the database, a mail server, an unconfigured integration) cannot serve now.

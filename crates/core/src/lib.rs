@@ -17,6 +17,7 @@ pub mod housekeeping;
 pub mod idempotency;
 pub mod mail;
 pub mod paging;
+pub mod rules;
 pub mod security;
 pub mod users;
 

@@ -1,5 +1,6 @@
 //! What every list endpoint shares: the page size bound, keyset page splitting with signed cursors,
 //! and text search.
+use crate::rules::Range;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
@@ -18,13 +19,20 @@ pub const DEFAULT_PAGE: u64 = 20;
 /// The requested page size, or the default; 422 outside 1..=MAX_PAGE.
 pub fn page_limit(limit: Option<u64>) -> Result<u64> {
     let limit = limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(Error::invalid(
-            "limit",
-            format!("must be between 1 and {MAX_PAGE}"),
-        ));
-    }
+    LIMIT
+        .check(i64::try_from(limit).unwrap_or(i64::MAX))
+        .map_err(|message| Error::invalid("limit", message))?;
     Ok(limit)
+}
+
+/// A page size.
+pub const LIMIT: Range = Range::new(1, MAX_PAGE as i64);
+/// A sequence number to read after.
+pub const SINCE_SEQ: Range = Range::new(0, i64::MAX);
+
+crate::rule_schemas! {
+    limit_schema => LIMIT;
+    since_seq_schema => SINCE_SEQ;
 }
 
 /// Rows fetched with `LIMIT limit + 1`: keeps `limit` of them and, when there were more, returns the

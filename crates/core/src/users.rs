@@ -1,4 +1,5 @@
 //! Profiles and user administration.
+use crate::rules::Text;
 use entity::users::{self, UserRole, UserStatus};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait,
@@ -19,6 +20,18 @@ pub struct ProfileChanges {
     pub bio: Option<Option<String>>,
     pub avatar_url: Option<Option<String>>,
     pub preferences: Option<serde_json::Value>,
+}
+
+pub const BIO: Text = Text::up_to(2000);
+/// An http(s) URL without white space.
+pub const AVATAR_URL: Text = Text::between(8, 2048).pattern(crate::rules::HTTP_URL);
+/// The admin list's search text (trimmed).
+pub const USER_SEARCH: Text = Text::up_to(100);
+
+crate::rule_schemas! {
+    bio_schema => BIO, nullable;
+    avatar_url_schema => AVATAR_URL, nullable;
+    user_search_schema => USER_SEARCH;
 }
 
 pub async fn update_profile(
@@ -42,14 +55,14 @@ pub async fn update_profile(
         active.last_name = Set(name.into_inner());
     }
     if let Some(bio) = changes.bio {
-        if bio.as_ref().is_some_and(|b| b.chars().count() > 2000) {
-            errors.add("bio", "must be at most 2000 characters");
+        if let Some(Err(message)) = bio.as_deref().map(|b| BIO.check(b)) {
+            errors.add("bio", message);
         }
         active.bio = Set(bio.map(|b| b.trim().to_string()).filter(|b| !b.is_empty()));
     }
     if let Some(url) = changes.avatar_url {
         let ok = url.as_ref().is_none_or(|u| {
-            u.len() <= 2048
+            AVATAR_URL.check(u).is_ok()
                 && (u.starts_with("https://") || u.starts_with("http://"))
                 && !u.chars().any(char::is_whitespace)
         });
@@ -106,9 +119,9 @@ pub async fn list_users(
         query = query.filter(users::Column::Id.gt(after));
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        if q.chars().count() > 100 {
-            return Err(Error::invalid("q", "must be at most 100 characters"));
-        }
+        USER_SEARCH
+            .check(q)
+            .map_err(|message| Error::invalid("q", message))?;
         use users::Column as U;
         query = query.filter(contains_any(
             q,

@@ -8,24 +8,27 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::users::UserResponse;
-use crate::error::{AppError, AppResult, Problem};
+use crate::error::{AppResult, Problem};
 use crate::extract::{AuthUser, ClientInfo, Json, Path};
 use crate::state::AppState;
 use lms_core::auth::{self as service, LoginOutcome, Registration, SecondFactor, Tokens};
+use lms_core::domain;
+use lms_core::security::totp;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(schema_with = domain::email_schema, example = "ada@example.com")]
     pub email: String,
-    #[schema(example = "ada")]
+    /// Letters, digits, `_`, `.`, `-`; stored lower-cased.
+    #[schema(schema_with = domain::username_schema, example = "ada")]
     pub username: String,
     /// 12 to 128 characters; not a common password; not containing your email, username or names.
-    #[schema(example = "correct horse battery staple")]
+    #[schema(schema_with = domain::new_password_schema, example = "correct horse battery staple")]
     pub password: String,
-    #[schema(example = "Ada")]
+    #[schema(schema_with = domain::person_name_schema, example = "Ada")]
     pub first_name: String,
-    #[schema(example = "Lovelace")]
+    #[schema(schema_with = domain::person_name_schema, example = "Lovelace")]
     pub last_name: String,
 }
 
@@ -34,8 +37,9 @@ pub struct RegisterRequest {
 pub struct LoginRequest {
     /// Email or username (`email` and `username` are accepted as names for this field).
     #[serde(alias = "email", alias = "username")]
-    #[schema(example = "ada@example.com")]
+    #[schema(schema_with = service::login_schema, example = "ada@example.com")]
     pub login: String,
+    #[schema(schema_with = domain::presented_password_schema)]
     pub password: String,
 }
 
@@ -89,15 +93,34 @@ pub enum LoginResponse {
     MfaRequired(MfaRequiredResponse),
 }
 
+/// The `mfa_token` from /auth/login with exactly one second factor.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(
+    untagged,
+    expecting = "an object with `mfa_token` and exactly one of `code` and `recovery_code`"
+)]
+pub enum SecondFactorRequest {
+    Code(CodeFactor),
+    RecoveryCode(RecoveryCodeFactor),
+}
+
+/// The second factor as the authenticator app's current code.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SecondFactorRequest {
+pub struct CodeFactor {
     pub mfa_token: String,
-    /// The 6-digit code from the authenticator app...
-    #[schema(example = "123456")]
-    pub code: Option<String>,
-    /// ...or one of the recovery codes.
-    pub recovery_code: Option<String>,
+    /// The 6-digit code from the authenticator app (spaces and dashes are ignored).
+    #[schema(schema_with = totp::code_schema, example = "123456")]
+    pub code: String,
+}
+
+/// The second factor as one of the recovery codes (each works once).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryCodeFactor {
+    pub mfa_token: String,
+    #[schema(schema_with = service::recovery_code_schema)]
+    pub recovery_code: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -127,6 +150,7 @@ pub struct TokenRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForgotPasswordRequest {
+    #[schema(schema_with = domain::email_schema)]
     pub email: String,
 }
 
@@ -134,13 +158,18 @@ pub struct ForgotPasswordRequest {
 #[serde(deny_unknown_fields)]
 pub struct ResetPasswordRequest {
     pub token: String,
+    /// The password policy of registration.
+    #[schema(schema_with = domain::new_password_schema)]
     pub new_password: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
+    #[schema(schema_with = domain::presented_password_schema)]
     pub current_password: String,
+    /// The password policy of registration.
+    #[schema(schema_with = domain::new_password_schema)]
     pub new_password: String,
 }
 
@@ -162,15 +191,16 @@ pub struct TwoFactorSetupResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeRequest {
-    #[schema(example = "123456")]
+    #[schema(schema_with = totp::code_schema, example = "123456")]
     pub code: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordAndCodeRequest {
+    #[schema(schema_with = domain::presented_password_schema)]
     pub password: String,
-    #[schema(example = "123456")]
+    #[schema(schema_with = totp::code_schema, example = "123456")]
     pub code: String,
 }
 
@@ -202,8 +232,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Create an account (role student). A verification email is sent.
 #[utoipa::path(post, operation_id = "register", path = "/auth/register", tag = "auth", request_body = RegisterRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and request within 24 h get the first answer (header Idempotent-Replayed: true) and create nothing; another request with the key is 422; a retry while the first runs is 409")),
-    responses((status = 201, body = UserResponse),
+        responses((status = 201, body = UserResponse),
         (status = 409, description = "Email or username taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn register(
@@ -258,19 +287,14 @@ async fn login_second_factor(
     ClientInfo(client): ClientInfo,
     Json(body): Json<SecondFactorRequest>,
 ) -> AppResult<Json<TokenResponse>> {
-    let factor = match (body.code, body.recovery_code) {
-        (Some(code), None) => SecondFactor::Code(code),
-        (None, Some(code)) => SecondFactor::RecoveryCode(code),
-        _ => {
-            return Err(AppError::invalid(
-                "code",
-                "give exactly one of `code` and `recovery_code`",
-            ));
+    let (mfa_token, factor) = match body {
+        SecondFactorRequest::Code(f) => (f.mfa_token, SecondFactor::Code(f.code)),
+        SecondFactorRequest::RecoveryCode(f) => {
+            (f.mfa_token, SecondFactor::RecoveryCode(f.recovery_code))
         }
     };
     let tokens =
-        service::login_second_factor(&state.db, &state.auth, &body.mfa_token, factor, &client)
-            .await?;
+        service::login_second_factor(&state.db, &state.auth, &mfa_token, factor, &client).await?;
     Ok(Json(tokens.into()))
 }
 
@@ -406,7 +430,8 @@ async fn reset_password(
 #[utoipa::path(post, operation_id = "changePassword", path = "/auth/password/change", tag = "auth", security(("bearer" = [])), request_body = ChangePasswordRequest,
     responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Current password wrong", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 async fn change_password(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -444,7 +469,8 @@ async fn setup_two_factor(
 /// Confirm the pending secret with a first code: 2FA is on, and here are 10 recovery codes (shown once).
 #[utoipa::path(post, operation_id = "enableTwoFactor", path = "/auth/2fa/enable", tag = "2fa", security(("bearer" = [])), request_body = CodeRequest,
     responses((status = 200, body = RecoveryCodesResponse), (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Wrong code", body = Problem, content_type = "application/problem+json")))]
+        (status = 422, description = "Wrong code", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 async fn enable_two_factor(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -458,7 +484,8 @@ async fn enable_two_factor(
 /// Turn 2FA off (password and a current code required).
 #[utoipa::path(post, operation_id = "disableTwoFactor", path = "/auth/2fa/disable", tag = "2fa", security(("bearer" = [])), request_body = PasswordAndCodeRequest,
     responses((status = 204), (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json")))]
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 async fn disable_two_factor(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -478,7 +505,8 @@ async fn disable_two_factor(
 /// Replace the recovery codes (password and a current code required); the old set stops working.
 #[utoipa::path(post, operation_id = "regenerateRecoveryCodes", path = "/auth/2fa/recovery-codes", tag = "2fa", security(("bearer" = [])), request_body = PasswordAndCodeRequest,
     responses((status = 200, body = RecoveryCodesResponse), (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json")))]
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json")))]
 async fn regenerate_recovery_codes(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -14,7 +14,9 @@ use crate::error::{AppResult, Problem};
 use crate::extract::{AuthUser, Json, MaybeUser, Path, Query};
 use crate::openapi::enum_of;
 use crate::state::AppState;
-use lms_core::courses::{self as service, CatalogFilter, CourseInput, Sort, effective_price};
+use lms_core::courses::{
+    self as service, CatalogFilter, CourseInput, NewCourse, Sort, effective_price,
+};
 use lms_core::enrollments::{self, Page};
 use lms_core::now;
 
@@ -114,6 +116,7 @@ pub struct CourseListResponse {
 #[into_params(parameter_in = Query)]
 pub struct CatalogQuery {
     /// Words in the title or descriptions (case-insensitive).
+    #[param(schema_with = lms_core::courses::catalog_search_schema)]
     pub q: Option<String>,
     pub category: Option<String>,
     #[param(schema_with = enum_of::<CourseLevel>)]
@@ -131,7 +134,7 @@ pub struct CatalogQuery {
     pub sort: Option<Sort>,
     pub cursor: Option<String>,
     /// 1 to 100, default 20.
-    #[param(minimum = 1, maximum = 100)]
+    #[param(schema_with = lms_core::paging::limit_schema)]
     pub limit: Option<u64>,
 }
 
@@ -141,7 +144,7 @@ pub struct PageQuery {
     /// The `next_cursor` of the previous page (opaque; valid for this list only).
     pub cursor: Option<String>,
     /// 1 to 100, default 20.
-    #[param(minimum = 1, maximum = 100)]
+    #[param(schema_with = lms_core::paging::limit_schema)]
     pub limit: Option<u64>,
 }
 
@@ -153,7 +156,7 @@ pub struct RosterQuery {
     /// The `next_cursor` of the previous page (opaque; valid for the same status filter only).
     pub cursor: Option<String>,
     /// 1 to 100, default 20.
-    #[param(minimum = 1, maximum = 100)]
+    #[param(schema_with = lms_core::paging::limit_schema)]
     pub limit: Option<u64>,
 }
 
@@ -275,15 +278,14 @@ async fn get_course(
 use sea_orm::EntityTrait;
 
 /// Create a draft (instructors and admins).
-#[utoipa::path(post, operation_id = "createCourse", path = "/courses", tag = "courses", security(("bearer" = [])), request_body = CourseInput,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and request within 24 h get the first answer (header Idempotent-Replayed: true) and create nothing; another request with the key is 422; a retry while the first runs is 409")),
-    responses((status = 201, body = CourseResponse), (status = 401, body = Problem, content_type = JSON_PROBLEM),
+#[utoipa::path(post, operation_id = "createCourse", path = "/courses", tag = "courses", security(("bearer" = [])), request_body = NewCourse,
+        responses((status = 201, body = CourseResponse), (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 409, description = "Slug taken", body = Problem, content_type = JSON_PROBLEM),
         (status = 422, body = Problem, content_type = JSON_PROBLEM)))]
 async fn create(
     State(state): State<AppState>,
     auth: AuthUser,
-    Json(input): Json<CourseInput>,
+    Json(NewCourse(input)): Json<NewCourse>,
 ) -> AppResult<(StatusCode, Json<CourseResponse>)> {
     let course = service::create(&state.db, &auth.user, input).await?;
     Ok((
@@ -312,8 +314,8 @@ async fn update(
 /// Publish (checks that the course is complete: description, category).
 #[utoipa::path(post, operation_id = "publishCourse", path = "/courses/{id}/publish", tag = "courses", security(("bearer" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = CourseResponse), (status = 403, body = Problem, content_type = JSON_PROBLEM),
-        (status = 404, body = Problem, content_type = JSON_PROBLEM), (status = 409, body = Problem, content_type = JSON_PROBLEM),
-        (status = 422, body = Problem, content_type = JSON_PROBLEM)))]
+        (status = 404, body = Problem, content_type = JSON_PROBLEM),
+        (status = 409, description = "Not ready to publish (errors: field -> what is missing), or archived", body = Problem, content_type = JSON_PROBLEM)))]
 async fn publish(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -352,7 +354,7 @@ async fn delete(
 /// Enroll yourself: a free course makes you an active student; a paid one waits for payment of
 /// `amount_cents`.
 #[utoipa::path(post, operation_id = "enrollInCourse", path = "/courses/{id}/enrollments", tag = "enrollments", security(("bearer" = [])),
-    params(("id" = i64, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and request within 24 h get the first answer (header Idempotent-Replayed: true) and create nothing; another request with the key is 422; a retry while the first runs is 409")),
+    params(("id" = i64, Path)),
     responses((status = 201, body = EnrollmentResponse), (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 422, description = "The Idempotency-Key was used with another request", body = Problem, content_type = JSON_PROBLEM),
         (status = 404, body = Problem, content_type = JSON_PROBLEM),

@@ -120,14 +120,16 @@ pub struct EnrollmentListResponse {
 #[serde(deny_unknown_fields)]
 pub struct ProgressRequest {
     /// 0 to 100. Never decreases: a lower value leaves the recorded one.
+    #[schema(schema_with = lms_core::enrollments::percent_schema)]
     pub progress_percent: i16,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewRequest {
-    /// 1 to 5.
+    #[schema(schema_with = lms_core::enrollments::rating_schema)]
     pub rating: i16,
+    #[schema(schema_with = lms_core::enrollments::comment_schema)]
     pub comment: Option<String>,
 }
 

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::error::AppError;
+use crate::error::{AppError, Problem};
 use crate::extract::Query;
 use crate::state::AppState;
 
@@ -31,7 +31,7 @@ pub struct LinkQuery {
 /// Apps that show their own page call `POST /api/v1/auth/verify-email` instead.
 #[utoipa::path(get, operation_id = "showVerifyEmailPage", path = "/verify-email", tag = "pages", params(LinkQuery),
     responses((status = 200, description = "Verified", content_type = "text/html", body = String),
-        (status = 400, description = "Invalid, used or expired link", content_type = "text/html", body = String)))]
+        (status = 400, description = "Invalid, used or expired link (HTML), or a malformed request (problem+json)", content((String = "text/html"), (Problem = "application/problem+json")))))]
 async fn verify_email_page(State(state): State<AppState>, Query(q): Query<LinkQuery>) -> Response {
     let token = q.token.unwrap_or_default();
     match service::verify_email(&state.db, &token).await {
@@ -79,7 +79,7 @@ pub struct ResetForm {
 #[utoipa::path(post, operation_id = "submitResetPasswordForm", path = "/reset-password", tag = "pages",
     request_body(content = ResetForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "Password set", content_type = "text/html", body = String),
-        (status = 400, description = "Invalid, used or expired link", content_type = "text/html", body = String),
+        (status = 400, description = "Invalid, used or expired link (HTML), or a malformed request (problem+json)", content((String = "text/html"), (Problem = "application/problem+json"))),
         (status = 422, description = "The password does not follow the policy", content_type = "text/html", body = String)))]
 async fn reset_password_form(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
     let raw = String::from_utf8_lossy(&body);

@@ -10,6 +10,7 @@ use crate::error::{AppResult, Problem};
 use crate::extract::{AdminUser, AuthUser, Json, Path, Query};
 use crate::openapi::enum_of;
 use crate::state::AppState;
+use lms_core::domain;
 use lms_core::users::{self as service, AdminChanges, ProfileChanges, UserFilter};
 
 /// A user as the API shows it: never a hash, token or secret.
@@ -59,15 +60,19 @@ impl From<users::Model> for UserResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeRequest {
+    #[schema(schema_with = domain::person_name_nullable)]
     pub first_name: Option<String>,
+    #[schema(schema_with = domain::person_name_nullable)]
     pub last_name: Option<String>,
     #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = service::bio_schema)]
     pub bio: Option<Option<String>>,
+    /// An http(s) URL.
     #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = service::avatar_url_schema)]
     pub avatar_url: Option<Option<String>>,
-    #[schema(value_type = Option<Object>)]
+    /// Any JSON object of at most 8 KiB, stored as sent (replaces the stored one).
+    #[schema(schema_with = crate::openapi::json_object_or_null)]
     pub preferences: Option<serde_json::Value>,
 }
 
@@ -90,11 +95,12 @@ pub struct UserListQuery {
     #[param(schema_with = enum_of::<UserStatus>)]
     pub status: Option<UserStatus>,
     /// Case-insensitive search in email, username and names.
+    #[param(schema_with = service::user_search_schema)]
     pub q: Option<String>,
     /// The `next_cursor` of the previous page (opaque; valid for the same filters only).
     pub cursor: Option<String>,
     /// 1 to 100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
+    #[param(schema_with = lms_core::paging::limit_schema)]
     pub limit: Option<u64>,
 }
 

@@ -1,4 +1,15 @@
 use super::*;
+use crate::rules::Text;
+
+/// What /auth/login takes as `login`: an email or a username.
+pub const LOGIN: Text = Text::between(1, 254);
+/// A recovery code as typed (only letters and digits count; case, spaces and dashes are ignored).
+pub const RECOVERY_CODE: Text = Text::between(1, 64);
+
+crate::rule_schemas! {
+    login_schema => LOGIN;
+    recovery_code_schema => RECOVERY_CODE;
+}
 
 pub(super) async fn find_by_login(
     db: &impl ConnectionTrait,
@@ -25,7 +36,7 @@ pub async fn login(
     client: &Client,
 ) -> Result<LoginOutcome> {
     let mut errors = Errors::default();
-    if login.trim().is_empty() || login.len() > 254 {
+    if LOGIN.check(login).is_err() {
         errors.add("login", "must be your email or username");
     }
     errors.check("password", presented_password(password));
@@ -172,7 +183,9 @@ pub async fn login_second_factor(
     }
     let accepted = match &factor {
         SecondFactor::Code(code) => accept_totp(db, auth, &user, code).await?,
-        SecondFactor::RecoveryCode(code) => use_recovery_code(db, user.id, code).await?,
+        SecondFactor::RecoveryCode(code) => {
+            RECOVERY_CODE.check(code).is_ok() && use_recovery_code(db, user.id, code).await?
+        }
     };
     if !accepted {
         mfa_challenges::Entity::update_many()

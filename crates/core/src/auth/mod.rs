@@ -101,7 +101,11 @@ fn taken(err: sea_orm::DbErr) -> Error {
 fn account_key(identifier: &str, account: Option<&users::Model>) -> String {
     match account {
         Some(user) => format!("login:user:{}", user.id),
-        None => format!("login:account:{}", identifier.trim().to_lowercase()),
+        // Hashed: any length fits the key column, and typed addresses of nobody are not kept.
+        None => format!(
+            "login:account:{}",
+            crate::security::tokens::sha256_hex(&identifier.trim().to_lowercase())
+        ),
     }
 }
 

@@ -19,7 +19,10 @@ pub async fn forgot_password(
     client: &Client,
 ) -> Result<()> {
     let email = Email::parse(email).map_err(|m| Error::invalid("email", m))?;
-    let per_email = format!("forgot:email:{}", email.as_str());
+    let per_email = format!(
+        "forgot:email:{}",
+        crate::security::tokens::sha256_hex(email.as_str())
+    );
     let per_client = format!(
         "forgot:address:{}",
         client.ip.as_deref().unwrap_or("unknown")

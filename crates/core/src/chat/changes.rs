@@ -177,7 +177,7 @@ pub async fn react(
     if !is_emoji(emoji) {
         return Err(Error::invalid(
             "emoji",
-            "must be a single emoji (at most 32 bytes)",
+            "must be a single emoji (at most 16 characters)",
         ));
     }
     let current = find(db, member, id).await?;

@@ -10,6 +10,7 @@
 //! `writer` (posting: one path, two strategies), `changes` (edits, deletion, pins, reactions), `record`
 //! (the feed's write side), `feed` (live delivery to this instance's connections), `access` (the
 //! instance's cache of who may use which chat).
+use crate::rules::{Range, Text, enum_of, nullable_enum_of};
 use chrono::{DateTime, Utc};
 use entity::chat_events::{self, EventKind};
 use entity::chat_message_edits;
@@ -130,7 +131,7 @@ pub struct MessageView {
     pub parent_id: Option<i64>,
     /// Null once the author's account has been erased.
     pub author: Option<Author>,
-    #[schema(value_type = String, example = "text")]
+    #[schema(schema_with = enum_of::<MessageType>, example = "text")]
     #[serde(rename = "type")]
     pub message_type: MessageType,
     /// Plain text exactly as sent (never HTML); null when deleted.
@@ -262,6 +263,7 @@ pub struct Page {
     /// Only messages with a larger id.
     pub after: Option<i64>,
     /// 1 to 100 (default 50).
+    #[param(schema_with = crate::paging::limit_schema)]
     pub limit: Option<u64>,
 }
 
@@ -279,12 +281,14 @@ pub struct MessagePage {
 pub struct NewMessage {
     /// Plain text, stored exactly as sent (never interpreted as HTML); not blank, at most
     /// `LMS_CHAT_MAX_MESSAGE_CHARS` characters (default 4000).
+    #[schema(schema_with = content_schema)]
     pub content: String,
     /// `text` (default), `question`, `answer`, or `announcement` (course staff only).
     #[serde(rename = "type")]
-    #[schema(value_type = Option<String>, example = "text")]
+    #[schema(schema_with = nullable_enum_of::<MessageType>, example = "text")]
     pub message_type: Option<MessageType>,
     /// Reply to this message (a top-level message of the same course).
+    #[schema(schema_with = parent_id_schema)]
     pub parent_id: Option<i64>,
 }
 
@@ -292,6 +296,7 @@ pub struct NewMessage {
 #[serde(deny_unknown_fields)]
 pub struct EditMessage {
     /// The new plain-text content (same rules as when posting).
+    #[schema(schema_with = content_schema)]
     pub content: String,
 }
 
@@ -301,20 +306,33 @@ pub struct Limits {
     pub max_chars: usize,
 }
 
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_chars: 4000 }
+    }
+}
+
+impl Limits {
+    /// The rule on a message's content (the API states it in its document with the configured
+    /// length).
+    pub fn content(&self) -> Text {
+        Text::between(1, self.max_chars)
+    }
+}
+
+/// The id of a message to reply to.
+pub const PARENT_ID: Range = Range::new(1, i64::MAX);
+
+crate::rule_schemas! {
+    content_schema => Limits::default().content();
+    parent_id_schema => PARENT_ID, nullable;
+}
+
 fn check_content(content: &str, limits: Limits) -> Result<()> {
-    if content.trim().is_empty() {
-        return Err(Error::invalid("content", "must not be blank"));
-    }
-    if content.chars().count() > limits.max_chars {
-        return Err(Error::invalid(
-            "content",
-            format!("must be at most {} characters", limits.max_chars),
-        ));
-    }
-    if content.contains('\0') {
-        return Err(Error::invalid("content", "must not contain NUL characters"));
-    }
-    Ok(())
+    limits
+        .content()
+        .check(content)
+        .map_err(|message| Error::invalid("content", message))
 }
 
 /// One earlier version of a message.
@@ -327,28 +345,85 @@ pub struct EditView {
 
 /// Whether `s` is one emoji (possibly a sequence: skin tones, ZWJ sequences, flags, keycaps).
 pub fn is_emoji(s: &str) -> bool {
-    fn pictographic(c: char) -> bool {
-        matches!(c as u32,
-            0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF | 0x2190..=0x21FF
-            | 0x2300..=0x23FF | 0x25A0..=0x25FF | 0x2934 | 0x2935 | 0x3030 | 0x303D | 0x3297
-            | 0x3299 | 0xA9 | 0xAE | 0x203C | 0x2049 | 0x2122 | 0x2139)
-    }
-    fn joiner(c: char) -> bool {
-        matches!(
-            c as u32,
-            0x200D | 0xFE0F | 0xFE0E | 0x20E3 | 0xE0020..=0xE007F
-        )
-    }
+    let within =
+        |c: char, table: &[(char, char)]| table.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c));
+    let pictographic = |c: char| within(c, PICTOGRAPHIC);
+    let joiner = |c: char| within(c, JOINERS);
     let keycap = |c: char| c.is_ascii_digit() || c == '#' || c == '*';
-    let chars: Vec<char> = s.chars().collect();
-    !chars.is_empty()
-        && s.len() <= 32
-        && chars.iter().any(|c| pictographic(*c) || *c == '\u{20E3}')
-        && chars
-            .iter()
+    EMOJI_LENGTH.check(s).is_ok()
+        && s.chars().any(|c| pictographic(c) || c == '\u{20E3}')
+        && s.chars()
             .enumerate()
-            .all(|(i, c)| pictographic(*c) || joiner(*c) || (i == 0 && keycap(*c)))
+            .all(|(i, c)| pictographic(c) || joiner(c) || (i == 0 && keycap(c)))
 }
+
+/// Code points that are emoji (or start one), as inclusive ranges.
+const PICTOGRAPHIC: &[(char, char)] = &[
+    ('\u{A9}', '\u{A9}'),
+    ('\u{AE}', '\u{AE}'),
+    ('\u{203C}', '\u{203C}'),
+    ('\u{2049}', '\u{2049}'),
+    ('\u{2122}', '\u{2122}'),
+    ('\u{2139}', '\u{2139}'),
+    ('\u{2190}', '\u{21FF}'),
+    ('\u{2300}', '\u{23FF}'),
+    ('\u{25A0}', '\u{25FF}'),
+    ('\u{2600}', '\u{27BF}'),
+    ('\u{2934}', '\u{2935}'),
+    ('\u{2B00}', '\u{2BFF}'),
+    ('\u{3030}', '\u{3030}'),
+    ('\u{303D}', '\u{303D}'),
+    ('\u{3297}', '\u{3297}'),
+    ('\u{3299}', '\u{3299}'),
+    ('\u{1F000}', '\u{1FAFF}'),
+];
+/// What may join or modify them: ZWJ, variation selectors, the keycap mark, tag characters.
+const JOINERS: &[(char, char)] = &[
+    ('\u{200D}', '\u{200D}'),
+    ('\u{20E3}', '\u{20E3}'),
+    ('\u{FE0E}', '\u{FE0F}'),
+    ('\u{E0020}', '\u{E007F}'),
+];
+const EMOJI_LENGTH: Text = Text::between(1, 16);
+
+/// A reaction: one emoji, possibly a sequence (skin tone, ZWJ family, flag, keycap), at most 16
+/// characters. Its schema's pattern is built from the same tables `is_emoji` reads.
+pub struct Emoji;
+
+impl Emoji {
+    fn rule() -> Text {
+        static PATTERN: std::sync::LazyLock<&'static str> = std::sync::LazyLock::new(|| {
+            let class = |tables: &[&[(char, char)]]| {
+                let mut out = String::new();
+                for &(lo, hi) in tables.iter().flat_map(|t| t.iter()) {
+                    out.push(lo);
+                    if hi != lo {
+                        out.push('-');
+                        out.push(hi);
+                    }
+                }
+                out
+            };
+            let keycap_mark: &[(char, char)] = &[('\u{20E3}', '\u{20E3}')];
+            let pattern = format!(
+                "^[0-9#*]?[{joiners}]*[{pict}{mark}][{pict}{joiners}]*$",
+                joiners = class(&[JOINERS]),
+                pict = class(&[PICTOGRAPHIC]),
+                mark = class(&[keycap_mark]),
+            );
+            Box::leak(pattern.into_boxed_str())
+        });
+        EMOJI_LENGTH.pattern(&PATTERN)
+    }
+}
+
+impl utoipa::PartialSchema for Emoji {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        Self::rule().schema().into()
+    }
+}
+
+impl utoipa::ToSchema for Emoji {}
 
 /// One entry of the change feed. `message` is the message as it is now (a tombstone once deleted),
 /// so content removed by a deletion is gone from the feed as well.
@@ -359,7 +434,7 @@ pub struct EventView {
     /// `message.created`, `message.edited`, `message.deleted`, `message.pinned`, `message.unpinned`,
     /// `reaction.added` or `reaction.removed`.
     #[serde(rename = "type")]
-    #[schema(value_type = String, example = "message.created")]
+    #[schema(schema_with = enum_of::<EventKind>, example = "message.created")]
     pub kind: EventKind,
     pub message_id: Option<i64>,
     /// Who made the change.
@@ -372,7 +447,7 @@ pub struct EventView {
 
 #[cfg(test)]
 mod tests {
-    use super::is_emoji;
+    use super::{Emoji, is_emoji};
 
     #[test]
     fn emoji_validation() {
@@ -380,8 +455,41 @@ mod tests {
         {
             assert!(is_emoji(ok), "{ok}");
         }
-        for bad in ["", "a", "<b>", "👍 ", "ok👍", "1", "🎉".repeat(9).as_str()] {
+        for bad in ["", "a", "<b>", "👍 ", "ok👍", "1", "🎉".repeat(17).as_str()] {
             assert!(!is_emoji(bad), "{bad:?}");
+        }
+    }
+
+    /// The document's pattern accepts exactly what `is_emoji` accepts (length aside, which the
+    /// schema states as maxLength).
+    #[test]
+    fn the_emoji_pattern_states_the_rule() {
+        let pattern =
+            regex::Regex::new(Emoji::rule().pattern.expect("a pattern")).expect("a valid pattern");
+        let samples = [
+            "👍",
+            "❤️",
+            "👍🏽",
+            "👩‍💻",
+            "🇵🇹",
+            "1️⃣",
+            "#⃣",
+            "©",
+            "‼",
+            "",
+            "a",
+            "1",
+            "👍 ",
+            "ok👍",
+            "\u{200D}",
+            "1👍",
+            "👍1",
+            "\u{FE0F}",
+            "⃣",
+            "🎉🎉",
+        ];
+        for sample in samples {
+            assert_eq!(pattern.is_match(sample), is_emoji(sample), "{sample:?}");
         }
     }
 }

@@ -2,6 +2,13 @@ use crate::paging::Cursors;
 
 use super::*;
 
+/// The catalog's search text (trimmed).
+pub const CATALOG_SEARCH: crate::rules::Text = crate::rules::Text::up_to(200);
+
+crate::rule_schemas! {
+    catalog_search_schema => CATALOG_SEARCH;
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Sort {
@@ -94,9 +101,9 @@ pub(super) fn filtered(filter: &CatalogFilter) -> Result<sea_orm::Select<courses
         .filter(C::Status.eq(CourseStatus::Published))
         .filter(C::Visibility.eq(CourseVisibility::Public));
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        if q.chars().count() > 200 {
-            return Err(Error::invalid("q", "must be at most 200 characters"));
-        }
+        CATALOG_SEARCH
+            .check(q)
+            .map_err(|message| Error::invalid("q", message))?;
         query = query.filter(contains_any(
             q,
             &[C::Title, C::Description, C::ShortDescription],

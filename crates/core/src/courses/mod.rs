@@ -196,7 +196,12 @@ pub async fn publish(db: &impl Db, actor: &users::Model, course_id: i64) -> Resu
     if course.category.is_none() {
         errors.add("category", "a published course needs a category");
     }
-    errors.finish()?;
+    errors.finish().map_err(|e| match e {
+        Error::Validation(fields) => {
+            Error::NotReady("the course is not ready to publish".into(), fields)
+        }
+        other => other,
+    })?;
     let mut active = course.clone().into_active_model();
     active.status = Set(CourseStatus::Published);
     if course.published_at.is_none() {

@@ -9,6 +9,12 @@ pub(super) fn certificate_code() -> String {
     format!("LMS-{}-{}-{}", &chars[0..4], &chars[4..8], &chars[8..12])
 }
 
+pub const PERCENT: crate::rules::Range = crate::rules::Range::new(0, 100);
+
+crate::rule_schemas! {
+    percent_schema => PERCENT;
+}
+
 /// Records progress. Progress never goes down: a lower value (an out-of-order update) leaves the
 /// stored one. Reaching 100 completes the enrollment and issues its certificate.
 pub async fn update_progress(
@@ -17,12 +23,9 @@ pub async fn update_progress(
     id: i64,
     percent: i16,
 ) -> Result<enrollments::Model> {
-    if !(0..=100).contains(&percent) {
-        return Err(Error::invalid(
-            "progress_percent",
-            "must be between 0 and 100",
-        ));
-    }
+    PERCENT
+        .check(percent.into())
+        .map_err(|message| Error::invalid("progress_percent", message))?;
     let (enrollment, _) = own(db, actor, id).await?;
     match enrollment.status {
         EnrollmentStatus::Active => {}

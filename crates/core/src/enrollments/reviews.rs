@@ -1,4 +1,14 @@
 use super::*;
+use crate::rules::{Range, Text};
+
+/// Stars, 1 to 5.
+pub const RATING: Range = Range::new(1, 5);
+pub const COMMENT: Text = Text::up_to(5000);
+
+crate::rule_schemas! {
+    rating_schema => RATING;
+    comment_schema => COMMENT, nullable;
+}
 
 /// Writes or edits the student's review. The course's sum and count move by exactly the difference, in
 /// one UPDATE with the enrollment's own conditional update, so concurrent reviews never lose one.
@@ -9,15 +19,15 @@ pub async fn review(
     rating: i16,
     comment: Option<String>,
 ) -> Result<enrollments::Model> {
-    if !(1..=5).contains(&rating) {
-        return Err(Error::invalid("rating", "must be 1 to 5"));
+    RATING
+        .check(rating.into())
+        .map_err(|message| Error::invalid("rating", message))?;
+    if let Some(Err(message)) = comment.as_deref().map(|c| COMMENT.check(c)) {
+        return Err(Error::invalid("comment", message));
     }
     let comment = comment
         .map(|c| c.trim().to_string())
         .filter(|c| !c.is_empty());
-    if comment.as_ref().is_some_and(|c| c.chars().count() > 5000) {
-        return Err(Error::invalid("comment", "must be at most 5000 characters"));
-    }
     for _attempt in 0..5 {
         let (enrollment, _) = own(db, actor, id).await?;
         if !enrollment.status.grants_access() {

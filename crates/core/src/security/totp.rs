@@ -1,4 +1,5 @@
 //! RFC 6238 TOTP as authenticator apps expect it: SHA1, 6 digits, 30 s steps, one step of skew.
+use crate::rules::Text;
 use totp_rs::{Builder, Secret, Totp};
 
 pub const ISSUER: &str = "LMS";
@@ -52,11 +53,16 @@ pub fn secret_from_base32(base32: &str) -> Option<Vec<u8>> {
 
 /// Digits only (spaces and dashes that apps show are dropped); anything else is not a code.
 pub fn normalize_code(code: &str) -> Option<String> {
-    let digits: String = code
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .collect();
+    CODE.check(code).ok()?;
+    let digits: String = code.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
     (digits.len() == 6 && digits.chars().all(|c| c.is_ascii_digit())).then_some(digits)
+}
+
+/// A code as typed: six digits, spaces and dashes allowed between them (`123 456`, `123-456`).
+pub const CODE: Text = Text::between(6, 32).pattern("^[ -]*(?:[0-9][ -]*){6}$");
+
+crate::rule_schemas! {
+    code_schema => CODE;
 }
 
 /// The time step the code matches at `unix_secs` (within one step of skew), if any. Whether that step

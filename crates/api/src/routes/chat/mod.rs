@@ -6,6 +6,7 @@ use lms_core::chat::{
     self as service, EditMessage, EditView, EventView, Limits, MessageDetail, MessagePage,
     MessageView, NewMessage, Page,
 };
+use lms_core::paging::SINCE_SEQ;
 use lms_core::paging::page_limit;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -57,7 +58,7 @@ async fn history(
 /// Post a message or, with `parent_id`, a reply. Announcements: course staff only. Rate-limited per
 /// user (`LMS_CHAT_POSTS_PER_MINUTE`): 429 with Retry-After.
 #[utoipa::path(post, operation_id = "postMessage", path = "/courses/{id}/messages", tag = "chat", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Course id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe: the same key and request within 24 h get the first answer (header Idempotent-Replayed: true) and create nothing; another request with the key is 422; a retry while the first runs is 409")), request_body = NewMessage,
+    params(("id" = i64, Path, description = "Course id")), request_body = NewMessage,
     responses((status = 201, body = MessageView), (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 409, description = "A request with this Idempotency-Key is still running", body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 404, body = Problem, content_type = JSON_PROBLEM),
@@ -218,7 +219,7 @@ async fn set_pinned(
 /// Add your reaction (one emoji, percent-encoded in the path). Idempotent.
 #[utoipa::path(put, operation_id = "addReaction", path = "/courses/{id}/messages/{mid}/reactions/{emoji}", tag = "chat", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Course id"), ("mid" = i64, Path, description = "Message id"),
-        ("emoji" = String, Path, description = "One emoji, e.g. %F0%9F%91%8D for 👍")),
+        ("emoji" = inline(lms_core::chat::Emoji), Path, description = "One emoji, e.g. %F0%9F%91%8D for 👍")),
     responses((status = 200, body = MessageDetail), (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 404, body = Problem, content_type = JSON_PROBLEM),
         (status = 409, body = Problem, content_type = JSON_PROBLEM), (status = 422, body = Problem, content_type = JSON_PROBLEM)))]
@@ -233,7 +234,7 @@ async fn add_reaction(
 /// Remove your reaction. Idempotent.
 #[utoipa::path(delete, operation_id = "removeReaction", path = "/courses/{id}/messages/{mid}/reactions/{emoji}", tag = "chat", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Course id"), ("mid" = i64, Path, description = "Message id"),
-        ("emoji" = String, Path, description = "One emoji, percent-encoded")),
+        ("emoji" = inline(lms_core::chat::Emoji), Path, description = "One emoji, percent-encoded")),
     responses((status = 200, body = MessageDetail), (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 404, body = Problem, content_type = JSON_PROBLEM),
         (status = 409, body = Problem, content_type = JSON_PROBLEM), (status = 422, body = Problem, content_type = JSON_PROBLEM)))]
@@ -261,9 +262,10 @@ async fn react(
 #[serde(deny_unknown_fields)]
 pub struct FeedQuery {
     /// Only events after this sequence number (default 0: from the start).
+    #[param(schema_with = lms_core::paging::since_seq_schema)]
     pub since_seq: Option<i64>,
     /// 1 to 100 (default 100).
-    #[param(minimum = 1, maximum = 100)]
+    #[param(schema_with = lms_core::paging::limit_schema)]
     pub limit: Option<u64>,
 }
 
@@ -289,9 +291,9 @@ async fn events(
     Query(q): Query<FeedQuery>,
 ) -> AppResult<Json<EventPage>> {
     let since = q.since_seq.unwrap_or(0);
-    if since < 0 {
-        return Err(AppError::invalid("since_seq", "must not be negative"));
-    }
+    SINCE_SEQ
+        .check(since)
+        .map_err(|message| AppError::invalid("since_seq", message))?;
     let limit = page_limit(Some(q.limit.unwrap_or(100)))?;
     let mut events = service::events(&state.db, member.course_id, since, None, limit + 1).await?;
     let has_more = events.len() as u64 > limit;

@@ -69,8 +69,8 @@ pub(super) async fn chat_socket(
     })?;
     let claims = crate::extract::auth::verify(&state, token)?;
     let ChatMember(member) = ChatMember::resolve(&state, &claims, id).await?;
-    if q.since_seq.is_some_and(|s| s < 0) {
-        return Err(AppError::invalid("since_seq", "must not be negative"));
+    if let Some(Err(message)) = q.since_seq.map(|s| lms_core::paging::SINCE_SEQ.check(s)) {
+        return Err(AppError::invalid("since_seq", message));
     }
     // Who may connect is decided before whether the request is a WebSocket handshake at all.
     let upgrade = upgrade.map_err(|rejection| {
