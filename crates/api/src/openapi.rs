@@ -19,12 +19,12 @@ use lms_core::chat::Limits as ChatLimits;
             enrollments, course chat. Every error is RFC 9457 `application/problem+json` (schema `Problem`).",
         license(name = "MIT OR Apache-2.0"),
     ),
-    components(schemas(Problem, lms_core::courses::Sort, JsonValue)),
+    components(schemas(Problem, lms_core::courses::Sort)),
     modifiers(&BearerAuth),
     tags(
         (name = "health", description = "Liveness and readiness probes"),
         (name = "auth", description = "Accounts, sign-in, tokens and sessions"),
-        (name = "2fa", description = "TOTP two-factor authentication"),
+        (name = "two-factor", description = "TOTP two-factor authentication"),
         (name = "users", description = "Your profile"),
         (name = "admin", description = "User administration (admins only)"),
         (name = "courses", description = "The catalog and course management"),
@@ -36,53 +36,23 @@ use lms_core::chat::Limits as ChatLimits;
 )]
 pub struct ApiDoc;
 
-/// Any JSON value without NUL in a string or key (what `crate::extract::text` lets through).
-pub struct JsonValue;
-
-impl utoipa::PartialSchema for JsonValue {
-    fn schema() -> RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, SchemaType, Type};
-        use utoipa::openapi::{ObjectBuilder, Ref};
-        let itself = || Ref::from_schema_name("JsonValue");
-        AnyOfBuilder::new()
-            .item(ObjectBuilder::new().schema_type(SchemaType::from_iter([
-                Type::Null,
-                Type::Boolean,
-                Type::Number,
-            ])))
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .pattern(Some(lms_core::rules::NO_NUL)),
-            )
-            .item(ArrayBuilder::new().items(itself()))
-            .item(json_object(Type::Object))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for JsonValue {}
-
-/// An object whose keys hold no NUL and whose values are `JsonValue`s.
-fn json_object(
-    schema_type: impl Into<utoipa::openapi::schema::SchemaType>,
-) -> utoipa::openapi::Object {
-    use utoipa::openapi::schema::{ObjectBuilder, Type};
+/// A JSON object, or null, for free-form settings: its keys hold no NUL, and no string or key at any
+/// depth may (`crate::extract::text` refuses them with 422 naming the path). The nested rule is in
+/// the description only: a recursive schema is what client generators cannot read.
+pub fn json_object_or_null() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, SchemaType, Type};
     ObjectBuilder::new()
-        .schema_type(schema_type)
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
         .property_names(Some(
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .pattern(Some(lms_core::rules::NO_NUL)),
         ))
-        .additional_properties(Some(utoipa::openapi::Ref::from_schema_name("JsonValue")))
+        .additional_properties(Some(AdditionalProperties::FreeForm(true)))
+        .description(Some(
+            "Any JSON object of at most 8 KiB; no string or key in it, at any depth, may contain NUL",
+        ))
         .build()
-}
-
-/// A JSON object of `JsonValue`s, or null.
-pub fn json_object_or_null() -> utoipa::openapi::Object {
-    use utoipa::openapi::schema::{SchemaType, Type};
-    json_object(SchemaType::from_iter([Type::Object, Type::Null]))
 }
 
 struct BearerAuth;

@@ -204,19 +204,17 @@ where
         .build()
 }
 
-/// `enum_of`, for an optional field that may also be sent as `null`.
-pub fn nullable_enum_of<E>() -> Object
+/// `enum_of`, for an optional field that may also be sent as `null` (a `oneOf` with `null`, the
+/// form client generators turn into an optional enum).
+pub fn nullable_enum_of<E>() -> utoipa::openapi::schema::Schema
 where
     E: sea_orm::ActiveEnum<Value = String> + sea_orm::Iterable,
 {
-    ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-        .enum_values(Some(
-            E::iter()
-                .map(|value| serde_json::Value::from(value.to_value()))
-                .chain([serde_json::Value::Null]),
-        ))
+    utoipa::openapi::schema::OneOfBuilder::new()
+        .item(enum_of::<E>())
+        .item(ObjectBuilder::new().schema_type(Type::Null))
         .build()
+        .into()
 }
 
 /// Declares `fn $name() -> Object` returning a rule's schema, for `#[schema(schema_with = ...)]`

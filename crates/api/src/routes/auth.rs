@@ -451,7 +451,7 @@ async fn change_password(
 }
 
 /// Start 2FA enrollment: a new pending secret, as base32, otpauth URI and QR code.
-#[utoipa::path(post, operation_id = "setUpTwoFactor", path = "/auth/2fa/setup", tag = "2fa", security(("bearer" = [])),
+#[utoipa::path(post, operation_id = "setUpTwoFactor", path = "/auth/2fa/setup", tag = "two-factor", security(("bearer" = [])),
     responses((status = 200, body = TwoFactorSetupResponse), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "2FA already on", body = Problem, content_type = "application/problem+json")))]
 async fn setup_two_factor(
@@ -467,7 +467,7 @@ async fn setup_two_factor(
 }
 
 /// Confirm the pending secret with a first code: 2FA is on, and here are 10 recovery codes (shown once).
-#[utoipa::path(post, operation_id = "enableTwoFactor", path = "/auth/2fa/enable", tag = "2fa", security(("bearer" = [])), request_body = CodeRequest,
+#[utoipa::path(post, operation_id = "enableTwoFactor", path = "/auth/2fa/enable", tag = "two-factor", security(("bearer" = [])), request_body = CodeRequest,
     responses((status = 200, body = RecoveryCodesResponse), (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong code", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json")))]
@@ -482,7 +482,7 @@ async fn enable_two_factor(
 }
 
 /// Turn 2FA off (password and a current code required).
-#[utoipa::path(post, operation_id = "disableTwoFactor", path = "/auth/2fa/disable", tag = "2fa", security(("bearer" = [])), request_body = PasswordAndCodeRequest,
+#[utoipa::path(post, operation_id = "disableTwoFactor", path = "/auth/2fa/disable", tag = "two-factor", security(("bearer" = [])), request_body = PasswordAndCodeRequest,
     responses((status = 204), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json")))]
@@ -503,7 +503,7 @@ async fn disable_two_factor(
 }
 
 /// Replace the recovery codes (password and a current code required); the old set stops working.
-#[utoipa::path(post, operation_id = "regenerateRecoveryCodes", path = "/auth/2fa/recovery-codes", tag = "2fa", security(("bearer" = [])), request_body = PasswordAndCodeRequest,
+#[utoipa::path(post, operation_id = "regenerateRecoveryCodes", path = "/auth/2fa/recovery-codes", tag = "two-factor", security(("bearer" = [])), request_body = PasswordAndCodeRequest,
     responses((status = 200, body = RecoveryCodesResponse), (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed attempts; see Retry-After", body = Problem, content_type = "application/problem+json")))]
