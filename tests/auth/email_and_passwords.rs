@@ -197,7 +197,7 @@ async fn the_profile_can_be_edited_within_limits(backend: Backend) {
         crate::common::patch(app, "/api/v1/users/me", access, &body).await
     };
     let response = update(json!({"first_name": " Augusta ", "bio": "Poet of science", "avatar_url": "https://example.com/a.png",
-        "preferences": {"theme": "dark"}}))
+        "preferences": {"theme": "dark", "emails.digest": false, "volume": 0.5, "nick": null}}))
     .await;
     assert_eq!(response.status(), 200);
     let me: Value = response.json().await.unwrap();
@@ -213,6 +213,13 @@ async fn the_profile_can_be_edited_within_limits(backend: Backend) {
         ("avatar_url", json!("javascript:alert(1)")),
         ("bio", json!("x".repeat(2001))),
         ("preferences", json!([1, 2])),
+        // Settings are flat: a nested object or array is not one; at most 50 of them.
+        ("preferences", json!({"emails": {"digest": false}})),
+        ("preferences", json!({"tags": ["a"]})),
+        (
+            "preferences",
+            Value::Object((0..51).map(|i| (format!("k{i}"), json!(i))).collect()),
+        ),
         ("first_name", json!("")),
     ] {
         let problem = assert_problem(update(json!({field: value})).await, 422).await;

@@ -36,25 +36,6 @@ use lms_core::chat::Limits as ChatLimits;
 )]
 pub struct ApiDoc;
 
-/// A JSON object, or null, for free-form settings: its keys hold no NUL, and no string or key at any
-/// depth may (`crate::extract::text` refuses them with 422 naming the path). The nested rule is in
-/// the description only: a recursive schema is what client generators cannot read.
-pub fn json_object_or_null() -> utoipa::openapi::Object {
-    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, SchemaType, Type};
-    ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
-        .property_names(Some(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .pattern(Some(lms_core::rules::NO_NUL)),
-        ))
-        .additional_properties(Some(AdditionalProperties::FreeForm(true)))
-        .description(Some(
-            "Any JSON object of at most 8 KiB; no string or key in it, at any depth, may contain NUL",
-        ))
-        .build()
-}
-
 struct BearerAuth;
 
 impl Modify for BearerAuth {

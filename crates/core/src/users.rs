@@ -28,6 +28,59 @@ pub const AVATAR_URL: Text = Text::between(8, 2048).pattern(crate::rules::HTTP_U
 /// The admin list's search text (trimmed).
 pub const USER_SEARCH: Text = Text::up_to(100);
 
+/// Preferences are a flat map of settings: at most `MAX_PREFERENCES` keys, each a `PREFERENCE_KEY`, to
+/// a string (`PREFERENCE_TEXT`), a number, a boolean or null.
+pub const MAX_PREFERENCES: usize = 50;
+pub const PREFERENCE_KEY: Text = Text::between(1, 64);
+pub const PREFERENCE_TEXT: Text = Text::up_to(500);
+
+fn check_preferences(preferences: &serde_json::Value) -> std::result::Result<(), String> {
+    use serde_json::Value;
+    let Value::Object(map) = preferences else {
+        return Err("must be a JSON object".into());
+    };
+    if map.len() > MAX_PREFERENCES {
+        return Err(format!("must have at most {MAX_PREFERENCES} settings"));
+    }
+    for (key, value) in map {
+        PREFERENCE_KEY
+            .check(key)
+            .map_err(|message| format!("key {key:?} {message}"))?;
+        match value {
+            Value::String(text) => PREFERENCE_TEXT
+                .check(text)
+                .map_err(|message| format!("{key}: {message}"))?,
+            Value::Number(_) | Value::Bool(_) | Value::Null => {}
+            Value::Array(_) | Value::Object(_) => {
+                return Err(format!(
+                    "{key}: a setting is a string, a number, a boolean or null"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The schema of `preferences`: what `check_preferences` accepts.
+pub fn preferences_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{
+        AdditionalProperties, ObjectBuilder, OneOfBuilder, SchemaType, Type,
+    };
+    let setting = OneOfBuilder::new()
+        .item(PREFERENCE_TEXT.schema())
+        .item(ObjectBuilder::new().schema_type(Type::Number))
+        .item(ObjectBuilder::new().schema_type(Type::Boolean))
+        .item(ObjectBuilder::new().schema_type(Type::Null));
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .max_properties(Some(MAX_PREFERENCES))
+        .property_names(Some(PREFERENCE_KEY.schema()))
+        .additional_properties(Some(AdditionalProperties::RefOr(
+            utoipa::openapi::RefOr::T(setting.build().into()),
+        )))
+        .build()
+}
+
 crate::rule_schemas! {
     bio_schema => BIO, nullable;
     avatar_url_schema => AVATAR_URL, nullable;
@@ -75,8 +128,8 @@ pub async fn update_profile(
         active.avatar_url = Set(url);
     }
     if let Some(preferences) = changes.preferences {
-        if !preferences.is_object() || preferences.to_string().len() > 8 * 1024 {
-            errors.add("preferences", "must be a JSON object of at most 8 KiB");
+        if let Err(message) = check_preferences(&preferences) {
+            errors.add("preferences", message);
         }
         active.preferences = Set(preferences);
     }

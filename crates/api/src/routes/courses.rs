@@ -297,7 +297,9 @@ async fn create(
 /// Edit a course (its instructor or an admin).
 #[utoipa::path(patch, operation_id = "updateCourse", path = "/courses/{id}", tag = "courses", security(("bearer" = [])), params(("id" = i64, Path)), request_body = CourseInput,
     responses((status = 200, body = CourseResponse), (status = 403, body = Problem, content_type = JSON_PROBLEM),
-        (status = 404, body = Problem, content_type = JSON_PROBLEM), (status = 422, body = Problem, content_type = JSON_PROBLEM)))]
+        (status = 404, body = Problem, content_type = JSON_PROBLEM),
+        (status = 409, description = "Slug taken", body = Problem, content_type = JSON_PROBLEM),
+        (status = 422, body = Problem, content_type = JSON_PROBLEM)))]
 async fn update(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -71,8 +71,9 @@ pub struct UpdateMeRequest {
     #[serde(default, with = "double_option")]
     #[schema(schema_with = service::avatar_url_schema)]
     pub avatar_url: Option<Option<String>>,
-    /// Any JSON object of at most 8 KiB, stored as sent (replaces the stored one).
-    #[schema(schema_with = crate::openapi::json_object_or_null)]
+    /// Your settings, as a flat object (replaces the stored one): up to 50 keys, each a string, a
+    /// number, a boolean or null, e.g. `{"theme": "dark", "emails.digest": false}`.
+    #[schema(schema_with = service::preferences_schema)]
     pub preferences: Option<serde_json::Value>,
 }
 
