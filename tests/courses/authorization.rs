@@ -65,15 +65,20 @@ async fn every_endpoint_answers_each_role_as_expected(backend: Backend) {
 
     let course = published_course(&app, owner, "Guarded course", 0).await;
     let course_id = course["id"].as_i64().unwrap();
+    let part = crate::world::section(&app, owner, course_id).await;
+    let first = crate::world::text_lesson(&app, owner, part, "First").await;
+    let second = crate::world::text_lesson(&app, owner, part, "Second").await;
+    // A third, so completing the second does not complete the course (it is cancelled below).
+    crate::world::text_lesson(&app, owner, part, "Third").await;
     let enrollment = enroll(&app, enrolled, course_id).await;
     let enrollment_id = enrollment["id"].as_i64().unwrap();
     json_ok(
         call(
             &app,
-            Method::PUT,
-            &format!("/api/v1/enrollments/{enrollment_id}/progress"),
+            Method::POST,
+            &format!("/api/v1/lessons/{first}/complete"),
             Some(&enrolled.token),
-            Some(json!({"progress_percent": 10})),
+            None,
         )
         .await,
         200,
@@ -130,7 +135,43 @@ async fn every_endpoint_answers_each_role_as_expected(backend: Backend) {
             Method::PUT,
             format!("/api/v1/enrollments/{enrollment_id}/progress"),
             Some(json!({"progress_percent": 20})),
-            [401, 404, 200, 404, 403, 403],
+            [401, 410, 410, 410, 410, 410],
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/enrollments/{enrollment_id}/events"),
+            None,
+            [401, 404, 200, 404, 200, 200],
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/courses/{course_id}/curriculum"),
+            None,
+            [200, 200, 200, 200, 200, 200],
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/lessons/{second}"),
+            None,
+            [403, 403, 200, 403, 200, 200],
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/lessons/{second}/complete"),
+            None,
+            [401, 403, 200, 403, 403, 403],
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/courses/{course_id}/sections"),
+            Some(json!({"title": "Another part"})),
+            [401, 403, 403, 403, 201, 201],
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/lessons/{second}"),
+            Some(json!({"estimated_minutes": 7})),
+            [401, 403, 403, 403, 200, 200],
         ),
         (
             Method::PUT,

@@ -11,7 +11,7 @@ use crate::world::{
 backend_tests!(
     free_courses_activate_and_paid_ones_wait_for_payment,
     fifty_parallel_enrollments_give_one_201_and_49_409s,
-    progress_never_decreases_and_100_issues_a_verifiable_certificate,
+    progress_is_earned_not_set_and_staff_completion_issues_a_verifiable_certificate,
     cancelling_keeps_history_and_illegal_transitions_are_409,
     reviews_keep_exact_aggregates_under_concurrent_writes_and_edits,
     my_enrollments_and_rosters_page_with_course_summaries,
@@ -159,53 +159,77 @@ where
     out
 }
 
-async fn progress_never_decreases_and_100_issues_a_verifiable_certificate(backend: Backend) {
+async fn progress_is_earned_not_set_and_staff_completion_issues_a_verifiable_certificate(
+    backend: Backend,
+) {
     let app = spawn(backend).await;
     let teacher = person(&app, "teacher", UserRole::Instructor).await;
     let student = person(&app, "stu", UserRole::Student).await;
     let free = published_course(&app, &teacher, "Short course", 0).await;
     let e = enroll(&app, &student, free["id"].as_i64().unwrap()).await;
-    let path = format!("/api/v1/enrollments/{}/progress", e["id"]);
-    let put = |percent: i64| {
+    let id = e["id"].as_i64().unwrap();
+    // The client-set percentage is gone: 410, naming what replaces it.
+    let gone = assert_problem(
         call(
             &app,
             Method::PUT,
-            &path,
+            &format!("/api/v1/enrollments/{id}/progress"),
             Some(&student.token),
-            Some(json!({"progress_percent": percent})),
-        )
-    };
-    assert_eq!(json_ok(put(40).await, 200).await["progress_percent"], 40);
-    assert_eq!(
-        json_ok(put(25).await, 200).await["progress_percent"],
-        40,
-        "never decreases"
-    );
-    assert_problem(put(101).await, 422).await;
-    assert_problem(put(-1).await, 422).await;
-    // Staff can read but not write a student's progress.
-    assert_problem(
-        call(
-            &app,
-            Method::PUT,
-            &path,
-            Some(&teacher.token),
-            Some(json!({"progress_percent": 90})),
+            Some(json!({"progress_percent": 100})),
         )
         .await,
-        403,
+        410,
     )
     .await;
-
-    let done = json_ok(put(100).await, 200).await;
+    let detail = gone["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("/lessons/{id}/complete") && detail.contains("/enrollments/{id}/complete"),
+        "{gone}"
+    );
+    let path = format!("/api/v1/enrollments/{id}/complete");
+    let complete = |who: &str, body: Value| {
+        let token = if who == "teacher" {
+            &teacher.token
+        } else {
+            &student.token
+        };
+        call(&app, Method::POST, &path, Some(token), Some(body))
+    };
+    // Only staff mark an enrollment completed (a course without lessons completes only this way).
+    assert_problem(complete("student", json!({})).await, 403).await;
+    let done = json_ok(
+        complete("teacher", json!({"note": "passed the oral exam"})).await,
+        200,
+    )
+    .await;
     assert_eq!(done["status"], "completed");
+    assert_eq!(done["progress_percent"], 100);
     assert!(done["completed_at"].is_string());
     let code = done["certificate_code"].as_str().unwrap().to_string();
     assert!(code.starts_with("LMS-") && code.len() == 18, "{code}");
-    // Completing again changes nothing (one certificate).
-    assert_eq!(
-        json_ok(put(100).await, 200).await["certificate_code"],
-        code.as_str()
+    // Completing again is 409 and changes nothing (one certificate).
+    assert_problem(complete("teacher", json!({})).await, 409).await;
+    let trail = json_ok(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/enrollments/{id}/events"),
+            Some(&student.token),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let last = trail["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["to_status"], "completed");
+    assert_eq!(last["actor_id"], teacher.id);
+    assert!(
+        last["note"]
+            .as_str()
+            .unwrap()
+            .contains("passed the oral exam"),
+        "{last}"
     );
 
     let certificate = json_ok(
@@ -244,20 +268,19 @@ async fn cancelling_keeps_history_and_illegal_transitions_are_409(backend: Backe
     let student = person(&app, "stu", UserRole::Student).await;
     let free = published_course(&app, &teacher, "Cancellable", 0).await;
     let course_id = free["id"].as_i64().unwrap();
+    let section = crate::world::section(&app, &teacher, course_id).await;
+    let mut lessons = Vec::new();
+    for title in ["One", "Two", "Three"] {
+        lessons.push(crate::world::text_lesson(&app, &teacher, section, title).await);
+    }
     let e = enroll(&app, &student, course_id).await;
     let id = e["id"].as_i64().unwrap();
-    json_ok(
-        call(
-            &app,
-            Method::PUT,
-            &format!("/api/v1/enrollments/{id}/progress"),
-            Some(&student.token),
-            Some(json!({"progress_percent": 30})),
-        )
-        .await,
-        200,
-    )
-    .await;
+    let paths: Vec<String> = lessons
+        .iter()
+        .map(|l| format!("/api/v1/lessons/{l}/complete"))
+        .collect();
+    let complete = |i: usize| call(&app, Method::POST, &paths[i], Some(&student.token), None);
+    json_ok(complete(0).await, 200).await;
     // The instructor cannot cancel a student's enrollment.
     assert_problem(
         call(
@@ -284,7 +307,7 @@ async fn cancelling_keeps_history_and_illegal_transitions_are_409(backend: Backe
     )
     .await;
     assert_eq!(cancelled["status"], "cancelled");
-    assert_eq!(cancelled["progress_percent"], 30, "progress is kept");
+    assert_eq!(cancelled["progress_percent"], 33, "progress is kept");
     assert_eq!(course(&app, course_id).await["student_count"], 0);
     let again = assert_problem(
         call(
@@ -302,15 +325,8 @@ async fn cancelling_keeps_history_and_illegal_transitions_are_409(backend: Backe
         again["detail"].as_str().unwrap().contains("cancelled"),
         "{again}"
     );
-    let progress = call(
-        &app,
-        Method::PUT,
-        &format!("/api/v1/enrollments/{id}/progress"),
-        Some(&student.token),
-        Some(json!({"progress_percent": 50})),
-    )
-    .await;
-    assert_problem(progress, 409).await;
+    // A cancelled enrollment earns nothing more.
+    assert_problem(complete(1).await, 403).await;
     let review = call(
         &app,
         Method::PUT,
@@ -554,15 +570,18 @@ async fn every_transition_is_recorded_with_who_and_when(backend: Backend) {
     let teacher = person(&app, "teacher", UserRole::Instructor).await;
     let student = person(&app, "stu", UserRole::Student).await;
     let free = published_course(&app, &teacher, "Audited", 0).await;
-    let e = enroll(&app, &student, free["id"].as_i64().unwrap()).await;
+    let course_id = free["id"].as_i64().unwrap();
+    let section = crate::world::section(&app, &teacher, course_id).await;
+    let lesson = crate::world::text_lesson(&app, &teacher, section, "The only lesson").await;
+    let e = enroll(&app, &student, course_id).await;
     let id = e["id"].as_i64().unwrap();
     json_ok(
         call(
             &app,
-            Method::PUT,
-            &format!("/api/v1/enrollments/{id}/progress"),
+            Method::POST,
+            &format!("/api/v1/lessons/{lesson}/complete"),
             Some(&student.token),
-            Some(json!({"progress_percent": 100})),
+            None,
         )
         .await,
         200,
@@ -588,6 +607,12 @@ async fn every_transition_is_recorded_with_who_and_when(backend: Backend) {
         steps,
         [
             (None, "Active".to_string(), Some(student.id)),
+            // The progress change, then the completion it brought.
+            (
+                Some("Active".to_string()),
+                "Active".to_string(),
+                Some(student.id)
+            ),
             (
                 Some("Active".to_string()),
                 "Completed".to_string(),

@@ -3,6 +3,7 @@
 
 mod authorization;
 mod catalog;
+mod curriculum;
 mod enrollments;
 mod hostile_text;
 mod payments;

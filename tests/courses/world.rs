@@ -189,3 +189,49 @@ pub async fn assert_student_count_matches(app: &TestApp, course_id: i64) {
         counted
     );
 }
+
+/// A new section of `course_id` (by its instructor); its id.
+pub async fn section(app: &TestApp, instructor: &Person, course_id: i64) -> i64 {
+    let body = json_ok(
+        call(
+            app,
+            Method::POST,
+            &format!("/api/v1/courses/{course_id}/sections"),
+            Some(&instructor.token),
+            Some(json!({"title": "Part"})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    body["id"].as_i64().unwrap()
+}
+
+/// A published, required lesson of `kind` at the end of `section_id`; its id.
+pub async fn lesson(app: &TestApp, instructor: &Person, section_id: i64, body: Value) -> i64 {
+    let mut body = body;
+    body["published"] = json!(true);
+    let created = json_ok(
+        call(
+            app,
+            Method::POST,
+            &format!("/api/v1/sections/{section_id}/lessons"),
+            Some(&instructor.token),
+            Some(body),
+        )
+        .await,
+        201,
+    )
+    .await;
+    created["id"].as_i64().unwrap()
+}
+
+pub async fn text_lesson(app: &TestApp, instructor: &Person, section_id: i64, title: &str) -> i64 {
+    lesson(
+        app,
+        instructor,
+        section_id,
+        json!({"kind": "text", "title": title, "body": format!("# {title}")}),
+    )
+    .await
+}

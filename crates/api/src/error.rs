@@ -76,6 +76,7 @@ impl AppError {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) | Error::NotReady(..) => StatusCode::CONFLICT,
+            Error::Gone(_) => StatusCode::GONE,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(err) if lms_core::db::is_unreachable(err) => {

@@ -28,6 +28,7 @@ use lms_core::chat::Limits as ChatLimits;
         (name = "users", description = "Your profile"),
         (name = "admin", description = "User administration (admins only)"),
         (name = "courses", description = "The catalog and course management"),
+        (name = "curriculum", description = "Sections and lessons, and progress earned by completing them"),
         (name = "enrollments", description = "Enrolling, progress, certificates, reviews"),
         (name = "payments", description = "The payment provider's webhook"),
         (name = "chat", description = "Course chat: messages, threads, moderation, reactions, the change feed and its WebSocket"),

@@ -28,6 +28,9 @@ pub enum Error {
     /// description): what is missing, by field. A conflict with its state, not a bad request.
     #[error("{0}")]
     NotReady(String, FieldErrors),
+    /// The operation is no more; the message names what replaces it.
+    #[error("{0}")]
+    Gone(String),
     #[error("too many requests; retry in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
     /// A dependency (the database, a mail server, an unconfigured integration) cannot serve now.

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod chat;
 pub mod courses;
+pub mod curriculum;
 pub mod db;
 pub mod domain;
 pub mod enrollments;

@@ -7,10 +7,13 @@ pub mod chat_message_edits;
 pub mod chat_message_reactions;
 pub mod chat_messages;
 pub mod chat_sequences;
+pub mod course_sections;
 pub mod courses;
 pub mod enrollment_events;
 pub mod enrollments;
 pub mod idempotency_keys;
+pub mod lesson_completions;
+pub mod lessons;
 pub mod mfa_challenges;
 pub mod payment_events;
 pub mod rate_limits;
@@ -18,6 +21,7 @@ pub mod recovery_codes;
 pub mod refresh_tokens;
 pub mod sessions;
 pub mod users;
+pub mod video_progress;
 
 pub mod prelude {
     pub use super::chat_events::Entity as ChatEvents;
@@ -25,9 +29,12 @@ pub mod prelude {
     pub use super::chat_message_reactions::Entity as ChatMessageReactions;
     pub use super::chat_messages::Entity as ChatMessages;
     pub use super::chat_sequences::Entity as ChatSequences;
+    pub use super::course_sections::Entity as CourseSections;
     pub use super::courses::Entity as Courses;
     pub use super::enrollment_events::Entity as EnrollmentEvents;
     pub use super::enrollments::Entity as Enrollments;
+    pub use super::lesson_completions::Entity as LessonCompletions;
+    pub use super::lessons::Entity as Lessons;
     pub use super::mfa_challenges::Entity as MfaChallenges;
     pub use super::payment_events::Entity as PaymentEvents;
     pub use super::rate_limits::Entity as RateLimits;
@@ -35,4 +42,5 @@ pub mod prelude {
     pub use super::refresh_tokens::Entity as RefreshTokens;
     pub use super::sessions::Entity as Sessions;
     pub use super::users::Entity as Users;
+    pub use super::video_progress::Entity as VideoProgress;
 }

@@ -246,3 +246,55 @@ pub enum IdempotencyKeys {
     ResponseBody,
     CreatedAt,
 }
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum CourseSections {
+    Table,
+    Id,
+    CourseId,
+    Position,
+    Title,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum Lessons {
+    Table,
+    Id,
+    CourseId,
+    SectionId,
+    Position,
+    Kind,
+    Title,
+    Body,
+    Url,
+    DurationSeconds,
+    EstimatedMinutes,
+    Required,
+    Published,
+    Preview,
+    CreatedAt,
+    UpdatedAt,
+    DeletedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum LessonCompletions {
+    Table,
+    EnrollmentId,
+    LessonId,
+    Via,
+    CompletedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum VideoProgress {
+    Table,
+    EnrollmentId,
+    LessonId,
+    LastPositionSeconds,
+    CoveredSeconds,
+    Intervals,
+    UpdatedAt,
+}

@@ -3,7 +3,8 @@
 //!
 //! Order: create users, courses, enrollments, chat_messages, then one index migration per table;
 //! later changes follow as new migrations (9: sessions and the other auth tables; 10: the enrollment audit trail and
-//! payment events; 11: the chat's change feed and edit history; 12: idempotency keys).
+//! payment events; 11: the chat's change feed and edit history; 12: idempotency keys; 13-17: the curriculum (sections,
+//! lessons, lesson completions, video progress, their indexes)).
 //! Applied migrations are never edited; a change to the schema is a new migration at the end.
 pub use sea_orm_migration::prelude::*;
 
@@ -21,6 +22,11 @@ mod m0009_create_auth_tables;
 mod m0010_create_enrollment_events_and_payment_events;
 mod m0011_create_chat_events_and_edits;
 mod m0012_create_idempotency_keys;
+mod m0013_create_course_sections;
+mod m0014_create_lessons;
+mod m0015_create_lesson_completions;
+mod m0016_create_video_progress;
+mod m0017_add_indexes_for_curriculum;
 pub mod runner;
 pub mod verify;
 
@@ -46,6 +52,11 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_create_enrollment_events_and_payment_events::Migration),
             Box::new(m0011_create_chat_events_and_edits::Migration),
             Box::new(m0012_create_idempotency_keys::Migration),
+            Box::new(m0013_create_course_sections::Migration),
+            Box::new(m0014_create_lessons::Migration),
+            Box::new(m0015_create_lesson_completions::Migration),
+            Box::new(m0016_create_video_progress::Migration),
+            Box::new(m0017_add_indexes_for_curriculum::Migration),
         ]
     }
 }

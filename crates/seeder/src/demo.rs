@@ -1,18 +1,21 @@
 //! Demo data that makes the API meaningful at once: an admin, two instructors, five students (one with
-//! 2FA on), published, discounted and draft courses, enrollments in every state with progress,
-//! certificates and reviews, and chat threads with replies, a pin and reactions.
+//! 2FA on), published, discounted and draft courses, each with a curriculum (sections; text, video and
+//! link lessons; previews; a draft), enrollments in every state with progress earned by completing
+//! lessons, certificates and reviews, and chat threads with replies, a pin and reactions.
 use chrono::{Duration, Utc};
 use entity::chat_message_reactions;
 use entity::chat_messages::{self, MessageType};
 use entity::courses::{self, CourseLevel, CourseStatus, CourseVisibility};
 use entity::enrollments::{self, EnrollmentStatus};
+use entity::lessons::{self, LessonKind};
 use entity::users::{self, UserRole, UserStatus};
-use entity::{enrollment_events, payment_events};
+use entity::{course_sections, enrollment_events, lesson_completions, payment_events};
+use lms_core::curriculum;
 use lms_core::enrollments::{self as service, PaymentData, PaymentEvent, PaymentEventKind};
 use lms_core::events::Events;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, PaginatorTrait, QueryFilter,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
 
 use crate::runner::{DEMO_DOMAIN, Tools};
@@ -193,7 +196,7 @@ pub async fn courses(db: &impl ConnectionTrait) -> anyhow::Result<u64> {
             continue;
         }
         rows += 1;
-        courses::ActiveModel {
+        let course = courses::ActiveModel {
             instructor_id: Set(teacher.id),
             title: Set((*title).into()),
             slug: Set((*slug).into()),
@@ -228,8 +231,181 @@ pub async fn courses(db: &impl ConnectionTrait) -> anyhow::Result<u64> {
         }
         .insert(db)
         .await?;
+        rows += curriculum(db, course.id).await?;
     }
     Ok(rows)
+}
+
+/// (section, [(kind, title, required, published, preview, minutes, video seconds)])
+type LessonSpec = (LessonKind, &'static str, bool, bool, bool, i32, Option<i32>);
+const CURRICULUM: &[(&str, &[LessonSpec])] = &[
+    (
+        "Getting started",
+        &[
+            (LessonKind::Text, "Welcome", true, true, true, 5, None),
+            (
+                LessonKind::Video,
+                "A tour of the course",
+                true,
+                true,
+                true,
+                5,
+                Some(300),
+            ),
+            (
+                LessonKind::Link,
+                "Reading list",
+                true,
+                true,
+                false,
+                15,
+                None,
+            ),
+        ],
+    ),
+    (
+        "Core ideas",
+        &[
+            (
+                LessonKind::Text,
+                "Key concepts",
+                true,
+                true,
+                false,
+                20,
+                None,
+            ),
+            (
+                LessonKind::Video,
+                "A worked example",
+                true,
+                true,
+                false,
+                10,
+                Some(600),
+            ),
+            (
+                LessonKind::Text,
+                "Optional exercise",
+                false,
+                true,
+                false,
+                30,
+                None,
+            ),
+        ],
+    ),
+    (
+        "Wrapping up",
+        &[
+            (LessonKind::Text, "Summary", true, true, false, 10, None),
+            (
+                LessonKind::Text,
+                "Bonus material (draft)",
+                true,
+                false,
+                false,
+                10,
+                None,
+            ),
+        ],
+    ),
+];
+
+/// Every demo course's curriculum: its sections and lessons, written as data (staff would make them
+/// with the curriculum endpoints).
+async fn curriculum(db: &impl ConnectionTrait, course_id: i64) -> anyhow::Result<u64> {
+    let now = Utc::now();
+    let mut rows = 0;
+    for (s, (title, lessons)) in CURRICULUM.iter().enumerate() {
+        let section = course_sections::ActiveModel {
+            course_id: Set(course_id),
+            position: Set(s as i32),
+            title: Set((*title).into()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+        rows += 1;
+        for (l, (kind, title, required, published, preview, minutes, seconds)) in
+            lessons.iter().enumerate()
+        {
+            let (body, url) = match kind {
+                LessonKind::Text => (
+                    Some(format!(
+                        "# {title}\n\nThis is **{title}**, a demo lesson in Markdown.\n\n- read it\n- then mark it done"
+                    )),
+                    None,
+                ),
+                LessonKind::Video => (
+                    None,
+                    Some(format!(
+                        "https://videos.{DEMO_DOMAIN}/{course_id}/{s}-{l}.mp4"
+                    )),
+                ),
+                _ => (
+                    None,
+                    Some(format!("https://docs.{DEMO_DOMAIN}/reading/{course_id}")),
+                ),
+            };
+            lessons::ActiveModel {
+                course_id: Set(course_id),
+                section_id: Set(section.id),
+                position: Set(l as i32),
+                kind: Set(*kind),
+                title: Set((*title).into()),
+                body: Set(body),
+                url: Set(url),
+                duration_seconds: Set(*seconds),
+                estimated_minutes: Set(*minutes),
+                required: Set(*required),
+                published: Set(*published),
+                preview: Set(*preview),
+                created_at: Set(now),
+                updated_at: Set(now),
+                deleted_at: Set(None),
+                ..Default::default()
+            }
+            .insert(db)
+            .await?;
+            rows += 1;
+        }
+    }
+    Ok(rows)
+}
+
+/// Earns about `percent` of the course the way a student does: completing lessons in order (text and
+/// link lessons marked done, videos watched in 10-second steps), through the curriculum service.
+async fn study(
+    db: &DatabaseTransaction,
+    student: &users::Model,
+    course_id: i64,
+    percent: i16,
+) -> anyhow::Result<()> {
+    let required: Vec<lessons::Model> = lessons::Entity::find()
+        .filter(lessons::Column::CourseId.eq(course_id))
+        .filter(lessons::Column::Required.eq(true))
+        .filter(lessons::Column::Published.eq(true))
+        .order_by_asc(lessons::Column::SectionId)
+        .order_by_asc(lessons::Column::Position)
+        .all(db)
+        .await?;
+    let todo = (required.len() * percent as usize).div_ceil(100);
+    for lesson in required.iter().take(todo) {
+        match (lesson.kind, lesson.duration_seconds) {
+            (LessonKind::Video, Some(duration)) => {
+                for at in (0..=duration).step_by(10) {
+                    curriculum::report_position(db, student, lesson.id, at.into()).await?;
+                }
+            }
+            _ => {
+                curriculum::complete_lesson(db, student, lesson.id).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// (student, course, status, progress, rating)
@@ -295,7 +471,8 @@ pub async fn enrollments(db: &DatabaseTransaction, events: &Events) -> anyhow::R
         let enrollments = enrollments::Entity::find().count(db).await?;
         let trail = enrollment_events::Entity::find().count(db).await?;
         let payments = payment_events::Entity::find().count(db).await?;
-        anyhow::Ok(enrollments + trail + payments)
+        let completions = lesson_completions::Entity::find().count(db).await?;
+        anyhow::Ok(enrollments + trail + payments + completions)
     };
     let before = written().await?;
     for (i, (student, slug, status, progress, rating)) in ENROLLMENTS.iter().enumerate() {
@@ -317,16 +494,17 @@ pub async fn enrollments(db: &DatabaseTransaction, events: &Events) -> anyhow::R
             service::apply_payment_event(db, events, payment(&enrollment, &reference, paid))
                 .await?;
         }
+        if *progress > 0 {
+            study(db, &student, course.id, *progress).await?;
+        }
         if *status == EnrollmentStatus::Completed {
-            let done = service::update_progress(db, &student, id, 100).await?;
-            if let Some(code) = done.certificate_code {
+            let done = enrollments::Entity::find_by_id(id).one(db).await?;
+            if let Some(code) = done.and_then(|d| d.certificate_code) {
                 println!(
                     "  demo certificate: {code} ({} completed {slug})",
                     student.username
                 );
             }
-        } else if *progress > 0 {
-            service::update_progress(db, &student, id, *progress).await?;
         }
         if let Some(rating) = rating {
             let comment = format!("Demo review: {rating} stars.");

@@ -34,6 +34,7 @@ pub enum Seeder {
     DemoChat,
     VolumeUsers(u32),
     VolumeCourses(u32),
+    VolumeCurriculum(u32),
     VolumeEnrollments(u32),
     VolumeChatMessages(u32),
 }
@@ -47,6 +48,7 @@ impl Seeder {
             Seeder::DemoChat => "demo_chat",
             Seeder::VolumeUsers(_) => "volume_users",
             Seeder::VolumeCourses(_) => "volume_courses",
+            Seeder::VolumeCurriculum(_) => "volume_curriculum",
             Seeder::VolumeEnrollments(_) => "volume_enrollments",
             Seeder::VolumeChatMessages(_) => "volume_chat_messages",
         }
@@ -61,6 +63,7 @@ impl Seeder {
             | Seeder::DemoChat => (demo::SOURCE, 0),
             Seeder::VolumeUsers(n)
             | Seeder::VolumeCourses(n)
+            | Seeder::VolumeCurriculum(n)
             | Seeder::VolumeEnrollments(n)
             | Seeder::VolumeChatMessages(n) => (volume::SOURCE, *n),
         };
@@ -84,6 +87,7 @@ pub fn plan(scale: Option<u32>) -> Vec<Seeder> {
         plan.extend([
             Seeder::VolumeUsers(n),
             Seeder::VolumeCourses(n),
+            Seeder::VolumeCurriculum(n),
             Seeder::VolumeEnrollments(n),
             Seeder::VolumeChatMessages(n),
         ]);
@@ -240,6 +244,7 @@ pub async fn run(
             Seeder::DemoChat => demo::chat(&txn).await?,
             Seeder::VolumeUsers(n) => volume::users(&txn, &tools, *n).await?,
             Seeder::VolumeCourses(n) => volume::courses(&txn, *n).await?,
+            Seeder::VolumeCurriculum(n) => volume::curriculum(&txn, *n).await?,
             Seeder::VolumeEnrollments(n) => volume::enrollments(&txn, *n).await?,
             Seeder::VolumeChatMessages(n) => volume::chat_messages(&txn, *n).await?,
         };
@@ -289,7 +294,14 @@ pub async fn fix_sequences(db: &DatabaseConnection) -> anyhow::Result<()> {
     if !Backend::of(db)?.explicit_ids_need_sequence_fix() {
         return Ok(());
     }
-    for table in ["users", "courses", "enrollments", "chat_messages"] {
+    for table in [
+        "users",
+        "courses",
+        "course_sections",
+        "lessons",
+        "enrollments",
+        "chat_messages",
+    ] {
         db.execute_raw(Statement::from_string(
             DbBackend::Postgres,
             format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), 1))"),

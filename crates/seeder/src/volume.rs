@@ -230,6 +230,106 @@ pub async fn courses(db: &impl ConnectionTrait, n: u32) -> anyhow::Result<u64> {
     .await
 }
 
+/// Sections per volume course, and lessons per section (20 lessons a course).
+pub const SECTIONS_PER_COURSE: u64 = 4;
+pub const LESSONS_PER_SECTION: u64 = 5;
+
+/// A curriculum for every volume course: `SECTIONS_PER_COURSE` sections of `LESSONS_PER_SECTION`
+/// lessons, kinds in turn (text, video, link), all published and required but one optional lesson
+/// a section, the first lesson of each course a preview.
+pub async fn curriculum(db: &impl ConnectionTrait, _n: u32) -> anyhow::Result<u64> {
+    let courses: Vec<i64> = ids(
+        db,
+        "SELECT id, id FROM courses WHERE slug LIKE 'vol-course-%' ORDER BY id",
+    )
+    .await?
+    .into_iter()
+    .map(|(id, _)| id)
+    .collect();
+    anyhow::ensure!(!courses.is_empty(), "run volume_courses first");
+    let at = epoch();
+    let section_base = max_id(db, "course_sections").await?;
+    let sections = courses.len() as u64 * SECTIONS_PER_COURSE;
+    let section_columns = [
+        "id",
+        "course_id",
+        "position",
+        "title",
+        "created_at",
+        "updated_at",
+    ];
+    let mut rows = bulk_insert(
+        db,
+        "course_sections",
+        &section_columns,
+        sections,
+        1000,
+        |i| {
+            vec![
+                v(section_base + 1 + i as i64),
+                v(courses[(i / SECTIONS_PER_COURSE) as usize]),
+                v((i % SECTIONS_PER_COURSE) as i32),
+                v(format!("Part {}", i % SECTIONS_PER_COURSE + 1)),
+                v(at),
+                v(at),
+            ]
+        },
+    )
+    .await?;
+    let lesson_base = max_id(db, "lessons").await?;
+    let lesson_columns = [
+        "id",
+        "course_id",
+        "section_id",
+        "position",
+        "kind",
+        "title",
+        "body",
+        "url",
+        "duration_seconds",
+        "estimated_minutes",
+        "required",
+        "published",
+        "preview",
+        "created_at",
+        "updated_at",
+    ];
+    let lessons = sections * LESSONS_PER_SECTION;
+    rows += bulk_insert(db, "lessons", &lesson_columns, lessons, 1000, |i| {
+        let section = i / LESSONS_PER_SECTION;
+        let course = courses[(section / SECTIONS_PER_COURSE) as usize];
+        let position = i % LESSONS_PER_SECTION;
+        let kind = ["text", "video", "link"][(i % 3) as usize];
+        let body = (kind == "text").then(|| {
+            format!("# Lesson {i}\n\nGenerated Markdown for load tests: *emphasis*, `code`, and a list:\n\n- one\n- two")
+        });
+        let url = match kind {
+            "video" => Some(format!("https://videos.{VOLUME_DOMAIN}/{i}.mp4")),
+            "link" => Some(format!("https://docs.{VOLUME_DOMAIN}/{i}")),
+            _ => None,
+        };
+        vec![
+            v(lesson_base + 1 + i as i64),
+            v(course),
+            v(section_base + 1 + section as i64),
+            v(position as i32),
+            v(kind),
+            v(format!("Lesson {} of part {}", position + 1, section % SECTIONS_PER_COURSE + 1)),
+            v(body),
+            v(url),
+            v((kind == "video").then_some(600)),
+            v(10),
+            v(position != LESSONS_PER_SECTION - 1),
+            v(true),
+            v(i % (SECTIONS_PER_COURSE * LESSONS_PER_SECTION) == 0),
+            v(at),
+            v(at),
+        ]
+    })
+    .await?;
+    Ok(rows)
+}
+
 pub async fn enrollments(db: &impl ConnectionTrait, _n: u32) -> anyhow::Result<u64> {
     let students = ids(db, &format!("SELECT id, id FROM users WHERE email LIKE '%@{VOLUME_DOMAIN}' AND role = 'student' ORDER BY id")).await?;
     let courses = ids(db, "SELECT id, price_cents FROM courses WHERE slug LIKE 'vol-course-%' AND status = 'published' ORDER BY id").await?;

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use entity::courses;
+use entity::enrollment_events::ActorKind;
 use entity::enrollments::{self, EnrollmentStatus, PaymentMethod, PaymentStatus};
 use entity::users;
 use hmac::{Hmac, KeyInit, Mac};
@@ -118,14 +119,6 @@ pub struct EnrollmentListResponse {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ProgressRequest {
-    /// 0 to 100. Never decreases: a lower value leaves the recorded one.
-    #[schema(schema_with = lms_core::enrollments::percent_schema)]
-    pub progress_percent: i16,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct ReviewRequest {
     #[schema(schema_with = lms_core::enrollments::rating_schema)]
     pub rating: i16,
@@ -149,11 +142,15 @@ pub struct WebhookResponse {
     pub status: &'static str,
 }
 
+// The old progress endpoint stays routed (and documented as deprecated) to answer 410.
+#[allow(deprecated)]
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(my_enrollments))
         .routes(routes!(get_enrollment))
         .routes(routes!(progress))
+        .routes(routes!(mark_completed))
+        .routes(routes!(enrollment_events))
         .routes(routes!(cancel))
         .routes(routes!(review))
         .routes(routes!(certificate))
@@ -194,21 +191,94 @@ async fn get_enrollment(
     Ok(Json(EnrollmentResponse::new(e, &c)))
 }
 
-/// Record progress (the student). 100 completes the enrollment and issues a certificate.
+/// Gone: progress is earned from the curriculum now (410 names the replacements). Students complete
+/// lessons (`POST /lessons/{id}/complete`, `PUT /lessons/{id}/position`); staff mark an enrollment
+/// completed (`POST /enrollments/{id}/complete`).
 #[utoipa::path(put, operation_id = "setEnrollmentProgress", path = "/enrollments/{id}/progress", tag = "enrollments", security(("bearer" = [])), params(("id" = i64, Path)),
-    request_body = ProgressRequest,
+    responses((status = 410, description = "Progress is computed from completed lessons", body = Problem, content_type = JSON_PROBLEM)))]
+#[deprecated = "progress is computed by the server from completed lessons"]
+async fn progress(_auth: AuthUser, Path(_id): Path<i64>) -> AppResult<StatusCode> {
+    Err(Error::Gone(
+        "progress is earned by completing lessons: POST /api/v1/lessons/{id}/complete (text and \
+         link lessons) and PUT /api/v1/lessons/{id}/position (video lessons); course staff mark an \
+         enrollment completed with POST /api/v1/enrollments/{id}/complete"
+            .into(),
+    )
+    .into())
+}
+
+/// Why staff complete an enrollment.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteRequest {
+    /// Kept in the audit trail (e.g. "passed the in-person exam").
+    #[schema(schema_with = service::staff_note_schema)]
+    pub note: Option<String>,
+}
+
+/// Mark an active enrollment completed (the course's instructor or an admin), for work done elsewhere;
+/// issues the certificate. Courses without lessons complete only this way. Audited.
+#[utoipa::path(post, operation_id = "markEnrollmentCompleted", path = "/enrollments/{id}/complete", tag = "enrollments", security(("bearer" = [])), params(("id" = i64, Path)),
+    request_body = CompleteRequest,
     responses((status = 200, body = EnrollmentResponse), (status = 403, body = Problem, content_type = JSON_PROBLEM),
-        (status = 404, body = Problem, content_type = JSON_PROBLEM), (status = 409, body = Problem, content_type = JSON_PROBLEM),
-        (status = 422, body = Problem, content_type = JSON_PROBLEM)))]
-async fn progress(
+        (status = 404, body = Problem, content_type = JSON_PROBLEM),
+        (status = 409, description = "Not active (already completed, cancelled, ...)", body = Problem, content_type = JSON_PROBLEM)))]
+async fn mark_completed(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(id): Path<i64>,
-    Json(body): Json<ProgressRequest>,
+    Json(body): Json<CompleteRequest>,
 ) -> AppResult<Json<EnrollmentResponse>> {
-    service::update_progress(&state.db, &auth.user, id, body.progress_percent).await?;
-    let (e, c) = service::get(&state.db, &auth.user, id).await?;
+    let (e, c) = service::mark_completed(&state.db, &auth.user, id, body.note).await?;
     Ok(Json(EnrollmentResponse::new(e, &c)))
+}
+
+/// One entry of an enrollment's audit trail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrollmentEventResponse {
+    pub id: i64,
+    /// Null for the enrollment's creation; equal to `to_status` for a progress change.
+    #[schema(schema_with = lms_core::rules::nullable_enum_of::<EnrollmentStatus>)]
+    pub from_status: Option<EnrollmentStatus>,
+    #[schema(schema_with = lms_core::rules::enum_of::<EnrollmentStatus>)]
+    pub to_status: EnrollmentStatus,
+    /// Who acted (null for the payment provider or the system).
+    pub actor_id: Option<i64>,
+    #[schema(schema_with = lms_core::rules::enum_of::<ActorKind>)]
+    pub actor_kind: ActorKind,
+    /// What happened, e.g. "progress 40% -> 60%: lesson 12 completed".
+    pub note: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrollmentEventList {
+    pub items: Vec<EnrollmentEventResponse>,
+}
+
+/// The enrollment's audit trail, oldest first: every status change and progress change, with who
+/// and why (the student, the course's instructor, admins).
+#[utoipa::path(get, operation_id = "listEnrollmentEvents", path = "/enrollments/{id}/events", tag = "enrollments", security(("bearer" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = EnrollmentEventList), (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
+async fn enrollment_events(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+) -> AppResult<Json<EnrollmentEventList>> {
+    let items = service::trail(&state.db, &auth.user, id)
+        .await?
+        .into_iter()
+        .map(|e| EnrollmentEventResponse {
+            id: e.id,
+            from_status: e.from_status,
+            to_status: e.to_status,
+            actor_id: e.actor_id,
+            actor_kind: e.actor_kind,
+            note: e.note,
+            created_at: e.created_at,
+        })
+        .collect();
+    Ok(Json(EnrollmentEventList { items }))
 }
 
 /// Cancel (the student or an admin); progress and history are kept.

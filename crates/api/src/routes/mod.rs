@@ -6,6 +6,7 @@ use crate::state::AppState;
 pub mod auth;
 pub mod chat;
 pub mod courses;
+pub mod curriculum;
 pub mod enrollments;
 pub mod health;
 pub mod pages;
@@ -17,6 +18,7 @@ pub fn api_v1() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(users::router())
         .merge(courses::router())
+        .merge(curriculum::router())
         .merge(enrollments::router())
         .merge(chat::router())
 }

@@ -9,68 +9,122 @@ pub(super) fn certificate_code() -> String {
     format!("LMS-{}-{}-{}", &chars[0..4], &chars[4..8], &chars[8..12])
 }
 
-pub const PERCENT: crate::rules::Range = crate::rules::Range::new(0, 100);
-
-crate::rule_schemas! {
-    percent_schema => PERCENT;
+/// Stores a recomputed progress of an active enrollment (the curriculum computes it) and writes the
+/// change to the audit trail; nothing when the enrollment is no longer active.
+pub(crate) async fn record_progress(
+    txn: &DatabaseTransaction,
+    enrollment: &enrollments::Model,
+    percent: i16,
+    actor: Actor,
+    why: &str,
+) -> Result<enrollments::Model> {
+    let moved = enrollments::Entity::update_many()
+        .col_expr(enrollments::Column::ProgressPercent, Expr::value(percent))
+        .col_expr(enrollments::Column::UpdatedAt, Expr::value(now()))
+        .filter(enrollments::Column::Id.eq(enrollment.id))
+        .filter(enrollments::Column::Status.eq(EnrollmentStatus::Active))
+        .exec(txn)
+        .await?
+        .rows_affected
+        == 1;
+    if moved {
+        let note = format!(
+            "progress {}% -> {percent}%: {why}",
+            enrollment.progress_percent
+        );
+        record(
+            txn,
+            enrollment.id,
+            Some(EnrollmentStatus::Active),
+            EnrollmentStatus::Active,
+            actor,
+            Some(note),
+        )
+        .await?;
+    }
+    enrollments::Entity::find_by_id(enrollment.id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| Error::NotFound("no such enrollment".into()))
 }
 
-/// Records progress. Progress never goes down: a lower value (an out-of-order update) leaves the
-/// stored one. Reaching 100 completes the enrollment and issues its certificate.
-pub async fn update_progress(
+/// Completes an active enrollment and issues its certificate (in `txn`, audited with `note`).
+pub(crate) async fn complete_with_certificate(
+    txn: &DatabaseTransaction,
+    enrollment: &enrollments::Model,
+    actor: Actor,
+    note: &str,
+) -> Result<enrollments::Model> {
+    let at = now();
+    let code = certificate_code();
+    transition(
+        txn,
+        enrollment,
+        EnrollmentStatus::Completed,
+        actor,
+        Some(note.to_string()),
+        |u| {
+            u.col_expr(enrollments::Column::ProgressPercent, Expr::value(100i16))
+                .col_expr(enrollments::Column::CompletedAt, Expr::value(at))
+                .col_expr(enrollments::Column::CertificateCode, Expr::value(code))
+                .col_expr(enrollments::Column::CertificateIssuedAt, Expr::value(at))
+        },
+    )
+    .await
+}
+
+/// Staff mark an enrollment completed for work done elsewhere (a course without lessons completes
+/// only this way): the certificate is issued, and the audit trail names who did it and why.
+pub async fn mark_completed(
     db: &impl Db,
     actor: &users::Model,
     id: i64,
-    percent: i16,
-) -> Result<enrollments::Model> {
-    PERCENT
-        .check(percent.into())
-        .map_err(|message| Error::invalid("progress_percent", message))?;
-    let (enrollment, _) = own(db, actor, id).await?;
-    match enrollment.status {
-        EnrollmentStatus::Active => {}
-        EnrollmentStatus::Completed => return Ok(enrollment),
-        other => {
-            return Err(Error::Conflict(format!(
-                "progress is recorded on active enrollments; this one is {}",
-                other.name()
-            )));
-        }
+    note: Option<String>,
+) -> Result<(enrollments::Model, courses::Model)> {
+    if let Some(Err(message)) = note.as_deref().map(|n| STAFF_NOTE.check(n)) {
+        return Err(Error::invalid("note", message));
     }
-    let txn = db.begin().await?;
-    enrollments::Entity::update_many()
-        .col_expr(enrollments::Column::ProgressPercent, Expr::value(percent))
-        .col_expr(enrollments::Column::LastAccessedAt, Expr::value(now()))
-        .col_expr(enrollments::Column::UpdatedAt, Expr::value(now()))
-        .filter(enrollments::Column::Id.eq(id))
-        .filter(enrollments::Column::ProgressPercent.lt(percent))
-        .exec(&txn)
-        .await?;
-    let current = enrollments::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| Error::NotFound("no such enrollment".into()))?;
-    let updated = if percent == 100 && current.status == EnrollmentStatus::Active {
-        let at = now();
-        let code = certificate_code();
-        transition(
-            &txn,
-            &current,
-            EnrollmentStatus::Completed,
-            Actor::User(actor.id),
-            Some("progress reached 100%".into()),
-            |u| {
-                u.col_expr(enrollments::Column::CompletedAt, Expr::value(at))
-                    .col_expr(enrollments::Column::CertificateCode, Expr::value(code))
-                    .col_expr(enrollments::Column::CertificateIssuedAt, Expr::value(at))
-            },
-        )
-        .await?
-    } else {
-        current
+    let (enrollment, course) = get(db, actor, id).await?;
+    if !can_manage(Some(actor), &course) {
+        return Err(Error::Forbidden(
+            "only the course's instructor or an admin may do this".into(),
+        ));
+    }
+    if enrollment.status != EnrollmentStatus::Active {
+        return Err(Error::Conflict(format!(
+            "only active enrollments can be marked completed; this one is {}",
+            enrollment.status.name()
+        )));
+    }
+    let note = match note.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        Some(why) => format!("marked completed by staff: {why}"),
+        None => "marked completed by staff".to_string(),
     };
+    let txn = db.begin().await?;
+    let done = complete_with_certificate(&txn, &enrollment, Actor::User(actor.id), &note).await?;
     txn.commit().await?;
-    Ok(updated)
+    Ok((done, course))
+}
+
+/// Why staff completed an enrollment (kept in the audit trail).
+pub const STAFF_NOTE: crate::rules::Text = crate::rules::Text::up_to(400);
+
+crate::rule_schemas! {
+    staff_note_schema => STAFF_NOTE, nullable;
+}
+
+/// The audit trail of an enrollment, oldest first: status changes and progress, with who and why.
+pub async fn trail(
+    db: &impl Db,
+    actor: &users::Model,
+    id: i64,
+) -> Result<Vec<enrollment_events::Model>> {
+    let (enrollment, _) = get(db, actor, id).await?;
+    Ok(enrollment_events::Entity::find()
+        .filter(enrollment_events::Column::EnrollmentId.eq(enrollment.id))
+        .order_by_asc(enrollment_events::Column::Id)
+        .all(db)
+        .await?)
 }
 
 /// Public verification of a certificate.
