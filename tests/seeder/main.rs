@@ -87,7 +87,7 @@ async fn status_shows_pending_ran_and_changed_seeders(backend: Backend) {
     );
     assert!(before.iter().all(|(_, s)| s == "pending"));
     let with_scale = states(&ok(seeder(&db, cwd.path(), &["status", "--scale", "2"])));
-    assert_eq!(with_scale.len(), 8);
+    assert_eq!(with_scale.len(), 9);
 
     ok(seeder(&db, cwd.path(), &[]));
     assert!(
@@ -222,7 +222,7 @@ async fn a_run_killed_midway_is_finished_by_the_next_without_duplicates(backend:
     let tracked_after_kill = count(&conn, "SELECT COUNT(*) FROM seaql_seeders").await;
     let messages_after_kill = count(&conn, "SELECT COUNT(*) FROM chat_messages").await;
     // The tracking table tells the truth: a seeder's rows are there exactly when its row is.
-    if tracked_after_kill < 8 {
+    if tracked_after_kill < 9 {
         assert_eq!(
             messages_after_kill, 7,
             "the interrupted seeder left no rows"
@@ -230,9 +230,18 @@ async fn a_run_killed_midway_is_finished_by_the_next_without_duplicates(backend:
     }
 
     ok(seeder(&db, cwd.path(), &["run", "--scale", scale]));
-    assert_eq!(count(&conn, "SELECT COUNT(*) FROM seaql_seeders").await, 8);
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM seaql_seeders").await, 9);
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM users").await, 8 + 4000);
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM courses").await, 4 + 40);
+    // Curricula: 8 lessons in 3 sections per demo course, 20 in 4 per volume course.
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM course_sections").await,
+        4 * 3 + 40 * 4
+    );
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM lessons").await,
+        4 * 8 + 40 * 20
+    );
     assert_eq!(
         count(&conn, "SELECT COUNT(*) FROM chat_messages").await,
         7 + 40_000
@@ -308,6 +317,32 @@ async fn the_api_works_on_seeded_data(backend: Backend) {
         .expect("alice's completed enrollment has a certificate");
     let certificate = app.get(&format!("/api/v1/certificates/{code}")).await;
     assert_eq!(certificate.status(), 200);
+    // Her progress in the other course was earned through its lessons, as the outline shows.
+    let active = items.iter().find(|e| e["status"] == "active").unwrap();
+    let outline: Value = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/courses/{}/curriculum",
+            active["course"]["id"]
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let percent = outline["progress"]["percent"].as_i64().unwrap();
+    assert!(percent > 0 && percent < 100, "{outline}");
+    assert_eq!(active["progress_percent"], percent);
+    let done = outline["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["lessons"].as_array().unwrap())
+        .filter(|l| l["completed"] == true)
+        .count();
+    assert!(done > 0, "{outline}");
     let catalog: Value = app
         .get("/api/v1/courses?q=rust%20from%20zero")
         .await
