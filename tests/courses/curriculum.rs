@@ -713,24 +713,33 @@ async fn bad_curriculum_input_is_422_and_changes_nothing(backend: Backend) {
     let course = published_course(&app, &teacher, "Strict", 0).await;
     let course_id = course["id"].as_i64().unwrap();
     let part = section(&app, &teacher, course_id).await;
+    // What a kind needs is its schema's: a missing or foreign field is a body of the wrong shape.
     for (body, field) in [
-        (json!({"kind": "video", "title": "No url"}), "url"),
+        (
+            json!({"kind": "video", "title": "No url", "duration_seconds": 10}),
+            "body",
+        ),
         (
             json!({"kind": "video", "title": "No length", "url": "https://v.example.com/x"}),
-            "duration_seconds",
+            "body",
         ),
+        (
+            json!({"kind": "text", "title": "Url on text", "url": "https://example.com"}),
+            "body",
+        ),
+        (json!({"kind": "quiz", "title": "Q"}), "body"),
         (
             json!({"kind": "link", "title": "Bad url", "url": "javascript:alert(1)"}),
             "url",
         ),
         (json!({"kind": "text", "title": "   "}), "title"),
         (
-            json!({"kind": "text", "title": "Url on text", "url": "https://example.com"}),
-            "url",
-        ),
-        (
             json!({"kind": "text", "title": "Negative", "estimated_minutes": -5}),
             "estimated_minutes",
+        ),
+        (
+            json!({"kind": "video", "title": "Too long", "url": "https://v.example.com/x", "duration_seconds": 100000}),
+            "duration_seconds",
         ),
     ] {
         let problem = assert_problem(

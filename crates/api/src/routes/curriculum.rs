@@ -10,8 +10,8 @@ use crate::error::{AppResult, Problem};
 use crate::extract::{AuthUser, Json, MaybeUser, Path};
 use crate::state::AppState;
 use lms_core::curriculum::{
-    self as service, LessonChanges, LessonProgress, LessonView, Move, NewLesson, NewSection,
-    Outline, Section, SectionChanges,
+    self as service, LessonChanges, LessonMove, LessonProgress, LessonView, NewLesson, NewSection,
+    Outline, Section, SectionChanges, SectionMove,
 };
 
 const JSON_PROBLEM: &str = "application/problem+json";
@@ -96,7 +96,7 @@ async fn delete_section(
 /// Move a section to `position` within its course (staff). One request; the order stays dense and
 /// unique even when several staff reorder at once.
 #[utoipa::path(post, operation_id = "moveSection", path = "/sections/{id}/move", tag = "curriculum", security(("bearer" = [])),
-    params(("id" = i64, Path)), request_body = Move,
+    params(("id" = i64, Path)), request_body = SectionMove,
     responses((status = 200, body = Section), (status = 403, body = Problem, content_type = JSON_PROBLEM),
         (status = 404, body = Problem, content_type = JSON_PROBLEM),
         (status = 409, description = "The course is archived", body = Problem, content_type = JSON_PROBLEM)))]
@@ -104,7 +104,7 @@ async fn move_section(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(id): Path<i64>,
-    Json(body): Json<Move>,
+    Json(body): Json<SectionMove>,
 ) -> AppResult<Json<Section>> {
     Ok(Json(
         service::move_section(&state.db, &auth.user, id, body).await?,
@@ -180,7 +180,7 @@ async fn delete_lesson(
 /// Move a lesson to `position` in its section, or into another section of the course
 /// (`section_id`), in one request (staff).
 #[utoipa::path(post, operation_id = "moveLesson", path = "/lessons/{id}/move", tag = "curriculum", security(("bearer" = [])),
-    params(("id" = i64, Path)), request_body = Move,
+    params(("id" = i64, Path)), request_body = LessonMove,
     responses((status = 200, body = LessonView), (status = 403, body = Problem, content_type = JSON_PROBLEM),
         (status = 404, body = Problem, content_type = JSON_PROBLEM),
         (status = 409, description = "The course is archived", body = Problem, content_type = JSON_PROBLEM)))]
@@ -188,7 +188,7 @@ async fn move_lesson(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(id): Path<i64>,
-    Json(body): Json<Move>,
+    Json(body): Json<LessonMove>,
 ) -> AppResult<Json<LessonView>> {
     Ok(Json(
         service::move_lesson(&state.db, &auth.user, id, body).await?,

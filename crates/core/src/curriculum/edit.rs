@@ -55,45 +55,153 @@ pub struct SectionChanges {
     pub title: String,
 }
 
-/// Where to move a section (within its course) or a lesson (within its section, or into another
-/// section of the same course).
+/// Where to move a section within its course.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Move {
+pub struct SectionMove {
     /// The new position (0 = first; past the end = last).
     #[schema(schema_with = position_schema)]
     pub position: i64,
-    /// Lessons only: the section to move into (same course); absent to stay.
+}
+
+/// Where to move a lesson: within its section, or into another section of the same course.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LessonMove {
+    /// The new position (0 = first; past the end = last).
+    #[schema(schema_with = position_schema)]
+    pub position: i64,
+    /// The section to move into (of the same course); absent to stay in its own.
     pub section_id: Option<i64>,
 }
 
-/// A new lesson. `text`: a Markdown `body`; `video`: `url` and `duration_seconds`; `link`: `url`.
-/// `live` lessons come from live sessions.
+/// A new lesson, by kind: what each kind needs is required by its schema. (`live` lessons are made
+/// by scheduling a live session of the course.)
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewLesson {
-    #[schema(schema_with = enum_of::<LessonKind>)]
-    pub kind: LessonKind,
-    #[schema(schema_with = lesson_title_schema)]
-    pub title: String,
-    /// Markdown, stored and served exactly as written.
-    #[schema(schema_with = lesson_body_nullable)]
-    pub body: Option<String>,
-    #[schema(schema_with = lesson_url_nullable)]
-    pub url: Option<String>,
-    #[schema(schema_with = video_seconds_nullable)]
-    pub duration_seconds: Option<i64>,
-    #[schema(schema_with = estimated_minutes_nullable)]
-    pub estimated_minutes: Option<i64>,
-    /// Counts for progress (default true).
-    pub required: Option<bool>,
-    /// Visible to students (default false: a draft).
-    pub published: Option<bool>,
-    /// Readable by anyone who can see the course (default false).
-    pub preview: Option<bool>,
-    /// Where it goes in the section (0 = first); at the end when absent.
-    #[schema(schema_with = position_nullable)]
-    pub position: Option<i64>,
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NewLesson {
+    /// A Markdown body; the student marks it done.
+    Text(NewTextLesson),
+    /// A video; done once 90% of it is covered.
+    Video(NewVideoLesson),
+    /// An external resource; the student marks it done.
+    Link(NewLinkLesson),
+}
+
+/// Declares a new-lesson body: its kind's own fields, then the fields every kind has.
+macro_rules! new_lesson {
+    ($(#[$doc:meta])* $name:ident { $($own:tt)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Deserialize, ToSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            #[schema(schema_with = lesson_title_schema)]
+            pub title: String,
+            $($own)*
+            #[schema(schema_with = estimated_minutes_nullable)]
+            pub estimated_minutes: Option<i64>,
+            /// Counts for progress (default true).
+            pub required: Option<bool>,
+            /// Visible to students (default false: a draft).
+            pub published: Option<bool>,
+            /// Readable by anyone who can see the course (default false).
+            pub preview: Option<bool>,
+            /// Where it goes in the section (0 = first); at the end when absent.
+            #[schema(schema_with = position_nullable)]
+            pub position: Option<i64>,
+        }
+
+        impl $name {
+            fn options(&self) -> LessonOptions {
+                LessonOptions {
+                    estimated_minutes: self.estimated_minutes,
+                    required: self.required,
+                    published: self.published,
+                    preview: self.preview,
+                    position: self.position,
+                }
+            }
+        }
+    };
+}
+
+new_lesson!(
+    /// A text lesson.
+    NewTextLesson {
+        /// Markdown, stored and served exactly as written.
+        #[schema(schema_with = lesson_body_nullable)]
+        pub body: Option<String>,
+    }
+);
+
+new_lesson!(
+    /// A video lesson.
+    NewVideoLesson {
+        #[schema(schema_with = lesson_url_schema)]
+        pub url: String,
+        #[schema(schema_with = video_seconds_schema)]
+        pub duration_seconds: i64,
+        /// Notes under the video (Markdown).
+        #[schema(schema_with = lesson_body_nullable)]
+        pub body: Option<String>,
+    }
+);
+
+new_lesson!(
+    /// A link lesson.
+    NewLinkLesson {
+        #[schema(schema_with = lesson_url_schema)]
+        pub url: String,
+        /// What to read there (Markdown).
+        #[schema(schema_with = lesson_body_nullable)]
+        pub body: Option<String>,
+    }
+);
+
+/// What every new lesson may say besides its content.
+struct LessonOptions {
+    estimated_minutes: Option<i64>,
+    required: Option<bool>,
+    published: Option<bool>,
+    preview: Option<bool>,
+    position: Option<i64>,
+}
+
+/// A new lesson as one shape: kind, title, body, url, video length, options.
+type LessonParts = (
+    LessonKind,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    LessonOptions,
+);
+
+impl NewLesson {
+    fn parts(self) -> LessonParts {
+        match self {
+            NewLesson::Text(l) => {
+                let options = l.options();
+                (LessonKind::Text, l.title, l.body, None, None, options)
+            }
+            NewLesson::Video(l) => {
+                let options = l.options();
+                let (url, seconds) = (Some(l.url), Some(l.duration_seconds));
+                (LessonKind::Video, l.title, l.body, url, seconds, options)
+            }
+            NewLesson::Link(l) => {
+                let options = l.options();
+                (
+                    LessonKind::Link,
+                    l.title,
+                    l.body,
+                    Some(l.url),
+                    None,
+                    options,
+                )
+            }
+        }
+    }
 }
 
 /// Changes to a lesson; absent fields stay. Its kind does not change.
@@ -319,17 +427,11 @@ pub async fn move_section(
     db: &impl Db,
     actor: &users::Model,
     id: i64,
-    to: Move,
+    to: SectionMove,
 ) -> Result<Section> {
     POSITION
         .check(to.position)
         .map_err(|m| Error::invalid("position", m))?;
-    if to.section_id.is_some() {
-        return Err(Error::invalid(
-            "section_id",
-            "sections move within their course",
-        ));
-    }
     let section = managed_section(db, actor, id).await?;
     let txn = db.begin().await?;
     lock_course(&txn, section.course_id).await?;
@@ -414,35 +516,36 @@ pub async fn create_lesson(
     input: NewLesson,
 ) -> Result<LessonView> {
     let section = managed_section(db, actor, section_id).await?;
+    let (kind, title, body, url, seconds, options) = input.parts();
     let mut errors = Errors::default();
     let draft = lessons::Model {
         id: 0,
         course_id: section.course_id,
         section_id: section.id,
         position: 0,
-        kind: input.kind,
-        title: input.title.trim().to_string(),
-        body: input.body,
-        url: input.url,
-        duration_seconds: int(input.duration_seconds, "duration_seconds", &mut errors),
-        estimated_minutes: int(input.estimated_minutes, "estimated_minutes", &mut errors)
+        kind,
+        title: title.trim().to_string(),
+        body,
+        url,
+        duration_seconds: int(seconds, "duration_seconds", &mut errors),
+        estimated_minutes: int(options.estimated_minutes, "estimated_minutes", &mut errors)
             .unwrap_or(0),
-        required: input.required.unwrap_or(true),
-        published: input.published.unwrap_or(false),
-        preview: input.preview.unwrap_or(false),
+        required: options.required.unwrap_or(true),
+        published: options.published.unwrap_or(false),
+        preview: options.preview.unwrap_or(false),
         created_at: now(),
         updated_at: now(),
         deleted_at: None,
     };
-    if let Some(Err(m)) = input.position.map(|p| POSITION.check(p)) {
+    if let Some(Err(m)) = options.position.map(|p| POSITION.check(p)) {
         errors.add("position", m);
     }
-    check_lesson(input.kind, &draft, &mut errors);
+    check_lesson(kind, &draft, &mut errors);
     errors.finish()?;
     let txn = db.begin().await?;
     lock_course(&txn, section.course_id).await?;
     let mut order = lesson_order(&txn, section.id).await?;
-    let at = slot(input.position, order.len());
+    let at = slot(options.position, order.len());
     let mut active = draft.into_active_model();
     active.id = sea_orm::ActiveValue::NotSet;
     active.position = Set(at as i32);
@@ -546,7 +649,7 @@ pub async fn move_lesson(
     db: &impl Db,
     actor: &users::Model,
     id: i64,
-    to: Move,
+    to: LessonMove,
 ) -> Result<LessonView> {
     POSITION
         .check(to.position)

@@ -42,7 +42,9 @@ crate::rule_schemas! {
     lesson_title_schema => LESSON_TITLE;
     lesson_title_nullable => LESSON_TITLE, nullable;
     lesson_body_nullable => LESSON_BODY, nullable;
+    lesson_url_schema => LESSON_URL;
     lesson_url_nullable => LESSON_URL, nullable;
+    video_seconds_schema => VIDEO_SECONDS;
     video_seconds_nullable => VIDEO_SECONDS, nullable;
     estimated_minutes_nullable => ESTIMATED_MINUTES, nullable;
     position_schema => POSITION;
