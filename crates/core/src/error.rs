@@ -37,7 +37,7 @@ pub enum Error {
     #[error("{0}")]
     Unavailable(String),
     #[error("database error: {0}")]
-    Database(#[from] DbErr),
+    Database(DbErr),
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
 }
@@ -52,6 +52,18 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<DbErr> for Error {
+    /// An update that found no row: what it changes was deleted meanwhile (by another request).
+    fn from(err: DbErr) -> Self {
+        match err {
+            DbErr::RecordNotUpdated => {
+                Error::NotFound("it was deleted while this request ran".into())
+            }
+            other => Error::Database(other),
+        }
+    }
+}
 
 impl From<crate::security::passwords::HashError> for Error {
     fn from(err: crate::security::passwords::HashError) -> Self {

@@ -77,7 +77,7 @@ pub struct LessonMove {
 
 /// A new lesson, by kind: what each kind needs is required by its schema. (`live` lessons are made
 /// by scheduling a live session of the course.)
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NewLesson {
     /// A Markdown body; the student marks it done.
@@ -176,6 +176,37 @@ type LessonParts = (
     Option<i64>,
     LessonOptions,
 );
+
+/// `oneOf` the kinds, each a closed object that names its `kind` (serde takes the tag off before the
+/// variant's own fields are read, so the variants' derived schemas lack it: it is added here).
+impl utoipa::PartialSchema for NewLesson {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+        let variant = |kind: &str, schema: RefOr<Schema>| -> RefOr<Schema> {
+            let RefOr::T(Schema::Object(mut object)) = schema else {
+                return schema;
+            };
+            let tag = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([kind]));
+            object.properties.insert("kind".into(), tag.into());
+            object.required.insert(0, "kind".into());
+            RefOr::T(Schema::Object(object))
+        };
+        OneOfBuilder::new()
+            .item(variant("text", NewTextLesson::schema()))
+            .item(variant("video", NewVideoLesson::schema()))
+            .item(variant("link", NewLinkLesson::schema()))
+            .description(Some(
+                "A new lesson, by `kind`: `text` (a Markdown body), `video` (url and duration), \
+                 `link` (url). `live` lessons are made by scheduling a live session of the course.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for NewLesson {}
 
 impl NewLesson {
     fn parts(self) -> LessonParts {
