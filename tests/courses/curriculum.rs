@@ -766,17 +766,21 @@ async fn bad_curriculum_input_is_422_and_changes_nothing(backend: Backend) {
         422,
     )
     .await;
-    assert_problem(
+    let problem = assert_problem(
         post(
             &app,
             &format!("/api/v1/courses/{course_id}/sections"),
             &teacher,
-            Some(json!({"title": ""})),
+            Some(json!({"title": "", "position": -1})),
         )
         .await,
         422,
     )
     .await;
+    assert!(
+        problem["errors"]["title"].is_array() && problem["errors"]["position"].is_array(),
+        "{problem}"
+    );
     let staff = outline(&app, course_id, Some(&teacher)).await;
     assert_eq!(
         lesson_ids(&staff),

@@ -378,9 +378,14 @@ pub async fn create_section(
     course_id: i64,
     input: NewSection,
 ) -> Result<Section> {
-    SECTION_TITLE
-        .check(&input.title)
-        .map_err(|m| Error::invalid("title", m))?;
+    let mut errors = Errors::default();
+    if let Err(m) = SECTION_TITLE.check(&input.title) {
+        errors.add("title", m);
+    }
+    if let Some(Err(m)) = input.position.map(|p| POSITION.check(p)) {
+        errors.add("position", m);
+    }
+    errors.finish()?;
     find_managed(db, actor, course_id).await?;
     find_managed_in(db, actor, course_id).await?;
     let txn = db.begin().await?;
