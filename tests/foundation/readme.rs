@@ -60,4 +60,10 @@ async fn the_readme_walk_runs_as_written(backend: Backend) {
         stdout.contains("\"recovery_codes_remaining\":9"),
         "{stdout}"
     );
+    // The curriculum walk ends with a verifiable certificate earned from lessons.
+    assert!(
+        stdout.contains("\"course_title\":\"Geometry for Astronomers\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"via\":\"video\""), "{stdout}");
 }
