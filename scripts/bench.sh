@@ -3,11 +3,12 @@
 #   scripts/bench.sh login [--seconds N] [--database-url URL]
 #   scripts/bench.sh seed [--scale N]        (starts a throwaway PostgreSQL unless BENCH_POSTGRES_URL is set)
 #   scripts/bench.sh chat [--seconds N] [--connections N] [--subscribers N]   (same)
+#   scripts/bench.sh curriculum [--lessons N] [--scale N] [--seconds N]       (same)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lms-target}"
 cargo build --release -p api -p seeder -p bench -q
-if [[ ( "${1:-}" == "seed" || "${1:-}" == "chat" ) && -z "${BENCH_POSTGRES_URL:-}" ]]; then
+if [[ ( "${1:-}" == "seed" || "${1:-}" == "chat" || "${1:-}" == "curriculum" ) && -z "${BENCH_POSTGRES_URL:-}" ]]; then
   # shellcheck source=scripts/pg.sh
   source scripts/pg.sh
   pg_start

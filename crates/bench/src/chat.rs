@@ -314,7 +314,7 @@ async fn setup(args: &Args, server: &Server, url: &str) -> anyhow::Result<World>
         let user = json_call(
             client.post(server.url("/api/v1/auth/register")).json(&json!({
                 "email": format!("{username}@bench.test"), "username": username, "password": PASSWORD,
-                "first_name": "Bench", "last_name": "Student"})),
+                "first_name": "Load", "last_name": "Tester"})),
             201,
             "register",
         )

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod chat;
+mod curriculum;
 mod login;
 mod revocation;
 mod seed;
@@ -31,6 +32,9 @@ enum Command {
     /// Course chat on PostgreSQL: history reads and posts next to pgbench running the same statements,
     /// and WebSocket fan-out latency (one instance and two) with memory per connection.
     Chat(chat::Args),
+    /// The curriculum outline of a 200-lesson course on PostgreSQL among volume data: queries per
+    /// outline, and its rate over HTTP next to the same outline computed in process.
+    Curriculum(curriculum::Args),
 }
 
 /// One thread for the load generator: it shares the machine with the server, so it should take as
@@ -42,6 +46,7 @@ async fn main() -> ExitCode {
         Command::Login(args) => login::run(args).await,
         Command::Seed(args) => seed::run(args).await,
         Command::Chat(args) => chat::run(args).await,
+        Command::Curriculum(args) => curriculum::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
