@@ -104,6 +104,7 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<()> {
         .one(&db)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no student"))?;
+    queries.store(0, Ordering::Relaxed);
     let outline = lms_core::curriculum::outline(&db, Some(&student), world.course).await?;
     let lessons: usize = outline.sections.iter().map(|s| s.lessons.len()).sum();
     println!(
