@@ -57,7 +57,7 @@ pub enum Viewer {
     /// Its instructor or an admin: everything, drafts included.
     Staff,
     /// A student whose enrollment grants access.
-    Student(enrollments::Model),
+    Student(Box<enrollments::Model>),
     /// Anyone else who may see the course (signed in or not).
     Public,
 }
@@ -94,7 +94,7 @@ pub async fn viewer_of(
             .one(db)
             .await?;
         if let Some(enrollment) = enrollment.filter(|e| e.status.grants_access()) {
-            return Ok((course, Viewer::Student(enrollment)));
+            return Ok((course, Viewer::Student(Box::new(enrollment))));
         }
     }
     if can_view(user, &course) && course.status == courses::CourseStatus::Published {

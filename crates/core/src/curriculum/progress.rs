@@ -51,7 +51,7 @@ async fn student_target(
         return Err(not_found());
     }
     match viewer {
-        Viewer::Student(enrollment) => Ok((lesson, enrollment)),
+        Viewer::Student(enrollment) => Ok((lesson, *enrollment)),
         Viewer::Staff => Err(Error::Forbidden(
             "progress is earned by enrolled students; staff mark enrollments completed with \
              POST /api/v1/enrollments/{id}/complete"
@@ -290,11 +290,7 @@ async fn settle_all(
     let mut views = Vec::with_capacity(enrollments.len());
     for enrollment in enrollments {
         let completed = done.get(&enrollment.id).copied().unwrap_or(0);
-        let percent = if total == 0 {
-            0
-        } else {
-            (completed * 100 / total) as i16
-        };
+        let percent = (completed * 100).checked_div(total).unwrap_or(0) as i16;
         let mut current = enrollment;
         if current.status == EnrollmentStatus::Active {
             if percent != current.progress_percent {
@@ -328,7 +324,7 @@ pub(crate) async fn recompute_course(
     enrollments::Entity::update_many()
         .col_expr(
             enrollments::Column::UpdatedAt,
-            Expr::col(enrollments::Column::UpdatedAt).into(),
+            Expr::col(enrollments::Column::UpdatedAt),
         )
         .filter(enrollments::Column::CourseId.eq(course_id))
         .filter(enrollments::Column::Status.eq(EnrollmentStatus::Active))
