@@ -6,6 +6,7 @@ mod catalog;
 mod curriculum;
 mod enrollments;
 mod hostile_text;
+mod live;
 mod payments;
 mod retries;
 mod world;

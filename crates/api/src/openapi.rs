@@ -30,6 +30,7 @@ use lms_core::chat::Limits as ChatLimits;
         (name = "courses", description = "The catalog and course management"),
         (name = "curriculum", description = "Sections and lessons, and progress earned by completing them"),
         (name = "enrollments", description = "Enrolling, progress, certificates, reviews"),
+        (name = "live", description = "Live sessions: scheduling, the join window, the state machine"),
         (name = "payments", description = "The payment provider's webhook"),
         (name = "chat", description = "Course chat: messages, threads, moderation, reactions, the change feed and its WebSocket"),
         (name = "pages", description = "The pages the links in emails open (HTML, outside /api/v1)"),

@@ -16,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod housekeeping;
 pub mod idempotency;
+pub mod live;
 pub mod mail;
 pub mod paging;
 pub mod rules;

@@ -14,6 +14,8 @@ pub mod enrollments;
 pub mod idempotency_keys;
 pub mod lesson_completions;
 pub mod lessons;
+pub mod live_session_attendance;
+pub mod live_sessions;
 pub mod mfa_challenges;
 pub mod payment_events;
 pub mod rate_limits;
@@ -35,6 +37,8 @@ pub mod prelude {
     pub use super::enrollments::Entity as Enrollments;
     pub use super::lesson_completions::Entity as LessonCompletions;
     pub use super::lessons::Entity as Lessons;
+    pub use super::live_session_attendance::Entity as LiveSessionAttendance;
+    pub use super::live_sessions::Entity as LiveSessions;
     pub use super::mfa_challenges::Entity as MfaChallenges;
     pub use super::payment_events::Entity as PaymentEvents;
     pub use super::rate_limits::Entity as RateLimits;

@@ -298,3 +298,43 @@ pub enum VideoProgress {
     Intervals,
     UpdatedAt,
 }
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum LiveSessions {
+    Table,
+    Id,
+    CourseId,
+    LessonId,
+    Title,
+    Description,
+    StartsAt,
+    DurationMinutes,
+    JoinEarlyMinutes,
+    JoinLateMinutes,
+    Status,
+    RoomId,
+    RecordingEnabled,
+    ChatEnabled,
+    ScreenShareEnabled,
+    MaxParticipants,
+    AttendanceThresholdPercent,
+    StartedAt,
+    EndedAt,
+    CancelledAt,
+    ReminderSentAt,
+    CreatedBy,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum LiveSessionAttendance {
+    Table,
+    Id,
+    SessionId,
+    UserId,
+    JoinedAt,
+    LastHeartbeatAt,
+    LeftAt,
+    IsModerator,
+}

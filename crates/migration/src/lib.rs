@@ -4,7 +4,8 @@
 //! Order: create users, courses, enrollments, chat_messages, then one index migration per table;
 //! later changes follow as new migrations (9: sessions and the other auth tables; 10: the enrollment audit trail and
 //! payment events; 11: the chat's change feed and edit history; 12: idempotency keys; 13-17: the curriculum (sections,
-//! lessons, lesson completions, video progress, their indexes)).
+//! lessons, lesson completions, video progress, their indexes); 18-20: live sessions, their attendance,
+//! their indexes).
 //! Applied migrations are never edited; a change to the schema is a new migration at the end.
 pub use sea_orm_migration::prelude::*;
 
@@ -27,6 +28,9 @@ mod m0014_create_lessons;
 mod m0015_create_lesson_completions;
 mod m0016_create_video_progress;
 mod m0017_add_indexes_for_curriculum;
+mod m0018_create_live_sessions;
+mod m0019_create_live_session_attendance;
+mod m0020_add_indexes_to_live_sessions;
 pub mod runner;
 pub mod verify;
 
@@ -57,6 +61,9 @@ impl MigratorTrait for Migrator {
             Box::new(m0015_create_lesson_completions::Migration),
             Box::new(m0016_create_video_progress::Migration),
             Box::new(m0017_add_indexes_for_curriculum::Migration),
+            Box::new(m0018_create_live_sessions::Migration),
+            Box::new(m0019_create_live_session_attendance::Migration),
+            Box::new(m0020_add_indexes_to_live_sessions::Migration),
         ]
     }
 }

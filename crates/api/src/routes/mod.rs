@@ -9,6 +9,7 @@ pub mod courses;
 pub mod curriculum;
 pub mod enrollments;
 pub mod health;
+pub mod live;
 pub mod pages;
 pub mod users;
 
@@ -21,4 +22,5 @@ pub fn api_v1() -> OpenApiRouter<AppState> {
         .merge(curriculum::router())
         .merge(enrollments::router())
         .merge(chat::router())
+        .merge(live::router())
 }

@@ -1,0 +1,168 @@
+//! Live sessions: scheduling, the join window and the state machine.
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use entity::live_sessions::LiveStatus;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::error::{AppResult, Problem};
+use crate::extract::{AuthUser, Json, Path, Query};
+use crate::openapi::enum_of;
+use crate::state::AppState;
+use lms_core::live::{self as service, NewSession, SessionChanges, SessionView, Transition};
+
+const JSON_PROBLEM: &str = "application/problem+json";
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(schedule, list))
+        .routes(routes!(get_session, edit))
+        .routes(routes!(start))
+        .routes(routes!(end))
+        .routes(routes!(cancel))
+}
+
+/// Schedule a live session (the course's instructor, admins). `starts_at` in the future; a duration
+/// of 1 minute to 12 hours; buffers of 0 to 240 minutes.
+#[utoipa::path(post, operation_id = "scheduleLiveSession", path = "/courses/{id}/live-sessions", tag = "live", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Course id")), request_body = NewSession,
+    responses((status = 201, body = SessionView), (status = 403, body = Problem, content_type = JSON_PROBLEM),
+        (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
+async fn schedule(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+    Json(body): Json<NewSession>,
+) -> AppResult<(StatusCode, Json<SessionView>)> {
+    let session = service::schedule(&state.db, &auth.user, id, body).await?;
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SessionQuery {
+    #[param(schema_with = enum_of::<LiveStatus>)]
+    pub status: Option<LiveStatus>,
+    /// Sessions starting at or after this time (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Sessions starting before this time (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// The `next_cursor` of the previous page (opaque; valid for the same filters only).
+    pub cursor: Option<String>,
+    /// 1 to 100, default 20.
+    #[param(schema_with = lms_core::paging::limit_schema)]
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionList {
+    pub items: Vec<SessionView>,
+    pub next_cursor: Option<String>,
+}
+
+/// The course's live sessions in start order (members: enrolled students and staff).
+#[utoipa::path(get, operation_id = "listLiveSessions", path = "/courses/{id}/live-sessions", tag = "live", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Course id"), SessionQuery),
+    responses((status = 200, body = SessionList), (status = 403, body = Problem, content_type = JSON_PROBLEM),
+        (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
+async fn list(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+    Query(q): Query<SessionQuery>,
+) -> AppResult<Json<SessionList>> {
+    let filter = service::SessionFilter {
+        status: q.status,
+        from: q.from,
+        to: q.to,
+        cursor: q.cursor,
+        limit: q.limit,
+    };
+    let (items, next_cursor) =
+        service::list(&state.db, &state.cursors, &auth.user, id, filter).await?;
+    Ok(Json(SessionList { items, next_cursor }))
+}
+
+/// One session: its join window and how many are in the room now (members).
+#[utoipa::path(get, operation_id = "getLiveSession", path = "/live-sessions/{id}", tag = "live", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = SessionView), (status = 403, body = Problem, content_type = JSON_PROBLEM),
+        (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
+async fn get_session(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+) -> AppResult<Json<SessionView>> {
+    Ok(Json(service::get(&state.db, &auth.user, id).await?))
+}
+
+/// Reschedule or edit a session while it is scheduled (staff); 409 once live, ended or cancelled.
+#[utoipa::path(patch, operation_id = "updateLiveSession", path = "/live-sessions/{id}", tag = "live", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = SessionChanges,
+    responses((status = 200, body = SessionView), (status = 403, body = Problem, content_type = JSON_PROBLEM),
+        (status = 404, body = Problem, content_type = JSON_PROBLEM),
+        (status = 409, description = "Not scheduled any more", body = Problem, content_type = JSON_PROBLEM)))]
+async fn edit(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+    Json(body): Json<SessionChanges>,
+) -> AppResult<Json<SessionView>> {
+    Ok(Json(service::edit(&state.db, &auth.user, id, body).await?))
+}
+
+async fn move_to(
+    state: AppState,
+    auth: AuthUser,
+    id: i64,
+    what: Transition,
+) -> AppResult<Json<SessionView>> {
+    Ok(Json(
+        service::transition(&state.db, &auth.user, id, what).await?,
+    ))
+}
+
+/// Start a scheduled session (staff), from its early-join time on; 409 naming the state otherwise.
+#[utoipa::path(post, operation_id = "startLiveSession", path = "/live-sessions/{id}/start", tag = "live", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = SessionView), (status = 403, body = Problem, content_type = JSON_PROBLEM),
+        (status = 404, body = Problem, content_type = JSON_PROBLEM),
+        (status = 409, description = "Not scheduled, or before the early-join time", body = Problem, content_type = JSON_PROBLEM)))]
+async fn start(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+) -> AppResult<Json<SessionView>> {
+    move_to(state, auth, id, Transition::Start).await
+}
+
+/// End a live session (staff); everyone still in the room leaves with it.
+#[utoipa::path(post, operation_id = "endLiveSession", path = "/live-sessions/{id}/end", tag = "live", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = SessionView), (status = 403, body = Problem, content_type = JSON_PROBLEM),
+        (status = 404, body = Problem, content_type = JSON_PROBLEM),
+        (status = 409, description = "Not live", body = Problem, content_type = JSON_PROBLEM)))]
+async fn end(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+) -> AppResult<Json<SessionView>> {
+    move_to(state, auth, id, Transition::End).await
+}
+
+/// Cancel a scheduled session (staff).
+#[utoipa::path(post, operation_id = "cancelLiveSession", path = "/live-sessions/{id}/cancel", tag = "live", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = SessionView), (status = 403, body = Problem, content_type = JSON_PROBLEM),
+        (status = 404, body = Problem, content_type = JSON_PROBLEM),
+        (status = 409, description = "Not scheduled", body = Problem, content_type = JSON_PROBLEM)))]
+async fn cancel(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+) -> AppResult<Json<SessionView>> {
+    move_to(state, auth, id, Transition::Cancel).await
+}
