@@ -13,6 +13,11 @@ backend_tests!(
     members_see_sessions_and_only_staff_run_them,
     the_state_machine_moves_once_and_names_the_current_state,
     sessions_page_in_start_order_with_filters,
+    joining_follows_the_window_and_the_cap_holds_under_parallel_joins,
+    joining_outside_the_window_is_409_with_the_window,
+    attendance_merges_intervals_while_live_and_exports_csv,
+    the_jitsi_token_carries_the_claims_jitsi_expects,
+    my_sessions_are_the_upcoming_and_live_ones_of_my_courses,
 );
 
 fn at(minutes: i64) -> String {
@@ -382,4 +387,397 @@ async fn sessions_page_in_start_order_with_filters(backend: Backend) {
 
 fn urlencode(text: &str) -> String {
     text.replace('+', "%2B").replace(':', "%3A")
+}
+
+/// A live session of a new course with `students` enrolled students: (app, teacher, students, id).
+async fn live_class(
+    backend: Backend,
+    students: usize,
+    body: Value,
+    configure: impl FnOnce(&mut api::config::Config),
+) -> (TestApp, Person, Vec<Person>, i64) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.payment_webhook_secret = Some(crate::world::WEBHOOK_SECRET.into());
+        configure(c);
+    })
+    .await;
+    let teacher = person(&app, "teacher", UserRole::Instructor).await;
+    let course = published_course(&app, &teacher, "Live class", 0).await;
+    let id = course["id"].as_i64().unwrap();
+    let mut people = Vec::new();
+    for i in 0..students {
+        let s = person(&app, &format!("stu{i}"), UserRole::Student).await;
+        enroll(&app, &s, id).await;
+        people.push(s);
+    }
+    let session = json_ok(schedule(&app, &teacher, id, body).await, 201).await;
+    let sid = session["id"].as_i64().unwrap();
+    (app, teacher, people, sid)
+}
+
+async fn open_intervals(app: &TestApp, session: i64, user: Option<i64>) -> usize {
+    use entity::live_session_attendance as a;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let mut query = a::Entity::find()
+        .filter(a::Column::SessionId.eq(session))
+        .filter(a::Column::LeftAt.is_null());
+    if let Some(user) = user {
+        query = query.filter(a::Column::UserId.eq(user));
+    }
+    query.all(&app.db).await.unwrap().len()
+}
+
+async fn joining_follows_the_window_and_the_cap_holds_under_parallel_joins(backend: Backend) {
+    let body = json!({"title": "Capped", "starts_at": at(5), "duration_minutes": 30, "max_participants": 3});
+    let (app, teacher, students, sid) = live_class(backend, 8, body, |_| {}).await;
+    let mut tasks = Vec::new();
+    for s in &students {
+        let (client, url, token) = (
+            app.client.clone(),
+            app.url(&format!("/api/v1/live-sessions/{sid}/join")),
+            s.token.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(open_intervals(&app, sid, None).await, 3);
+    // Staff do not count against the cap, and moderate.
+    let staff = json_ok(act(&app, &teacher, sid, "join").await, 200).await;
+    assert_eq!(staff["moderator"], true);
+    assert!(staff["room"].as_str().unwrap().starts_with("lms-"));
+    assert!(
+        staff["room_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://meet.jit.si/lms-")
+    );
+    assert!(staff["token"].is_null(), "no Jitsi credentials configured");
+    assert_eq!(staff["session"]["live_attendees"], 4);
+    // One user joining again, in parallel: still one open interval.
+    let inside = students
+        .iter()
+        .find(|s| statuses[students.iter().position(|x| x.id == s.id).unwrap()] == 200)
+        .unwrap();
+    let (a, b) = tokio::join!(
+        act(&app, inside, sid, "join"),
+        act(&app, inside, sid, "join")
+    );
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
+    assert_eq!(open_intervals(&app, sid, Some(inside.id)).await, 1);
+    // Heartbeats keep it; leaving closes it; a heartbeat after leaving is 409.
+    assert_eq!(act(&app, inside, sid, "heartbeat").await.status(), 204);
+    assert_eq!(act(&app, inside, sid, "leave").await.status(), 204);
+    assert_eq!(open_intervals(&app, sid, Some(inside.id)).await, 0);
+    assert_problem(act(&app, inside, sid, "heartbeat").await, 409).await;
+    // Ending the session closes every interval; nobody joins an ended session.
+    json_ok(act(&app, &teacher, sid, "start").await, 200).await;
+    json_ok(act(&app, &teacher, sid, "end").await, 200).await;
+    assert_eq!(open_intervals(&app, sid, None).await, 0);
+    let ended = assert_problem(act(&app, inside, sid, "join").await, 409).await;
+    assert!(
+        ended["detail"].as_str().unwrap().contains("ended"),
+        "{ended}"
+    );
+}
+
+async fn joining_outside_the_window_is_409_with_the_window(backend: Backend) {
+    let body = json!({"title": "Later", "starts_at": at(120), "duration_minutes": 30});
+    let (app, _teacher, students, sid) = live_class(backend, 1, body, |_| {}).await;
+    let problem = assert_problem(act(&app, &students[0], sid, "join").await, 409).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("join window runs from"),
+        "{problem}"
+    );
+    let outsider = person(&app, "outsider", UserRole::Student).await;
+    assert_problem(act(&app, &outsider, sid, "join").await, 403).await;
+}
+
+async fn attendance_merges_intervals_while_live_and_exports_csv(backend: Backend) {
+    use entity::live_session_attendance as a;
+    use entity::live_sessions as ls;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+    let body = json!({"title": "Measured", "starts_at": at(5), "duration_minutes": 60,
+        "attendance_threshold_percent": 50});
+    let (app, teacher, students, sid) = live_class(backend, 3, body, |_| {}).await;
+    // The session ran from t0 to t0 + 60 min (an hour ago); attendance as stored intervals.
+    let t0 = Utc::now() - Duration::minutes(120);
+    let m = |minutes: i64| t0 + Duration::minutes(minutes);
+    ls::Entity::update_many()
+        .col_expr(ls::Column::Status, Expr::value(ls::LiveStatus::Ended))
+        .col_expr(ls::Column::StartsAt, Expr::value(m(0)))
+        .col_expr(ls::Column::StartedAt, Expr::value(m(0)))
+        .col_expr(ls::Column::EndedAt, Expr::value(m(60)))
+        .filter(ls::Column::Id.eq(sid))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let interval = |user: i64, from: i64, to: Option<i64>, beat: i64| a::ActiveModel {
+        session_id: Set(sid),
+        user_id: Set(user),
+        joined_at: Set(m(from)),
+        last_heartbeat_at: Set(m(beat)),
+        left_at: Set(to.map(m)),
+        is_moderator: Set(false),
+        ..Default::default()
+    };
+    // Student 0: joined 10 minutes early, left at 20, rejoined 15..40 (overlap), again 50..70:
+    // while live that is 0..40 and 50..60 = 50 minutes, 83.3%.
+    for (from, to) in [(-10, 20), (15, 40), (50, 70)] {
+        interval(students[0].id, from, Some(to), to)
+            .insert(&app.db)
+            .await
+            .unwrap();
+    }
+    // Student 1: 0..10, then a tab closed at 20 with no leave: ends at the last heartbeat (20) plus
+    // the 90 s grace. 10 + 11.5 = 21.5 minutes, 35.8%: not attended at 50%.
+    interval(students[1].id, 0, Some(10), 10)
+        .insert(&app.db)
+        .await
+        .unwrap();
+    interval(students[1].id, 10, None, 20)
+        .insert(&app.db)
+        .await
+        .unwrap();
+    let path = format!("/api/v1/live-sessions/{sid}/attendance");
+    assert_problem(
+        call(&app, Method::GET, &path, Some(&students[0].token), None).await,
+        403,
+    )
+    .await;
+    let report = json_ok(
+        call(&app, Method::GET, &path, Some(&teacher.token), None).await,
+        200,
+    )
+    .await;
+    let attendees = report["attendees"].as_array().unwrap();
+    assert_eq!(attendees.len(), 2);
+    let by = |id: i64| {
+        attendees
+            .iter()
+            .find(|r| r["user_id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let first = by(students[0].id);
+    assert_eq!(first["attended_seconds"], 50 * 60);
+    assert_eq!(first["percent"], 83.3);
+    assert_eq!(first["attended"], true);
+    let second = by(students[1].id);
+    assert_eq!(second["attended_seconds"], 10 * 60 + 11 * 60 + 30);
+    assert_eq!(second["attended"], false);
+    // The same as CSV.
+    let csv = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&teacher.token)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = csv.text().await.unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        rows[0],
+        "user_id,name,email,moderator,first_joined_at,last_left_at,attended_seconds,percent,attended"
+    );
+    assert_eq!(rows.len(), 3);
+    let row = rows
+        .iter()
+        .find(|r| r.starts_with(&format!("{},", students[0].id)))
+        .unwrap();
+    assert!(row.ends_with(",3000,83.3,true"), "{row}");
+}
+
+async fn the_jitsi_token_carries_the_claims_jitsi_expects(backend: Backend) {
+    let body = json!({"title": "Tokens", "starts_at": at(5), "duration_minutes": 30});
+    let (app, teacher, students, sid) = live_class(backend, 1, body, |c| {
+        c.jitsi_url = "https://meet.example.org".into();
+        c.jitsi_app_id = Some("lms-app".into());
+        c.jitsi_app_secret = Some("jitsi-shared-secret-0123456789".into());
+    })
+    .await;
+    let decode = |token: &str| {
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.set_audience(&["jitsi"]);
+        jsonwebtoken::decode::<Value>(
+            token,
+            &jsonwebtoken::DecodingKey::from_secret(b"jitsi-shared-secret-0123456789"),
+            &validation,
+        )
+        .expect("a token signed with the app secret")
+        .claims
+    };
+    let joined = json_ok(act(&app, &students[0], sid, "join").await, 200).await;
+    let token = joined["token"].as_str().unwrap();
+    let room = joined["room"].as_str().unwrap();
+    assert_eq!(
+        joined["room_url"],
+        format!("https://meet.example.org/{room}?jwt={token}")
+    );
+    let claims = decode(token);
+    assert_eq!(claims["iss"], "lms-app");
+    assert_eq!(claims["aud"], "jitsi");
+    assert_eq!(claims["sub"], "meet.example.org");
+    assert_eq!(claims["room"], room);
+    assert_eq!(claims["moderator"], false);
+    assert_eq!(claims["context"]["user"]["email"], "stu0@example.com");
+    assert_eq!(claims["context"]["user"]["name"], "Test Person");
+    let closes = chrono::DateTime::parse_from_rfc3339(
+        joined["session"]["join_window"]["closes_at"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        claims["exp"],
+        closes.timestamp(),
+        "valid until the window closes"
+    );
+    let staff = json_ok(act(&app, &teacher, sid, "join").await, 200).await;
+    let claims = decode(staff["token"].as_str().unwrap());
+    assert_eq!(claims["moderator"], true);
+    assert_eq!(claims["context"]["user"]["moderator"], true);
+    // A token signed with another secret does not pass.
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"aud": "jitsi", "iss": "lms-app", "sub": "meet.example.org", "room": room, "exp": closes.timestamp()}),
+        &jsonwebtoken::EncodingKey::from_secret(b"not the secret"),
+    )
+    .unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_audience(&["jitsi"]);
+    assert!(
+        jsonwebtoken::decode::<Value>(
+            &forged,
+            &jsonwebtoken::DecodingKey::from_secret(b"jitsi-shared-secret-0123456789"),
+            &validation
+        )
+        .is_err()
+    );
+}
+
+async fn my_sessions_are_the_upcoming_and_live_ones_of_my_courses(backend: Backend) {
+    let body = json!({"title": "Mine", "starts_at": at(5), "duration_minutes": 30});
+    let (app, teacher, students, sid) = live_class(backend, 1, body, |_| {}).await;
+    let course = json_ok(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/live-sessions/{sid}"),
+            Some(&teacher.token),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let course_id = course["course_id"].as_i64().unwrap();
+    let cancelled = json_ok(
+        schedule(
+            &app,
+            &teacher,
+            course_id,
+            json!({"title": "Called off", "starts_at": at(60), "duration_minutes": 30}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    json_ok(
+        act(&app, &teacher, cancelled["id"].as_i64().unwrap(), "cancel").await,
+        200,
+    )
+    .await;
+    let other = published_course(&app, &teacher, "Not theirs", 0).await;
+    json_ok(
+        schedule(
+            &app,
+            &teacher,
+            other["id"].as_i64().unwrap(),
+            json!({"title": "Elsewhere", "starts_at": at(30), "duration_minutes": 30}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let mine = json_ok(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/users/me/live-sessions",
+            Some(&students[0].token),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let titles: Vec<&str> = mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, vec!["Mine"]);
+    json_ok(act(&app, &teacher, sid, "start").await, 200).await;
+    let mine = json_ok(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/users/me/live-sessions",
+            Some(&students[0].token),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(mine["items"][0]["status"], "live");
+    // The teacher sees the sessions of the courses they teach.
+    let taught = json_ok(
+        call(
+            &app,
+            Method::GET,
+            "/api/v1/users/me/live-sessions",
+            Some(&teacher.token),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(taught["items"].as_array().unwrap().len(), 2);
 }

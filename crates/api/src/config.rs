@@ -128,6 +128,24 @@ pub struct Config {
     #[arg(long, env = "LMS_CHAT_ACCESS_CACHE_SECS", default_value_t = 10)]
     pub chat_access_cache_secs: u64,
 
+    /// The Jitsi Meet server live sessions meet on (room URLs are `<this>/<room>`).
+    #[arg(long, env = "LMS_JITSI_URL", default_value = "https://meet.jit.si")]
+    pub jitsi_url: String,
+
+    /// Jitsi token authentication: the app id (`iss`) of the JWTs a join answers with. Tokens are
+    /// issued only when the secret is set too.
+    #[arg(long, env = "LMS_JITSI_APP_ID")]
+    pub jitsi_app_id: Option<String>,
+
+    /// Jitsi token authentication: the shared secret the JWTs are signed with (HS256).
+    #[arg(long, env = "LMS_JITSI_APP_SECRET", hide_env_values = true)]
+    pub jitsi_app_secret: Option<String>,
+
+    /// A live-session attendance interval without a heartbeat for this long ends at its last heartbeat
+    /// plus this grace.
+    #[arg(long, env = "LMS_LIVE_HEARTBEAT_GRACE_SECS", default_value_t = 90)]
+    pub live_heartbeat_grace_secs: u64,
+
     /// Log format (the level comes from RUST_LOG, default info).
     #[arg(long, env = "LMS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -175,7 +193,26 @@ impl Config {
             chat_max_message_chars: 4000,
             chat_access_recheck_secs: 60,
             chat_access_cache_secs: 10,
+            jitsi_url: "https://meet.jit.si".into(),
+            jitsi_app_id: None,
+            jitsi_app_secret: None,
+            live_heartbeat_grace_secs: 90,
         }
+    }
+
+    /// Where live sessions meet, and how their tokens are signed.
+    pub fn jitsi(&self) -> lms_core::live::Jitsi {
+        lms_core::live::Jitsi {
+            url: self.jitsi_url.clone(),
+            app_id: self.jitsi_app_id.clone(),
+            app_secret: self.jitsi_app_secret.clone(),
+        }
+    }
+
+    pub fn live_grace(&self) -> lms_core::live::Grace {
+        lms_core::live::Grace(chrono::Duration::seconds(
+            i64::try_from(self.live_heartbeat_grace_secs).unwrap_or(i64::MAX / 2_000),
+        ))
     }
 
     /// The server secret: LMS_SECRET_KEY, or in development a random one kept in a file

@@ -11,7 +11,10 @@ use crate::error::{AppResult, Problem};
 use crate::extract::{AuthUser, Json, Path, Query};
 use crate::openapi::enum_of;
 use crate::state::AppState;
-use lms_core::live::{self as service, NewSession, SessionChanges, SessionView, Transition};
+use lms_core::live::{
+    self as service, AttendeeReport, JoinAnswer, NewSession, SessionChanges, SessionView,
+    Transition,
+};
 
 const JSON_PROBLEM: &str = "application/problem+json";
 
@@ -22,6 +25,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(start))
         .routes(routes!(end))
         .routes(routes!(cancel))
+        .routes(routes!(join))
+        .routes(routes!(heartbeat))
+        .routes(routes!(leave))
+        .routes(routes!(attendance))
+        .routes(routes!(my_sessions))
 }
 
 /// Schedule a live session (the course's instructor, admins). `starts_at` in the future; a duration
@@ -165,4 +173,119 @@ async fn cancel(
     Path(id): Path<i64>,
 ) -> AppResult<Json<SessionView>> {
     move_to(state, auth, id, Transition::Cancel).await
+}
+
+/// Join (members): inside the join window of a scheduled or live session. Answers how to enter the
+/// room: its URL at the video service and, when configured, a Jitsi JWT (moderator for staff).
+/// Joining again while in the room keeps the one interval. Outside the window, or when the session is
+/// full, cancelled or ended: 409 (with the window).
+#[utoipa::path(post, operation_id = "joinLiveSession", path = "/live-sessions/{id}/join", tag = "live", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = JoinAnswer), (status = 403, body = Problem, content_type = JSON_PROBLEM),
+        (status = 404, body = Problem, content_type = JSON_PROBLEM),
+        (status = 409, description = "Outside the join window, full, cancelled or ended", body = Problem, content_type = JSON_PROBLEM)))]
+async fn join(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+) -> AppResult<Json<JoinAnswer>> {
+    let (jitsi, grace) = (state.config.jitsi(), state.config.live_grace());
+    Ok(Json(
+        service::join(&state.db, &jitsi, grace, &auth.user, id).await?,
+    ))
+}
+
+/// Keep your attendance interval open (every `heartbeat_every_secs`); 409 when you are not in the
+/// room (left, timed out, never joined).
+#[utoipa::path(post, operation_id = "sendLiveHeartbeat", path = "/live-sessions/{id}/heartbeat", tag = "live", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 204, description = "Still in the room"), (status = 403, body = Problem, content_type = JSON_PROBLEM),
+        (status = 404, body = Problem, content_type = JSON_PROBLEM),
+        (status = 409, description = "Not in the room", body = Problem, content_type = JSON_PROBLEM)))]
+async fn heartbeat(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
+    service::heartbeat(&state.db, state.config.live_grace(), &auth.user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Leave the room: your interval closes (nothing open: nothing to do).
+#[utoipa::path(post, operation_id = "leaveLiveSession", path = "/live-sessions/{id}/leave", tag = "live", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 204, description = "Left"), (status = 403, body = Problem, content_type = JSON_PROBLEM),
+        (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
+async fn leave(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
+    service::leave(&state.db, &auth.user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttendanceReport {
+    pub session_id: i64,
+    pub attendance_threshold_percent: i16,
+    pub attendees: Vec<AttendeeReport>,
+}
+
+/// Attendance (staff): per attendee, first join, last leave, seconds in the room while the session
+/// was live (overlaps merged), percent of the scheduled duration, attended by the threshold. JSON, or
+/// CSV with `Accept: text/csv`.
+#[utoipa::path(get, operation_id = "getLiveAttendance", path = "/live-sessions/{id}/attendance", tag = "live", security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, description = "The report", content((AttendanceReport = "application/json"), (String = "text/csv"))),
+        (status = 403, body = Problem, content_type = JSON_PROBLEM),
+        (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
+async fn attendance(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<i64>,
+    headers: axum::http::HeaderMap,
+) -> AppResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let (session, attendees) =
+        service::report(&state.db, state.config.live_grace(), &auth.user, id).await?;
+    let wants_csv = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/csv"));
+    if wants_csv {
+        let disposition = format!("attachment; filename=\"attendance-{}.csv\"", session.id);
+        return Ok((
+            [
+                (
+                    axum::http::header::CONTENT_TYPE,
+                    "text/csv; charset=utf-8".to_string(),
+                ),
+                (axum::http::header::CONTENT_DISPOSITION, disposition),
+            ],
+            service::report_csv(&attendees),
+        )
+            .into_response());
+    }
+    Ok(Json(AttendanceReport {
+        session_id: session.id,
+        attendance_threshold_percent: session.attendance_threshold_percent,
+        attendees,
+    })
+    .into_response())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MySessions {
+    pub items: Vec<SessionView>,
+}
+
+/// Your scheduled and live sessions across the courses you study or teach, soonest first (at most
+/// 100).
+#[utoipa::path(get, operation_id = "listMyLiveSessions", path = "/users/me/live-sessions", tag = "live", security(("bearer" = [])),
+    responses((status = 200, body = MySessions)))]
+async fn my_sessions(State(state): State<AppState>, auth: AuthUser) -> AppResult<Json<MySessions>> {
+    Ok(Json(MySessions {
+        items: service::mine(&state.db, &auth.user).await?,
+    }))
 }

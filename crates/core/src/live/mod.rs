@@ -7,7 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 use entity::courses;
 use entity::enrollments;
-use entity::live_session_attendance as attendance;
+use entity::live_session_attendance as attendance_rows;
 use entity::live_sessions::{self, LiveStatus};
 use entity::users;
 use sea_orm::sea_query::Expr;
@@ -24,6 +24,9 @@ use crate::error::{Error, Result};
 use crate::now;
 use crate::paging::{Cursors, page_limit, split_page};
 use crate::rules::{Range, Text, enum_of};
+
+mod attendance;
+pub use attendance::*;
 
 pub const TITLE: Text = Text::between(1, 200);
 pub const DESCRIPTION: Text = Text::up_to(20_000);
@@ -261,9 +264,9 @@ pub async fn find(
 }
 
 pub async fn live_attendees(db: &impl ConnectionTrait, session_id: i64) -> Result<u64> {
-    Ok(attendance::Entity::find()
-        .filter(attendance::Column::SessionId.eq(session_id))
-        .filter(attendance::Column::LeftAt.is_null())
+    Ok(attendance_rows::Entity::find()
+        .filter(attendance_rows::Column::SessionId.eq(session_id))
+        .filter(attendance_rows::Column::LeftAt.is_null())
         .count(db)
         .await?)
 }
@@ -559,10 +562,10 @@ pub async fn transition(
     }
     if what == Transition::End {
         // Everyone still in the room leaves with the session.
-        attendance::Entity::update_many()
-            .col_expr(attendance::Column::LeftAt, Expr::value(at))
-            .filter(attendance::Column::SessionId.eq(session.id))
-            .filter(attendance::Column::LeftAt.is_null())
+        attendance_rows::Entity::update_many()
+            .col_expr(attendance_rows::Column::LeftAt, Expr::value(at))
+            .filter(attendance_rows::Column::SessionId.eq(session.id))
+            .filter(attendance_rows::Column::LeftAt.is_null())
             .exec(db)
             .await?;
     }
@@ -625,13 +628,13 @@ pub async fn list(
         cursors.issue(&issued_for, &(s.starts_at, s.id))
     });
     let ids: Vec<i64> = rows.iter().map(|s| s.id).collect();
-    let open: Vec<(i64, i64)> = attendance::Entity::find()
+    let open: Vec<(i64, i64)> = attendance_rows::Entity::find()
         .select_only()
-        .column(attendance::Column::SessionId)
-        .column_as(attendance::Column::Id.count(), "open")
-        .filter(attendance::Column::SessionId.is_in(ids))
-        .filter(attendance::Column::LeftAt.is_null())
-        .group_by(attendance::Column::SessionId)
+        .column(attendance_rows::Column::SessionId)
+        .column_as(attendance_rows::Column::Id.count(), "open")
+        .filter(attendance_rows::Column::SessionId.is_in(ids))
+        .filter(attendance_rows::Column::LeftAt.is_null())
+        .group_by(attendance_rows::Column::SessionId)
         .into_tuple()
         .all(db)
         .await?;
