@@ -18,6 +18,7 @@ backend_tests!(
     attendance_merges_intervals_while_live_and_exports_csv,
     the_jitsi_token_carries_the_claims_jitsi_expects,
     my_sessions_are_the_upcoming_and_live_ones_of_my_courses,
+    a_reminder_goes_out_once_even_when_instances_race,
 );
 
 fn at(minutes: i64) -> String {
@@ -780,4 +781,89 @@ async fn my_sessions_are_the_upcoming_and_live_ones_of_my_courses(backend: Backe
     )
     .await;
     assert_eq!(taught["items"].as_array().unwrap().len(), 2);
+}
+
+async fn a_reminder_goes_out_once_even_when_instances_race(backend: Backend) {
+    use lms_core::live::reminders::send_due;
+    use lms_core::mail::Mailer;
+    let body = json!({"title": "Soon", "starts_at": at(10), "duration_minutes": 30});
+    // The app's own reminder loop is off: the test plays two instances looking at once.
+    let (app, teacher, _students, sid) =
+        live_class(backend, 3, body, |c| c.live_reminder_minutes = 0).await;
+    let course_id = json_ok(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/live-sessions/{sid}"),
+            Some(&teacher.token),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await["course_id"]
+        .as_i64()
+        .unwrap();
+    // Not due yet: starts beyond the lead.
+    json_ok(
+        schedule(
+            &app,
+            &teacher,
+            course_id,
+            json!({"title": "Later", "starts_at": at(90), "duration_minutes": 30}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let lead = Duration::minutes(15);
+    let (one, two) = (Mailer::memory(), Mailer::memory());
+    let (a, b) = tokio::join!(send_due(&app.db, &one, lead), send_due(&app.db, &two, lead));
+    assert_eq!(a.unwrap() + b.unwrap(), 3, "one email per enrolled student");
+    let mut to: Vec<String> = one
+        .sent()
+        .into_iter()
+        .chain(two.sent())
+        .map(|e| e.to)
+        .collect();
+    to.sort();
+    assert_eq!(
+        to,
+        vec!["stu0@example.com", "stu1@example.com", "stu2@example.com"]
+    );
+    assert!(
+        one.sent()
+            .iter()
+            .chain(two.sent().iter())
+            .all(|e| e.subject == "Starting soon: Soon")
+    );
+    assert_eq!(send_due(&app.db, &one, lead).await.unwrap(), 0, "sent once");
+    // Rescheduling within the lead sends it again; cancelled sessions send nothing.
+    json_ok(
+        call(
+            &app,
+            Method::PATCH,
+            &format!("/api/v1/live-sessions/{sid}"),
+            Some(&teacher.token),
+            Some(json!({"starts_at": at(12)})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(send_due(&app.db, &one, lead).await.unwrap(), 3);
+    json_ok(
+        call(
+            &app,
+            Method::PATCH,
+            &format!("/api/v1/live-sessions/{sid}"),
+            Some(&teacher.token),
+            Some(json!({"starts_at": at(11)})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    json_ok(act(&app, &teacher, sid, "cancel").await, 200).await;
+    assert_eq!(send_due(&app.db, &one, lead).await.unwrap(), 0);
 }

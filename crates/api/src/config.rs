@@ -146,6 +146,11 @@ pub struct Config {
     #[arg(long, env = "LMS_LIVE_HEARTBEAT_GRACE_SECS", default_value_t = 90)]
     pub live_heartbeat_grace_secs: u64,
 
+    /// Enrolled students get a reminder email this many minutes before a live session starts (0: no
+    /// reminders).
+    #[arg(long, env = "LMS_LIVE_REMINDER_MINUTES", default_value_t = 15)]
+    pub live_reminder_minutes: u32,
+
     /// Log format (the level comes from RUST_LOG, default info).
     #[arg(long, env = "LMS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -197,6 +202,7 @@ impl Config {
             jitsi_app_id: None,
             jitsi_app_secret: None,
             live_heartbeat_grace_secs: 90,
+            live_reminder_minutes: 15,
         }
     }
 
