@@ -69,7 +69,7 @@ async fn a_second_run_does_nothing_and_says_so(backend: Backend) {
     let second = ok(seeder(&db, cwd.path(), &["run"]));
     assert!(second.contains("nothing to do"), "{second}");
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM users").await, users);
-    assert_eq!(count(&conn, "SELECT COUNT(*) FROM seaql_seeders").await, 4);
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM seaql_seeders").await, 5);
 }
 
 async fn status_shows_pending_ran_and_changed_seeders(backend: Backend) {
@@ -82,12 +82,13 @@ async fn status_shows_pending_ran_and_changed_seeders(backend: Backend) {
             "demo_users",
             "demo_courses",
             "demo_enrollments",
-            "demo_chat"
+            "demo_chat",
+            "demo_live_sessions"
         ]
     );
     assert!(before.iter().all(|(_, s)| s == "pending"));
     let with_scale = states(&ok(seeder(&db, cwd.path(), &["status", "--scale", "2"])));
-    assert_eq!(with_scale.len(), 9);
+    assert_eq!(with_scale.len(), 10);
 
     ok(seeder(&db, cwd.path(), &[]));
     assert!(
@@ -158,7 +159,7 @@ async fn fresh_reseeds_and_leaves_other_data_alone(backend: Backend) {
         .await,
         1
     );
-    assert_eq!(count(&conn, "SELECT COUNT(*) FROM seaql_seeders").await, 4);
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM seaql_seeders").await, 5);
 }
 
 async fn destructive_commands_refuse_in_production_without_force(backend: Backend) {
@@ -178,7 +179,7 @@ async fn destructive_commands_refuse_in_production_without_force(backend: Backen
     let conn = db.connect().await;
     assert_eq!(
         count(&conn, "SELECT COUNT(*) FROM seaql_seeders").await,
-        4,
+        5,
         "nothing was removed"
     );
     ok(seeder_command(&db, cwd.path(), &["fresh", "--force"])
@@ -222,7 +223,7 @@ async fn a_run_killed_midway_is_finished_by_the_next_without_duplicates(backend:
     let tracked_after_kill = count(&conn, "SELECT COUNT(*) FROM seaql_seeders").await;
     let messages_after_kill = count(&conn, "SELECT COUNT(*) FROM chat_messages").await;
     // The tracking table tells the truth: a seeder's rows are there exactly when its row is.
-    if tracked_after_kill < 9 {
+    if tracked_after_kill < 10 {
         assert_eq!(
             messages_after_kill, 7,
             "the interrupted seeder left no rows"
@@ -230,7 +231,7 @@ async fn a_run_killed_midway_is_finished_by_the_next_without_duplicates(backend:
     }
 
     ok(seeder(&db, cwd.path(), &["run", "--scale", scale]));
-    assert_eq!(count(&conn, "SELECT COUNT(*) FROM seaql_seeders").await, 9);
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM seaql_seeders").await, 10);
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM users").await, 8 + 4000);
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM courses").await, 4 + 40);
     // Curricula: 8 lessons in 3 sections per demo course, 20 in 4 per volume course.
@@ -343,6 +344,31 @@ async fn the_api_works_on_seeded_data(backend: Backend) {
         .filter(|l| l["completed"] == true)
         .count();
     assert!(done > 0, "{outline}");
+    // Demo live sessions around the time of seeding: one live now, one upcoming (the ended and the
+    // cancelled ones are not listed).
+    let live: Value = app
+        .client
+        .get(app.url("/api/v1/users/me/live-sessions"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let titles: Vec<&str> = live["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        titles,
+        vec!["Live coding: ownership", "Office hours"],
+        "{live}"
+    );
+    assert_eq!(live["items"][0]["status"], "live");
+    assert_eq!(live["items"][0]["live_attendees"], 2);
     let catalog: Value = app
         .get("/api/v1/courses?q=rust%20from%20zero")
         .await

@@ -660,3 +660,140 @@ pub async fn chat(db: &impl ConnectionTrait) -> anyhow::Result<u64> {
     }
     Ok(10)
 }
+
+/// Live sessions of Rust from Zero placed around the time of seeding: one that ended three days ago
+/// with attendance (Alice most of it, Bob in two stretches), one live now with Bob in the room, one
+/// upcoming in two days, one cancelled.
+pub async fn live_sessions(db: &impl ConnectionTrait) -> anyhow::Result<u64> {
+    use entity::live_session_attendance as attendance;
+    use entity::live_sessions::{self, LiveStatus};
+    let (Some(rust), Some(ada), Some(alice), Some(bob)) = (
+        course(db, "rust-from-zero").await?,
+        user(db, "ada").await?,
+        user(db, "alice").await?,
+        user(db, "bob").await?,
+    ) else {
+        skipped("demo live sessions", "their course or people were skipped");
+        return Ok(0);
+    };
+    let now = Utc::now();
+    let minutes = Duration::minutes;
+    // (title, starts, minutes, status)
+    let plan = [
+        (
+            "Kick-off Q&A",
+            now - Duration::days(3),
+            60,
+            LiveStatus::Ended,
+        ),
+        (
+            "Live coding: ownership",
+            now - minutes(10),
+            60,
+            LiveStatus::Live,
+        ),
+        (
+            "Office hours",
+            now + Duration::days(2),
+            45,
+            LiveStatus::Scheduled,
+        ),
+        (
+            "Guest talk (moved)",
+            now + Duration::days(5),
+            30,
+            LiveStatus::Cancelled,
+        ),
+    ];
+    let mut rows = 0;
+    let mut ids = Vec::new();
+    for (i, (title, starts, length, status)) in plan.iter().enumerate() {
+        let started = matches!(status, LiveStatus::Ended | LiveStatus::Live).then_some(*starts);
+        let session =
+            live_sessions::ActiveModel {
+                course_id: Set(rust.id),
+                lesson_id: Set(None),
+                title: Set((*title).into()),
+                description: Set(Some(format!("{title}: a demo live session."))),
+                starts_at: Set(*starts),
+                duration_minutes: Set(*length),
+                join_early_minutes: Set(10),
+                join_late_minutes: Set(10),
+                status: Set(*status),
+                room_id: Set(format!(
+                    "lms-demo-{}-{}",
+                    i,
+                    hex::encode(lms_core::security::tokens::random_bytes::<12>())
+                )),
+                recording_enabled: Set(i == 0),
+                chat_enabled: Set(true),
+                screen_share_enabled: Set(true),
+                max_participants: Set(Some(50)),
+                attendance_threshold_percent: Set(75),
+                started_at: Set(started),
+                ended_at: Set(
+                    (*status == LiveStatus::Ended).then(|| *starts + minutes(*length as i64))
+                ),
+                cancelled_at: Set((*status == LiveStatus::Cancelled).then_some(now)),
+                reminder_sent_at: Set(None),
+                created_by: Set(Some(ada.id)),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(db)
+            .await?;
+        rows += 1;
+        ids.push((session.id, *starts));
+    }
+    let (past, past_start) = ids[0];
+    let (live, live_start) = ids[1];
+    // (session, user, from, to (None: still in the room), moderator)
+    let intervals = [
+        (
+            past,
+            ada.id,
+            past_start - minutes(5),
+            Some(past_start + minutes(60)),
+            true,
+        ),
+        (
+            past,
+            alice.id,
+            past_start,
+            Some(past_start + minutes(55)),
+            false,
+        ),
+        (
+            past,
+            bob.id,
+            past_start + minutes(10),
+            Some(past_start + minutes(30)),
+            false,
+        ),
+        (
+            past,
+            bob.id,
+            past_start + minutes(35),
+            Some(past_start + minutes(50)),
+            false,
+        ),
+        (live, ada.id, live_start - minutes(5), None, true),
+        (live, bob.id, live_start + minutes(2), None, false),
+    ];
+    for (session, person, from, to, moderator) in intervals {
+        attendance::ActiveModel {
+            session_id: Set(session),
+            user_id: Set(person),
+            joined_at: Set(from),
+            last_heartbeat_at: Set(to.unwrap_or(now)),
+            left_at: Set(to),
+            is_moderator: Set(moderator),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+        rows += 1;
+    }
+    Ok(rows)
+}

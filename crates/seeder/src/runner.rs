@@ -32,6 +32,7 @@ pub enum Seeder {
     DemoCourses,
     DemoEnrollments,
     DemoChat,
+    DemoLiveSessions,
     VolumeUsers(u32),
     VolumeCourses(u32),
     VolumeCurriculum(u32),
@@ -46,6 +47,7 @@ impl Seeder {
             Seeder::DemoCourses => "demo_courses",
             Seeder::DemoEnrollments => "demo_enrollments",
             Seeder::DemoChat => "demo_chat",
+            Seeder::DemoLiveSessions => "demo_live_sessions",
             Seeder::VolumeUsers(_) => "volume_users",
             Seeder::VolumeCourses(_) => "volume_courses",
             Seeder::VolumeCurriculum(_) => "volume_curriculum",
@@ -60,7 +62,8 @@ impl Seeder {
             Seeder::DemoUsers
             | Seeder::DemoCourses
             | Seeder::DemoEnrollments
-            | Seeder::DemoChat => (demo::SOURCE, 0),
+            | Seeder::DemoChat
+            | Seeder::DemoLiveSessions => (demo::SOURCE, 0),
             Seeder::VolumeUsers(n)
             | Seeder::VolumeCourses(n)
             | Seeder::VolumeCurriculum(n)
@@ -82,6 +85,7 @@ pub fn plan(scale: Option<u32>) -> Vec<Seeder> {
         Seeder::DemoCourses,
         Seeder::DemoEnrollments,
         Seeder::DemoChat,
+        Seeder::DemoLiveSessions,
     ];
     if let Some(n) = scale.filter(|n| *n > 0) {
         plan.extend([
@@ -242,6 +246,7 @@ pub async fn run(
             Seeder::DemoCourses => demo::courses(&txn).await?,
             Seeder::DemoEnrollments => demo::enrollments(&txn, &events).await?,
             Seeder::DemoChat => demo::chat(&txn).await?,
+            Seeder::DemoLiveSessions => demo::live_sessions(&txn).await?,
             Seeder::VolumeUsers(n) => volume::users(&txn, &tools, *n).await?,
             Seeder::VolumeCourses(n) => volume::courses(&txn, *n).await?,
             Seeder::VolumeCurriculum(n) => volume::curriculum(&txn, *n).await?,
