@@ -68,6 +68,8 @@ const ENDPOINTS: &[(&str, &str, bool)] = &[
     ("post", "/api/v1/live-sessions/{id}/leave", false),
     ("get", "/api/v1/live-sessions/{id}/attendance", false),
     ("get", "/api/v1/users/me/live-sessions", false),
+    ("post", "/api/v1/users/me/calendar-token", false),
+    ("get", "/api/v1/courses/{id}/live-sessions.ics", false),
     ("post", "/api/v1/enrollments/{id}/cancel", false),
     ("put", "/api/v1/enrollments/{id}/review", true),
     ("get", "/api/v1/certificates/{code}", false),

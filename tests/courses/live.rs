@@ -19,6 +19,7 @@ backend_tests!(
     the_jitsi_token_carries_the_claims_jitsi_expects,
     my_sessions_are_the_upcoming_and_live_ones_of_my_courses,
     a_reminder_goes_out_once_even_when_instances_race,
+    the_calendar_feed_parses_and_its_token_can_be_revoked,
 );
 
 fn at(minutes: i64) -> String {
@@ -866,4 +867,142 @@ async fn a_reminder_goes_out_once_even_when_instances_race(backend: Backend) {
     .await;
     json_ok(act(&app, &teacher, sid, "cancel").await, 200).await;
     assert_eq!(send_due(&app.db, &one, lead).await.unwrap(), 0);
+}
+
+async fn the_calendar_feed_parses_and_its_token_can_be_revoked(backend: Backend) {
+    use icalendar::{Component, EventLike, EventStatus};
+    let body = json!({"title": "Seminar, part 1; basics", "description": "Bring a laptop\nand notes",
+        "starts_at": at(60), "duration_minutes": 90});
+    let (app, teacher, students, sid) = live_class(backend, 1, body, |_| {}).await;
+    let course_id = json_ok(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/live-sessions/{sid}"),
+            Some(&teacher.token),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await["course_id"]
+        .as_i64()
+        .unwrap();
+    let called_off = json_ok(
+        schedule(
+            &app,
+            &teacher,
+            course_id,
+            json!({"title": "Called off", "starts_at": at(600), "duration_minutes": 30}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    json_ok(
+        act(&app, &teacher, called_off["id"].as_i64().unwrap(), "cancel").await,
+        200,
+    )
+    .await;
+    let issued = json_ok(
+        call(
+            &app,
+            Method::POST,
+            "/api/v1/users/me/calendar-token",
+            Some(&students[0].token),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let url = issued["feeds"][0]["url"].as_str().unwrap().to_string();
+    assert_eq!(issued["feeds"][0]["course_id"], course_id);
+    let path = url
+        .split_once("/api/v1")
+        .map(|(_, p)| format!("/api/v1{p}"))
+        .unwrap();
+    let response = app.client.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar")
+    );
+    let text = response.text().await.unwrap();
+    // A real iCalendar parser reads it.
+    let calendar: icalendar::Calendar = text.parse().expect("RFC 5545");
+    let events: Vec<&icalendar::Event> = calendar.events().collect();
+    assert_eq!(events.len(), 2);
+    let seminar = events
+        .iter()
+        .find(|e| e.get_summary() == Some("Seminar, part 1; basics"))
+        .unwrap();
+    assert_eq!(seminar.get_description(), Some("Bring a laptop\nand notes"));
+    assert_eq!(seminar.get_status(), Some(EventStatus::Confirmed));
+    let starts = match seminar.get_start() {
+        Some(icalendar::DatePerhapsTime::DateTime(icalendar::CalendarDateTime::Utc(t))) => t,
+        other => panic!("a UTC start: {other:?}"),
+    };
+    let listed = json_ok(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/live-sessions/{sid}"),
+            Some(&students[0].token),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let expected =
+        chrono::DateTime::parse_from_rfc3339(listed["starts_at"].as_str().unwrap()).unwrap();
+    assert_eq!(starts.timestamp(), expected.timestamp());
+    let cancelled = events
+        .iter()
+        .find(|e| e.get_summary() == Some("Called off"))
+        .unwrap();
+    assert_eq!(cancelled.get_status(), Some(EventStatus::Cancelled));
+    // A new token revokes the old one; an outsider's token gives no access to the course.
+    json_ok(
+        call(
+            &app,
+            Method::POST,
+            "/api/v1/users/me/calendar-token",
+            Some(&students[0].token),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_problem(app.client.get(app.url(&path)).send().await.unwrap(), 404).await;
+    let outsider = person(&app, "outsider", UserRole::Student).await;
+    let theirs = json_ok(
+        call(
+            &app,
+            Method::POST,
+            "/api/v1/users/me/calendar-token",
+            Some(&outsider.token),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(theirs["feeds"], json!([]));
+    let token = theirs["token"].as_str().unwrap();
+    assert_problem(
+        app.client
+            .get(app.url(&format!(
+                "/api/v1/courses/{course_id}/live-sessions.ics?token={token}"
+            )))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
 }

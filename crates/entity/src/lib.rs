@@ -2,6 +2,7 @@
 //!
 //! Each entity matches its migration in `crates/migration` column for column; the end-to-end tests
 //! insert and read back every column on SQLite and PostgreSQL to prove it.
+pub mod calendar_tokens;
 pub mod chat_events;
 pub mod chat_message_edits;
 pub mod chat_message_reactions;
@@ -26,6 +27,7 @@ pub mod users;
 pub mod video_progress;
 
 pub mod prelude {
+    pub use super::calendar_tokens::Entity as CalendarTokens;
     pub use super::chat_events::Entity as ChatEvents;
     pub use super::chat_message_edits::Entity as ChatMessageEdits;
     pub use super::chat_message_reactions::Entity as ChatMessageReactions;

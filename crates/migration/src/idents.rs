@@ -338,3 +338,11 @@ pub enum LiveSessionAttendance {
     LeftAt,
     IsModerator,
 }
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum CalendarTokens {
+    Table,
+    UserId,
+    TokenHash,
+    CreatedAt,
+}

@@ -30,6 +30,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(leave))
         .routes(routes!(attendance))
         .routes(routes!(my_sessions))
+        .routes(routes!(calendar_token))
+        .routes(routes!(calendar_feed))
 }
 
 /// Schedule a live session (the course's instructor, admins). `starts_at` in the future; a duration
@@ -288,4 +290,73 @@ async fn my_sessions(State(state): State<AppState>, auth: AuthUser) -> AppResult
     Ok(Json(MySessions {
         items: service::mine(&state.db, &auth.user).await?,
     }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CalendarFeed {
+    pub course_id: i64,
+    pub title: String,
+    /// Subscribe to this URL in a calendar app (it carries your token).
+    pub url: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CalendarToken {
+    /// Shown once; it revokes the previous one. Treat it as a password: the feeds need no sign-in.
+    pub token: String,
+    /// A feed per course you study or teach.
+    pub feeds: Vec<CalendarFeed>,
+}
+
+/// A fresh calendar token (revoking the previous one) and the iCalendar feed URL of each of your
+/// courses.
+#[utoipa::path(post, operation_id = "issueCalendarToken", path = "/users/me/calendar-token", tag = "live", security(("bearer" = [])),
+    responses((status = 200, body = CalendarToken)))]
+async fn calendar_token(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> AppResult<Json<CalendarToken>> {
+    let token = service::calendar::issue_token(&state.db, &auth.user).await?;
+    let base = state.config.public_url.trim_end_matches('/');
+    let feeds = service::calendar::feed_courses(&state.db, &auth.user)
+        .await?
+        .into_iter()
+        .map(|(course_id, title)| CalendarFeed {
+            url: format!("{base}/api/v1/courses/{course_id}/live-sessions.ics?token={token}"),
+            course_id,
+            title,
+        })
+        .collect();
+    Ok(Json(CalendarToken { token, feeds }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FeedQuery {
+    /// Your calendar token (POST /users/me/calendar-token).
+    pub token: String,
+}
+
+/// The course's live sessions as an iCalendar (RFC 5545) feed for calendar apps, authorised by the
+/// calendar token in the URL (members only; 404 for an unknown or revoked token). Cancelled sessions
+/// appear with `STATUS:CANCELLED`.
+#[utoipa::path(get, operation_id = "getLiveSessionCalendar", path = "/courses/{id}/live-sessions.ics", tag = "live",
+    params(("id" = i64, Path, description = "Course id"), FeedQuery),
+    responses((status = 200, description = "The calendar", content_type = "text/calendar", body = String),
+        (status = 404, body = Problem, content_type = JSON_PROBLEM)))]
+async fn calendar_feed(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<FeedQuery>,
+) -> AppResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let ics = service::calendar::feed(&state.db, id, &q.token).await?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/calendar; charset=utf-8",
+        )],
+        ics,
+    )
+        .into_response())
 }

@@ -26,6 +26,7 @@ use crate::paging::{Cursors, page_limit, split_page};
 use crate::rules::{Range, Text, enum_of};
 
 mod attendance;
+pub mod calendar;
 pub mod reminders;
 pub use attendance::*;
 
