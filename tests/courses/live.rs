@@ -870,7 +870,7 @@ async fn a_reminder_goes_out_once_even_when_instances_race(backend: Backend) {
 }
 
 async fn the_calendar_feed_parses_and_its_token_can_be_revoked(backend: Backend) {
-    use icalendar::{Component, EventLike, EventStatus};
+    use icalendar::{Component, EventStatus};
     let body = json!({"title": "Seminar, part 1; basics", "description": "Bring a laptop\nand notes",
         "starts_at": at(60), "duration_minutes": 90});
     let (app, teacher, students, sid) = live_class(backend, 1, body, |_| {}).await;
