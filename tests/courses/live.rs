@@ -20,6 +20,7 @@ backend_tests!(
     my_sessions_are_the_upcoming_and_live_ones_of_my_courses,
     a_reminder_goes_out_once_even_when_instances_race,
     the_calendar_feed_parses_and_its_token_can_be_revoked,
+    a_live_lesson_is_completed_by_attending_its_session,
 );
 
 fn at(minutes: i64) -> String {
@@ -1005,4 +1006,147 @@ async fn the_calendar_feed_parses_and_its_token_can_be_revoked(backend: Backend)
         404,
     )
     .await;
+}
+
+async fn a_live_lesson_is_completed_by_attending_its_session(backend: Backend) {
+    use entity::live_session_attendance as a;
+    use entity::live_sessions as ls;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+    let app = spawn(backend).await;
+    let teacher = person(&app, "teacher", UserRole::Instructor).await;
+    let course = published_course(&app, &teacher, "Taught live", 0).await;
+    let course_id = course["id"].as_i64().unwrap();
+    let section = crate::world::section(&app, &teacher, course_id).await;
+    let reading = crate::world::text_lesson(&app, &teacher, section, "Read first").await;
+    let exercise = crate::world::text_lesson(&app, &teacher, section, "Then practise").await;
+    let (keen, late) = (
+        person(&app, "keen", UserRole::Student).await,
+        person(&app, "late", UserRole::Student).await,
+    );
+    for s in [&keen, &late] {
+        enroll(&app, s, course_id).await;
+        json_ok(
+            call(
+                &app,
+                Method::POST,
+                &format!("/api/v1/lessons/{reading}/complete"),
+                Some(&s.token),
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+    }
+    // Scheduling it into the curriculum adds a required live lesson: progress recomputes to 1 of 3.
+    let session = json_ok(
+        schedule(
+            &app,
+            &teacher,
+            course_id,
+            json!({"title": "Workshop", "starts_at": at(5), "duration_minutes": 60,
+            "attendance_threshold_percent": 75, "section_id": section}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let sid = session["id"].as_i64().unwrap();
+    let lesson = session["lesson_id"].as_i64().unwrap();
+    let outline = json_ok(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/courses/{course_id}/curriculum"),
+            Some(&keen.token),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(outline["sections"][0]["lessons"][2]["kind"], "live");
+    assert_eq!(outline["progress"]["percent"], 33);
+    for s in [&keen, &late] {
+        json_ok(
+            call(
+                &app,
+                Method::POST,
+                &format!("/api/v1/lessons/{exercise}/complete"),
+                Some(&s.token),
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+    }
+    // It completes by attending, not by saying so.
+    assert_problem(
+        call(
+            &app,
+            Method::POST,
+            &format!("/api/v1/lessons/{lesson}/complete"),
+            Some(&keen.token),
+            None,
+        )
+        .await,
+        409,
+    )
+    .await;
+    // The session started an hour ago; keen attended all of it, late ten minutes.
+    json_ok(act(&app, &teacher, sid, "start").await, 200).await;
+    let t0 = Utc::now() - Duration::minutes(60);
+    ls::Entity::update_many()
+        .col_expr(ls::Column::StartedAt, Expr::value(t0))
+        .filter(ls::Column::Id.eq(sid))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    for (who, from, to) in [(keen.id, 0, 60), (late.id, 50, 60)] {
+        a::ActiveModel {
+            session_id: Set(sid),
+            user_id: Set(who),
+            joined_at: Set(t0 + Duration::minutes(from)),
+            last_heartbeat_at: Set(t0 + Duration::minutes(to)),
+            left_at: Set(None),
+            is_moderator: Set(false),
+            ..Default::default()
+        }
+        .insert(&app.db)
+        .await
+        .unwrap();
+    }
+    json_ok(act(&app, &teacher, sid, "end").await, 200).await;
+    let keen_now = json_ok(get_mine(&app, &keen).await, 200).await;
+    assert_eq!(keen_now["items"][0]["status"], "completed");
+    assert!(keen_now["items"][0]["certificate_code"].is_string());
+    let late_now = json_ok(get_mine(&app, &late).await, 200).await;
+    assert_eq!(late_now["items"][0]["status"], "active");
+    assert_eq!(late_now["items"][0]["progress_percent"], 66);
+    let detail = json_ok(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/lessons/{lesson}"),
+            Some(&keen.token),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(detail["completion"]["via"], "live");
+}
+
+async fn get_mine(app: &TestApp, who: &Person) -> reqwest::Response {
+    call(
+        app,
+        Method::GET,
+        "/api/v1/users/me/enrollments",
+        Some(&who.token),
+        None,
+    )
+    .await
 }

@@ -235,6 +235,50 @@ impl NewLesson {
     }
 }
 
+/// The `live` lesson of a live session being scheduled, at the end of `section_id` (of the same
+/// course; staff), inside the caller's transaction: it counts for progress at once.
+pub(crate) async fn create_live_lesson(
+    txn: &DatabaseTransaction,
+    actor: &users::Model,
+    course_id: i64,
+    section_id: i64,
+    title: &str,
+    minutes: i32,
+) -> Result<lessons::Model> {
+    let section = course_sections::Entity::find_by_id(section_id)
+        .one(txn)
+        .await?
+        .filter(|s| s.course_id == course_id)
+        .ok_or_else(|| Error::invalid("section_id", "no such section in this course"))?;
+    lock_course(txn, course_id).await?;
+    let mut order = lesson_order(txn, section.id).await?;
+    let lesson = lessons::ActiveModel {
+        course_id: Set(course_id),
+        section_id: Set(section.id),
+        position: Set(order.len() as i32),
+        kind: Set(LessonKind::Live),
+        title: Set(title.to_string()),
+        body: Set(None),
+        url: Set(None),
+        duration_seconds: Set(None),
+        estimated_minutes: Set(minutes),
+        required: Set(true),
+        published: Set(true),
+        preview: Set(false),
+        created_at: Set(now()),
+        updated_at: Set(now()),
+        deleted_at: Set(None),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    order.push(lesson.id);
+    renumber_lessons(txn, section.id, &order).await?;
+    let why = format!("live lesson {} scheduled", lesson.id);
+    recompute_course(txn, course_id, Actor::User(actor.id), &why).await?;
+    Ok(lesson)
+}
+
 /// Changes to a lesson; absent fields stay. Its kind does not change.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -523,10 +567,12 @@ fn check_lesson(kind: LessonKind, lesson: &lessons::Model, errors: &mut Errors) 
                 errors.add("url", "a link lesson needs the resource's url");
             }
         }
-        LessonKind::Live => errors.add(
-            "kind",
-            "live lessons are made by scheduling a live session of the course",
-        ),
+        // Made with their live session (which holds the time and the room).
+        LessonKind::Live => {
+            if lesson.url.is_some() || lesson.duration_seconds.is_some() {
+                errors.add("url", "a live lesson's session holds its time and room");
+            }
+        }
     }
 }
 

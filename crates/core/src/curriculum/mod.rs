@@ -26,7 +26,9 @@ mod edit;
 mod progress;
 pub mod video;
 
+pub(crate) use edit::create_live_lesson;
 pub use edit::*;
+pub(crate) use progress::complete_by_attendance;
 pub use progress::*;
 
 pub const SECTION_TITLE: Text = Text::between(1, 200);

@@ -225,6 +225,26 @@ pub async fn report_position(
     })
 }
 
+/// Completes a `live` lesson for an enrollment whose student attended its session at or above the
+/// threshold (called when the session ends); the enrollment's progress follows.
+pub(crate) async fn complete_by_attendance(
+    db: &impl Db,
+    enrollment_id: i64,
+    lesson_id: i64,
+    actor: Actor,
+) -> Result<()> {
+    let txn = db.begin().await?;
+    let enrollment = lock(&txn, enrollment_id).await?;
+    if !enrollment.status.grants_access() {
+        return Ok(());
+    }
+    insert_completion(&txn, enrollment.id, lesson_id, CompletedVia::Live).await?;
+    let why = format!("live lesson {lesson_id} attended");
+    settle(&txn, enrollment.id, actor, &why).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 /// Recomputes one enrollment's progress (inside `txn`, its row locked by the caller) and returns it.
 async fn settle(
     txn: &DatabaseTransaction,

@@ -334,8 +334,18 @@ pub async fn report(
             "only the course's instructor or an admin may read attendance".into(),
         ));
     }
+    let reports = tally(db, &session, grace).await?;
+    Ok((session, reports))
+}
+
+/// What each attendee's intervals add up to (see `report`).
+pub(crate) async fn tally(
+    db: &impl ConnectionTrait,
+    session: &live_sessions::Model,
+    grace: Grace,
+) -> Result<Vec<AttendeeReport>> {
     let at = now();
-    let window = JoinWindow::of(&session);
+    let window = JoinWindow::of(session);
     // Live from its start to its end, or to the window's close if nobody ended it.
     let live_from = session.started_at;
     let live_to = session.ended_at.unwrap_or(window.closes_at).min(at);
@@ -387,7 +397,7 @@ pub async fn report(
         entry.last_left_at = interval.left_at;
     }
     flush(current.take(), &mut spans, &mut reports);
-    Ok((session, reports))
+    Ok(reports)
 }
 
 /// The report as CSV (RFC 4180: a header row; fields quoted when they hold a comma, quote or line

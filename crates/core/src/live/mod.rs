@@ -86,6 +86,9 @@ pub struct NewSession {
     /// Attending at least this share of the scheduled duration counts as attended (default 75).
     #[schema(schema_with = threshold_nullable)]
     pub attendance_threshold_percent: Option<i64>,
+    /// Make the session a `live` lesson at the end of this section of the course's curriculum:
+    /// required and published at once, completed by attending at or above the threshold.
+    pub section_id: Option<i64>,
 }
 
 /// Changes to a scheduled session; absent fields stay.
@@ -341,13 +344,28 @@ pub async fn schedule(
     };
     checked(&fields, true)?;
     let settings = input.settings.unwrap_or_default();
+    let txn = db.begin().await?;
+    let lesson = match input.section_id {
+        Some(section) => Some(
+            crate::curriculum::create_live_lesson(
+                &txn,
+                actor,
+                course.id,
+                section,
+                &fields.title,
+                fields.duration,
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let room = format!(
         "lms-{}",
         hex::encode(crate::security::tokens::random_bytes::<16>())
     );
     let session = live_sessions::ActiveModel {
         course_id: Set(course.id),
-        lesson_id: Set(None),
+        lesson_id: Set(lesson.map(|l| l.id)),
         title: Set(fields.title),
         description: Set(fields.description),
         starts_at: Set(fields.starts_at),
@@ -370,8 +388,9 @@ pub async fn schedule(
         updated_at: Set(now()),
         ..Default::default()
     }
-    .insert(db)
+    .insert(&txn)
     .await?;
+    txn.commit().await?;
     Ok(view(session, 0))
 }
 
@@ -570,8 +589,40 @@ pub async fn transition(
             .filter(attendance_rows::Column::LeftAt.is_null())
             .exec(db)
             .await?;
+        complete_live_lesson(db, actor, session.id).await?;
     }
     get(db, actor, id).await
+}
+
+/// A session that is a `live` lesson, once ended: every enrolled student who attended at or above the
+/// threshold completes the lesson (and their progress follows).
+async fn complete_live_lesson(db: &impl Db, actor: &users::Model, id: i64) -> Result<()> {
+    let session = live_sessions::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::NotFound("no such live session".into()))?;
+    let Some(lesson) = session.lesson_id else {
+        return Ok(());
+    };
+    // Everyone has left: the grace period no longer matters.
+    let reports = tally(db, &session, Grace(Duration::zero())).await?;
+    for report in reports.iter().filter(|r| r.attended && !r.moderator) {
+        let enrollment = enrollments::Entity::find()
+            .filter(enrollments::Column::CourseId.eq(session.course_id))
+            .filter(enrollments::Column::UserId.eq(report.user_id))
+            .one(db)
+            .await?;
+        if let Some(enrollment) = enrollment {
+            crate::curriculum::complete_by_attendance(
+                db,
+                enrollment.id,
+                lesson,
+                crate::enrollments::Actor::User(actor.id),
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Filters of a course's session list.
