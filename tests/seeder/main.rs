@@ -88,7 +88,7 @@ async fn status_shows_pending_ran_and_changed_seeders(backend: Backend) {
     );
     assert!(before.iter().all(|(_, s)| s == "pending"));
     let with_scale = states(&ok(seeder(&db, cwd.path(), &["status", "--scale", "2"])));
-    assert_eq!(with_scale.len(), 10);
+    assert_eq!(with_scale.len(), 11);
 
     ok(seeder(&db, cwd.path(), &[]));
     assert!(
@@ -223,7 +223,7 @@ async fn a_run_killed_midway_is_finished_by_the_next_without_duplicates(backend:
     let tracked_after_kill = count(&conn, "SELECT COUNT(*) FROM seaql_seeders").await;
     let messages_after_kill = count(&conn, "SELECT COUNT(*) FROM chat_messages").await;
     // The tracking table tells the truth: a seeder's rows are there exactly when its row is.
-    if tracked_after_kill < 10 {
+    if tracked_after_kill < 11 {
         assert_eq!(
             messages_after_kill, 7,
             "the interrupted seeder left no rows"
@@ -231,7 +231,12 @@ async fn a_run_killed_midway_is_finished_by_the_next_without_duplicates(backend:
     }
 
     ok(seeder(&db, cwd.path(), &["run", "--scale", scale]));
-    assert_eq!(count(&conn, "SELECT COUNT(*) FROM seaql_seeders").await, 10);
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM seaql_seeders").await, 11);
+    // Live sessions: 4 demo, 2 per volume course.
+    assert_eq!(
+        count(&conn, "SELECT COUNT(*) FROM live_sessions").await,
+        4 + 40 * 2
+    );
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM users").await, 8 + 4000);
     assert_eq!(count(&conn, "SELECT COUNT(*) FROM courses").await, 4 + 40);
     // Curricula: 8 lessons in 3 sections per demo course, 20 in 4 per volume course.

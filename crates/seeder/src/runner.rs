@@ -38,6 +38,7 @@ pub enum Seeder {
     VolumeCurriculum(u32),
     VolumeEnrollments(u32),
     VolumeChatMessages(u32),
+    VolumeLiveSessions(u32),
 }
 
 impl Seeder {
@@ -53,6 +54,7 @@ impl Seeder {
             Seeder::VolumeCurriculum(_) => "volume_curriculum",
             Seeder::VolumeEnrollments(_) => "volume_enrollments",
             Seeder::VolumeChatMessages(_) => "volume_chat_messages",
+            Seeder::VolumeLiveSessions(_) => "volume_live_sessions",
         }
     }
 
@@ -68,7 +70,8 @@ impl Seeder {
             | Seeder::VolumeCourses(n)
             | Seeder::VolumeCurriculum(n)
             | Seeder::VolumeEnrollments(n)
-            | Seeder::VolumeChatMessages(n) => (volume::SOURCE, *n),
+            | Seeder::VolumeChatMessages(n)
+            | Seeder::VolumeLiveSessions(n) => (volume::SOURCE, *n),
         };
         let mut hash = Checksum::default();
         hash.update(self.name())
@@ -94,6 +97,7 @@ pub fn plan(scale: Option<u32>) -> Vec<Seeder> {
             Seeder::VolumeCurriculum(n),
             Seeder::VolumeEnrollments(n),
             Seeder::VolumeChatMessages(n),
+            Seeder::VolumeLiveSessions(n),
         ]);
     }
     plan
@@ -252,6 +256,7 @@ pub async fn run(
             Seeder::VolumeCurriculum(n) => volume::curriculum(&txn, *n).await?,
             Seeder::VolumeEnrollments(n) => volume::enrollments(&txn, *n).await?,
             Seeder::VolumeChatMessages(n) => volume::chat_messages(&txn, *n).await?,
+            Seeder::VolumeLiveSessions(n) => volume::live_sessions(&txn, *n).await?,
         };
         recompute_counters(&txn).await?;
         txn.execute(&TRACKING.insert(&tracking_entry(
@@ -306,6 +311,8 @@ pub async fn fix_sequences(db: &DatabaseConnection) -> anyhow::Result<()> {
         "lessons",
         "enrollments",
         "chat_messages",
+        "live_sessions",
+        "live_session_attendance",
     ] {
         db.execute_raw(Statement::from_string(
             DbBackend::Postgres,

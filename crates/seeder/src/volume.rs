@@ -330,6 +330,111 @@ pub async fn curriculum(db: &impl ConnectionTrait, _n: u32) -> anyhow::Result<u6
     Ok(rows)
 }
 
+/// Two live sessions per volume course, in the past of the fixed epoch: one that ran (with up to five of
+/// the course's students attending, in one or two stretches) and one that was cancelled.
+pub async fn live_sessions(db: &impl ConnectionTrait, _n: u32) -> anyhow::Result<u64> {
+    let courses: Vec<i64> = ids(
+        db,
+        "SELECT id, id FROM courses WHERE slug LIKE 'vol-course-%' ORDER BY id",
+    )
+    .await?
+    .into_iter()
+    .map(|(id, _)| id)
+    .collect();
+    anyhow::ensure!(!courses.is_empty(), "run volume_courses first");
+    let base = max_id(db, "live_sessions").await?;
+    let at = epoch();
+    let start = |i: u64| at + Duration::hours(i as i64) + Duration::days(7);
+    let columns = [
+        "id",
+        "course_id",
+        "title",
+        "starts_at",
+        "duration_minutes",
+        "status",
+        "room_id",
+        "started_at",
+        "ended_at",
+        "cancelled_at",
+        "created_at",
+        "updated_at",
+    ];
+    let total = courses.len() as u64 * 2;
+    let mut rows = bulk_insert(db, "live_sessions", &columns, total, 1000, |i| {
+        let course = courses[(i / 2) as usize];
+        let ran = i % 2 == 0;
+        let starts = start(i);
+        vec![
+            v(base + 1 + i as i64),
+            v(course),
+            v(if ran {
+                "Live Q&A"
+            } else {
+                "Guest talk (cancelled)"
+            }),
+            v(starts),
+            v(60),
+            v(if ran { "ended" } else { "cancelled" }),
+            v(format!("lms-volume-{}", base + 1 + i as i64)),
+            v(ran.then_some(starts)),
+            v(ran.then(|| starts + Duration::minutes(60))),
+            v((!ran).then_some(at)),
+            v(at),
+            v(at),
+        ]
+    })
+    .await?;
+    // Attendance of the sessions that ran: the course's first five students (by enrollment id).
+    let enrolled: Vec<(i64, i64)> = ids(
+        db,
+        "SELECT e.course_id, e.user_id FROM enrollments e JOIN courses c ON c.id = e.course_id \
+         WHERE c.slug LIKE 'vol-course-%' ORDER BY e.course_id, e.id",
+    )
+    .await?;
+    let mut attendees: Vec<(i64, i64, i64)> = Vec::new();
+    for (k, course) in courses.iter().enumerate() {
+        let session = base + 1 + 2 * k as i64;
+        attendees.extend(
+            enrolled
+                .iter()
+                .filter(|(c, _)| c == course)
+                .take(5)
+                .map(|(_, user)| (session, *user, k as i64)),
+        );
+    }
+    let attendance_base = max_id(db, "live_session_attendance").await?;
+    let columns = [
+        "id",
+        "session_id",
+        "user_id",
+        "joined_at",
+        "last_heartbeat_at",
+        "left_at",
+    ];
+    rows += bulk_insert(
+        db,
+        "live_session_attendance",
+        &columns,
+        attendees.len() as u64,
+        1000,
+        |i| {
+            let (session, user, k) = attendees[i as usize];
+            let starts = start(2 * k as u64);
+            let (from, to) = (i as i64 % 20, 40 + i as i64 % 20);
+            vec![
+                v(attendance_base + 1 + i as i64),
+                v(session),
+                v(user),
+                v(starts + Duration::minutes(from)),
+                v(starts + Duration::minutes(to)),
+                v(starts + Duration::minutes(to)),
+            ]
+        },
+    )
+    .await?;
+    Ok(rows)
+}
+
 pub async fn enrollments(db: &impl ConnectionTrait, _n: u32) -> anyhow::Result<u64> {
     let students = ids(db, &format!("SELECT id, id FROM users WHERE email LIKE '%@{VOLUME_DOMAIN}' AND role = 'student' ORDER BY id")).await?;
     let courses = ids(db, "SELECT id, price_cents FROM courses WHERE slug LIKE 'vol-course-%' AND status = 'published' ORDER BY id").await?;
