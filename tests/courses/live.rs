@@ -21,7 +21,11 @@ backend_tests!(
     a_reminder_goes_out_once_even_when_instances_race,
     the_calendar_feed_parses_and_its_token_can_be_revoked,
     a_live_lesson_is_completed_by_attending_its_session,
+    a_session_nobody_ends_ends_at_its_window_close,
 );
+
+/// The default heartbeat grace (LMS_LIVE_HEARTBEAT_GRACE_SECS).
+const GRACE: lms_core::live::Grace = lms_core::live::Grace(Duration::seconds(90));
 
 fn at(minutes: i64) -> String {
     (Utc::now() + Duration::minutes(minutes)).to_rfc3339()
@@ -1149,4 +1153,110 @@ async fn get_mine(app: &TestApp, who: &Person) -> reqwest::Response {
         None,
     )
     .await
+}
+
+async fn a_session_nobody_ends_ends_at_its_window_close(backend: Backend) {
+    use entity::live_session_attendance as a;
+    use entity::live_sessions as ls;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+    let app = spawn(backend).await;
+    let teacher = person(&app, "teacher", UserRole::Instructor).await;
+    let course = published_course(&app, &teacher, "Forgotten", 0).await;
+    let course_id = course["id"].as_i64().unwrap();
+    let section = crate::world::section(&app, &teacher, course_id).await;
+    let student = person(&app, "stu", UserRole::Student).await;
+    enroll(&app, &student, course_id).await;
+    let session = json_ok(
+        schedule(
+            &app,
+            &teacher,
+            course_id,
+            json!({"title": "Left running", "starts_at": at(5), "duration_minutes": 60,
+            "join_late_minutes": 10, "section_id": section}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let sid = session["id"].as_i64().unwrap();
+    json_ok(act(&app, &teacher, sid, "start").await, 200).await;
+    // It started two hours ago (60 minutes + 10 late: the window closed 50 minutes ago); the student
+    // never left: their laptop closed 65 minutes in (last heartbeat), so their interval ends 90 s later.
+    let t0 = Utc::now() - Duration::minutes(120);
+    ls::Entity::update_many()
+        .col_expr(ls::Column::StartsAt, Expr::value(t0))
+        .col_expr(ls::Column::StartedAt, Expr::value(t0))
+        .filter(ls::Column::Id.eq(sid))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    a::ActiveModel {
+        session_id: Set(sid),
+        user_id: Set(student.id),
+        joined_at: Set(t0),
+        last_heartbeat_at: Set(t0 + Duration::minutes(65)),
+        left_at: Set(None),
+        is_moderator: Set(false),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        lms_core::live::end_expired(&app.db, GRACE).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        lms_core::live::end_expired(&app.db, GRACE).await.unwrap(),
+        0,
+        "once"
+    );
+    let ended = json_ok(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/live-sessions/{sid}"),
+            Some(&teacher.token),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(ended["status"], "ended");
+    assert_eq!(ended["ended_at"], ended["join_window"]["closes_at"]);
+    assert_eq!(open_intervals(&app, sid, None).await, 0);
+    let left = a::Entity::find()
+        .filter(a::Column::SessionId.eq(sid))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .left_at
+        .unwrap();
+    // (PostgreSQL keeps microseconds: compare to the millisecond.)
+    let expected = Duration::seconds(65 * 60 + 90);
+    assert!(
+        ((left - t0) - expected).num_milliseconds().abs() < 1,
+        "{}",
+        left - t0
+    );
+    // 66.5 of 60 minutes: the live lesson (the course's only one) is completed, the course with it.
+    let mine = json_ok(get_mine(&app, &student).await, 200).await;
+    assert_eq!(mine["items"][0]["status"], "completed");
+    let trail = json_ok(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/enrollments/{}/events", mine["items"][0]["id"]),
+            Some(&student.token),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let last = trail["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["actor_kind"], "system");
 }

@@ -84,13 +84,13 @@ impl Application {
         };
         let router = router(state.clone());
         lms_core::housekeeping::spawn(state.db.clone());
-        if state.config.live_reminder_minutes > 0 {
-            lms_core::live::reminders::spawn(
-                state.db.clone(),
-                state.auth.mailer.clone(),
-                chrono::Duration::minutes(state.config.live_reminder_minutes.into()),
-            );
-        }
+        lms_core::live::reminders::spawn(
+            state.db.clone(),
+            state.auth.mailer.clone(),
+            (state.config.live_reminder_minutes > 0)
+                .then(|| chrono::Duration::minutes(state.config.live_reminder_minutes.into())),
+            state.config.live_grace(),
+        );
         let target = redact_url(&state.config.database_url);
         tracing::info!(database = %target, address = %listener.local_addr()?, "LMS API ready");
         Ok(Self {

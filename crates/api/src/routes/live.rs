@@ -130,8 +130,9 @@ async fn move_to(
     id: i64,
     what: Transition,
 ) -> AppResult<Json<SessionView>> {
+    let grace = state.config.live_grace();
     Ok(Json(
-        service::transition(&state.db, &auth.user, id, what).await?,
+        service::transition(&state.db, grace, &auth.user, id, what).await?,
     ))
 }
 

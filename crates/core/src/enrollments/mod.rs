@@ -61,6 +61,8 @@ impl Terms {
 pub enum Actor {
     User(i64),
     PaymentProvider,
+    /// The LMS itself (a session that ended on its own completing a live lesson, ...).
+    System,
 }
 
 async fn record(
@@ -74,6 +76,7 @@ async fn record(
     let (actor_id, actor_kind) = match actor {
         Actor::User(id) => (Some(id), ActorKind::User),
         Actor::PaymentProvider => (None, ActorKind::PaymentProvider),
+        Actor::System => (None, ActorKind::System),
     };
     enrollment_events::ActiveModel {
         enrollment_id: Set(enrollment_id),

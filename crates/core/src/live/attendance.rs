@@ -131,7 +131,7 @@ async fn lock_session(txn: &DatabaseTransaction, id: i64) -> Result<live_session
 
 /// Closes the session's intervals whose heartbeat is older than the grace period, at that heartbeat
 /// plus the grace.
-async fn close_stale(txn: &DatabaseTransaction, session_id: i64, grace: Grace) -> Result<()> {
+async fn close_stale(txn: &impl ConnectionTrait, session_id: i64, grace: Grace) -> Result<()> {
     let stale: Vec<attendance_rows::Model> = attendance_rows::Entity::find()
         .filter(attendance_rows::Column::SessionId.eq(session_id))
         .filter(attendance_rows::Column::LeftAt.is_null())
@@ -148,6 +148,24 @@ async fn close_stale(txn: &DatabaseTransaction, session_id: i64, grace: Grace) -
             .exec(txn)
             .await?;
     }
+    Ok(())
+}
+
+/// Closes every interval of a session that ends at `at`: those whose heartbeat went stale at their
+/// heartbeat plus the grace, the others at `at`.
+pub(crate) async fn close_all(
+    db: &impl ConnectionTrait,
+    session_id: i64,
+    at: DateTime<Utc>,
+    grace: Grace,
+) -> Result<()> {
+    close_stale(db, session_id, grace).await?;
+    attendance_rows::Entity::update_many()
+        .col_expr(attendance_rows::Column::LeftAt, Expr::value(at))
+        .filter(attendance_rows::Column::SessionId.eq(session_id))
+        .filter(attendance_rows::Column::LeftAt.is_null())
+        .exec(db)
+        .await?;
     Ok(())
 }
 

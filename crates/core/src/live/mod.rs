@@ -533,6 +533,7 @@ pub enum Transition {
 /// other move than the machine's is 409 naming the current state.
 pub async fn transition(
     db: &impl Db,
+    grace: Grace,
     actor: &users::Model,
     id: i64,
     what: Transition,
@@ -582,21 +583,20 @@ pub async fn transition(
         return Err(current_state_conflict(db, session.id, verb).await);
     }
     if what == Transition::End {
-        // Everyone still in the room leaves with the session.
-        attendance_rows::Entity::update_many()
-            .col_expr(attendance_rows::Column::LeftAt, Expr::value(at))
-            .filter(attendance_rows::Column::SessionId.eq(session.id))
-            .filter(attendance_rows::Column::LeftAt.is_null())
-            .exec(db)
-            .await?;
-        complete_live_lesson(db, actor, session.id).await?;
+        // Everyone still in the room leaves with the session (gone-silent ones when they went silent).
+        close_all(db, session.id, at, grace).await?;
+        complete_live_lesson(db, crate::enrollments::Actor::User(actor.id), session.id).await?;
     }
     get(db, actor, id).await
 }
 
 /// A session that is a `live` lesson, once ended: every enrolled student who attended at or above the
 /// threshold completes the lesson (and their progress follows).
-async fn complete_live_lesson(db: &impl Db, actor: &users::Model, id: i64) -> Result<()> {
+async fn complete_live_lesson(
+    db: &impl Db,
+    actor: crate::enrollments::Actor,
+    id: i64,
+) -> Result<()> {
     let session = live_sessions::Entity::find_by_id(id)
         .one(db)
         .await?
@@ -613,16 +613,46 @@ async fn complete_live_lesson(db: &impl Db, actor: &users::Model, id: i64) -> Re
             .one(db)
             .await?;
         if let Some(enrollment) = enrollment {
-            crate::curriculum::complete_by_attendance(
-                db,
-                enrollment.id,
-                lesson,
-                crate::enrollments::Actor::User(actor.id),
-            )
-            .await?;
+            crate::curriculum::complete_by_attendance(db, enrollment.id, lesson, actor).await?;
         }
     }
     Ok(())
+}
+
+/// Ends the live sessions nobody ended once their join window has closed: at the window's close, with
+/// every interval still open closed there too, and their live lessons completed for those who attended
+/// enough. Sessions never started stay as they are (staff cancel them). Returns how many it ended.
+pub async fn end_expired(db: &impl Db, grace: Grace) -> Result<usize> {
+    let live = live_sessions::Entity::find()
+        .filter(live_sessions::Column::Status.eq(LiveStatus::Live))
+        .all(db)
+        .await?;
+    let at = now();
+    let mut ended = 0;
+    for session in live {
+        let closes = JoinWindow::of(&session).closes_at;
+        if closes > at {
+            continue;
+        }
+        let moved = live_sessions::Entity::update_many()
+            .col_expr(
+                live_sessions::Column::Status,
+                Expr::value(LiveStatus::Ended),
+            )
+            .col_expr(live_sessions::Column::EndedAt, Expr::value(closes))
+            .col_expr(live_sessions::Column::UpdatedAt, Expr::value(at))
+            .filter(live_sessions::Column::Id.eq(session.id))
+            .filter(live_sessions::Column::Status.eq(LiveStatus::Live))
+            .exec(db)
+            .await?;
+        if moved.rows_affected != 1 {
+            continue; // another instance (or staff) ended it
+        }
+        close_all(db, session.id, closes, grace).await?;
+        complete_live_lesson(db, crate::enrollments::Actor::System, session.id).await?;
+        ended += 1;
+    }
+    Ok(ended)
 }
 
 /// Filters of a course's session list.

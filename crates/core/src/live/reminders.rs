@@ -83,17 +83,29 @@ pub async fn send_due(db: &DatabaseConnection, mailer: &Mailer, lead: Duration) 
     Ok(sent)
 }
 
-/// Looks for due reminders now and every `LOOK_EVERY`, for the life of the process.
-pub fn spawn(db: DatabaseConnection, mailer: Mailer, lead: Duration) {
+/// Every `LOOK_EVERY`, for the life of the process: sends due reminders (when `lead` is set) and ends
+/// the live sessions whose join window closed without anyone ending them (`end_expired`).
+pub fn spawn(db: DatabaseConnection, mailer: Mailer, lead: Option<Duration>, grace: Grace) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(LOOK_EVERY);
         loop {
             ticker.tick().await;
-            match send_due(&db, &mailer, lead).await {
+            if let Some(lead) = lead {
+                match send_due(&db, &mailer, lead).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(emails = n, "live-session reminders sent"),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "live-session reminders failed; will retry")
+                    }
+                }
+            }
+            match end_expired(&db, grace).await {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(emails = n, "live-session reminders sent"),
+                Ok(n) => {
+                    tracing::info!(sessions = n, "live sessions ended at their window's close")
+                }
                 Err(err) => {
-                    tracing::warn!(error = %err, "live-session reminders failed; will retry")
+                    tracing::warn!(error = %err, "ending expired live sessions failed; will retry")
                 }
             }
         }
