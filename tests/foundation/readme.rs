@@ -1,6 +1,6 @@
 //! The README's walk runs as written: its blocks marked `<!-- readme-walk -->` (the admin bootstrap,
-//! the curl session, two-factor sign-in), read from README.md (not copied here), run in order by bash
-//! against a fresh API, on each backend.
+//! the curl session, two-factor sign-in, a course from draft to certificate, a live session), read from
+//! README.md (not copied here), run in order by bash against a fresh API, on each backend.
 use lms_e2e::{Backend, TestApp, backend_tests};
 
 backend_tests!(the_readme_walk_runs_as_written);
@@ -66,4 +66,17 @@ async fn the_readme_walk_runs_as_written(backend: Backend) {
         "{stdout}"
     );
     assert!(stdout.contains("\"via\":\"video\""), "{stdout}");
+    // The live-session walk: a room to join, and an attendance row for Hypatia in the CSV.
+    assert!(
+        stdout.contains("\"room_url\":\"https://meet.jit.si/lms-"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("user_id,name,email,moderator,first_joined_at"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(",Hypatia Alexandria,hypatia@example.com,false,"),
+        "{stdout}"
+    );
 }
