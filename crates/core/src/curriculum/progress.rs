@@ -106,14 +106,7 @@ pub async fn complete_lesson(
     lock(&txn, enrollment.id).await?;
     insert_completion(&txn, enrollment.id, lesson.id, CompletedVia::Student).await?;
     let why = format!("lesson {} completed", lesson.id);
-    let progress = settle(&txn, enrollment.id, Actor::User(user.id), &why).await?;
-    let completion = completion_of(&txn, enrollment.id, lesson.id).await?;
-    txn.commit().await?;
-    Ok(LessonProgress {
-        lesson_id: lesson.id,
-        completion,
-        progress,
-    })
+    finish(txn, enrollment.id, lesson.id, Actor::User(user.id), &why).await
 }
 
 /// Undoes the student's completion of a `text` or `link` lesson while the enrollment is active (a
@@ -137,11 +130,23 @@ pub async fn undo_lesson(
         .exec(&txn)
         .await?;
     let why = format!("lesson {} marked not completed", lesson.id);
-    let progress = settle(&txn, enrollment.id, Actor::User(user.id), &why).await?;
-    let completion = completion_of(&txn, enrollment.id, lesson.id).await?;
+    finish(txn, enrollment.id, lesson.id, Actor::User(user.id), &why).await
+}
+
+/// The end of every student write on a lesson: progress recomputed, the lesson's state read back,
+/// the transaction committed.
+async fn finish(
+    txn: DatabaseTransaction,
+    enrollment_id: i64,
+    lesson_id: i64,
+    actor: Actor,
+    why: &str,
+) -> Result<LessonProgress> {
+    let progress = settle(&txn, enrollment_id, actor, why).await?;
+    let completion = completion_of(&txn, enrollment_id, lesson_id).await?;
     txn.commit().await?;
     Ok(LessonProgress {
-        lesson_id: lesson.id,
+        lesson_id,
         completion,
         progress,
     })
@@ -215,14 +220,7 @@ pub async fn report_position(
     if coverage.completes(duration) {
         insert_completion(&txn, enrollment.id, lesson.id, CompletedVia::Video).await?;
     }
-    let progress = settle(&txn, enrollment.id, Actor::User(user.id), &why).await?;
-    let completion = completion_of(&txn, enrollment.id, lesson.id).await?;
-    txn.commit().await?;
-    Ok(LessonProgress {
-        lesson_id: lesson.id,
-        completion,
-        progress,
-    })
+    finish(txn, enrollment.id, lesson.id, Actor::User(user.id), &why).await
 }
 
 /// Completes a `live` lesson for an enrollment whose student attended its session at or above the
