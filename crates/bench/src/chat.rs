@@ -12,12 +12,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::seed::{psql, with_database};
-use crate::server::Server;
+use crate::server::{Server, create_admin, json_call, percentile};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -236,40 +236,9 @@ fn report_fan_out(label: &str, target_ms: u32, args: &Args, fan: &FanOut) {
     );
 }
 
-async fn json_call(
-    request: reqwest::RequestBuilder,
-    expect: u16,
-    what: &str,
-) -> anyhow::Result<Value> {
-    let response = request.send().await?;
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    anyhow::ensure!(status == expect, "{what}: {status} {body}");
-    Ok(body)
-}
-
 /// An admin (through `api create-admin`), courses, and students enrolled in every course.
 async fn setup(args: &Args, server: &Server, url: &str) -> anyhow::Result<World> {
-    let out = Command::new(crate::sibling_binary("api")?)
-        .args([
-            "create-admin",
-            "--email",
-            "admin@bench.test",
-            "--username",
-            "benchadmin",
-        ])
-        .env("DATABASE_URL", url)
-        .env("LMS_ADMIN_PASSWORD", PASSWORD)
-        .env(
-            "LMS_SECRET_KEY",
-            "benchmark-secret-0123456789abcdef0123456789",
-        )
-        .output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "create-admin: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    create_admin(url, PASSWORD)?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.connections * 2)
         .build()?;
@@ -359,14 +328,6 @@ struct Rate {
     p50_ms: f64,
     p99_ms: f64,
     errors: u64,
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
 }
 
 /// `connections` clients, each with its own student token, for `seconds`.

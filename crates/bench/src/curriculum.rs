@@ -14,7 +14,7 @@ use sea_orm::{EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::seed::{psql, with_database};
-use crate::server::Server;
+use crate::server::{SECRET, Server, create_admin, json_call, percentile};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -39,7 +39,6 @@ pub struct Args {
 }
 
 const PASSWORD: &str = "benchmark passphrase 42";
-const SECRET: &str = "benchmark-secret-0123456789abcdef0123456789";
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let name = format!("lms_bench_curriculum_{}", std::process::id());
@@ -137,37 +136,9 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn json_call(
-    request: reqwest::RequestBuilder,
-    expect: u16,
-    what: &str,
-) -> anyhow::Result<Value> {
-    let response = request.send().await?;
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or(Value::Null);
-    anyhow::ensure!(status == expect, "{what}: {status} {body}");
-    Ok(body)
-}
-
 /// An admin builds a course of `lessons` lessons; students enroll and complete some of them.
 async fn setup(args: &Args, server: &Server, url: &str) -> anyhow::Result<World> {
-    let out = Command::new(crate::sibling_binary("api")?)
-        .args([
-            "create-admin",
-            "--email",
-            "admin@bench.test",
-            "--username",
-            "benchadmin",
-        ])
-        .env("DATABASE_URL", url)
-        .env("LMS_ADMIN_PASSWORD", PASSWORD)
-        .env("LMS_SECRET_KEY", SECRET)
-        .output()?;
-    anyhow::ensure!(
-        out.status.success(),
-        "create-admin: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    create_admin(url, PASSWORD)?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.connections * 2)
         .build()?;
@@ -286,16 +257,10 @@ struct Rate {
 
 fn rate(mut latencies: Vec<f64>, elapsed: Duration, errors: u64) -> Rate {
     latencies.sort_by(f64::total_cmp);
-    let at = |p: f64| {
-        latencies
-            .get(((p / 100.0) * latencies.len().saturating_sub(1) as f64).round() as usize)
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
     Rate {
         rate: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50_ms: at(50.0),
-        p99_ms: at(99.0),
+        p50_ms: percentile(&latencies, 50.0),
+        p99_ms: percentile(&latencies, 99.0),
         errors,
     }
 }

@@ -51,10 +51,7 @@ fn seed(
         .args(["run", "--scale", &scale.to_string()])
         .current_dir(cwd)
         .env("DATABASE_URL", database_url)
-        .env(
-            "LMS_SECRET_KEY",
-            "benchmark-secret-0123456789abcdef0123456789",
-        )
+        .env("LMS_SECRET_KEY", crate::server::SECRET)
         .output()?;
     let seconds = started.elapsed().as_secs_f64();
     anyhow::ensure!(

@@ -27,10 +27,7 @@ impl Server {
             .env("LMS_BIND", "127.0.0.1:0")
             .env("LMS_LOG_FORMAT", "json")
             .env("RUST_LOG", "warn,api::startup=info")
-            .env(
-                "LMS_SECRET_KEY",
-                "benchmark-secret-0123456789abcdef0123456789",
-            )
+            .env("LMS_SECRET_KEY", SECRET)
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         for (key, value) in env {
@@ -93,4 +90,51 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The server secret every benchmark's API and CLIs share.
+pub const SECRET: &str = "benchmark-secret-0123456789abcdef0123456789";
+
+/// `api create-admin` on `url`: the `benchadmin` account with `password`.
+pub fn create_admin(url: &str, password: &str) -> anyhow::Result<()> {
+    let out = Command::new(crate::sibling_binary("api")?)
+        .args([
+            "create-admin",
+            "--email",
+            "admin@bench.test",
+            "--username",
+            "benchadmin",
+        ])
+        .env("DATABASE_URL", url)
+        .env("LMS_ADMIN_PASSWORD", password)
+        .env("LMS_SECRET_KEY", SECRET)
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "create-admin: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// Sends `request`, requires `expect`, and answers the JSON body.
+pub async fn json_call(
+    request: reqwest::RequestBuilder,
+    expect: u16,
+    what: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let response = request.send().await?;
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+    anyhow::ensure!(status == expect, "{what}: {status} {body}");
+    Ok(body)
+}
+
+/// The `p`-th percentile of sorted samples (NaN when there are none).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
 }
