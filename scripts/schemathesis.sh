@@ -67,7 +67,7 @@ run_against() {
   echo "== schemathesis on $name ($MAX_EXAMPLES examples per operation)"
   local status=0
   schemathesis run "http://127.0.0.1:$port/openapi.json" -H "Authorization: Bearer $token" \
-    --checks "$CHECKS" --continue-on-failure --max-examples "$MAX_EXAMPLES" --workers 2 \
+    --checks "$CHECKS" --exclude-checks ensure_resource_availability --continue-on-failure --max-examples "$MAX_EXAMPLES" --workers 2 \
     --exclude-path-regex "$EXCLUDE" --no-color >"$WORK/schemathesis-$name.log" 2>&1 || status=$?
   grep -E "generated|Server error|passed|failed|Failures" "$WORK/schemathesis-$name.log" | tail -5
   kill "$API_PID" 2>/dev/null || true
@@ -75,7 +75,7 @@ run_against() {
   API_PID=""
   if [[ $status -ne 0 ]]; then
     cat "$WORK/schemathesis-$name.log"
-    echo "schemathesis found server errors on $name" >&2
+    echo "schemathesis reported failures on $name (report above)" >&2
     return 1
   fi
 }
