@@ -22,7 +22,31 @@ backend_tests!(
     the_calendar_feed_parses_and_its_token_can_be_revoked,
     a_live_lesson_is_completed_by_attending_its_session,
     a_session_nobody_ends_ends_at_its_window_close,
+    status_changes_reach_the_course_feed_and_its_websocket,
 );
+
+/// The course's change feed, as `GET /courses/{id}/events` gives it after `since`.
+async fn feed(app: &TestApp, who: &Person, course: i64, since: i64) -> Vec<Value> {
+    let page = json_ok(
+        call(
+            app,
+            Method::GET,
+            &format!("/api/v1/courses/{course}/events?since_seq={since}&limit=100"),
+            Some(&who.token),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    page["events"].as_array().expect("events").clone()
+}
+
+/// An app's own `Events`, for calling services from the test as the app's background loop would.
+fn detached_events(app: &TestApp) -> lms_core::events::Events {
+    let backend = lms_core::db::Backend::of(&app.db).expect("a known backend");
+    lms_core::events::Events::detached(app.db.clone(), backend)
+}
 
 /// The default heartbeat grace (LMS_LIVE_HEARTBEAT_GRACE_SECS).
 const GRACE: lms_core::live::Grace = lms_core::live::Grace(Duration::seconds(90));
@@ -1203,15 +1227,29 @@ async fn a_session_nobody_ends_ends_at_its_window_close(backend: Backend) {
     .insert(&app.db)
     .await
     .unwrap();
+    let events = detached_events(&app);
+    let before = feed(&app, &student, course_id, 0).await.len();
     assert_eq!(
-        lms_core::live::end_expired(&app.db, GRACE).await.unwrap(),
+        lms_core::live::end_expired(&app.db, &events, GRACE)
+            .await
+            .unwrap(),
         1
     );
     assert_eq!(
-        lms_core::live::end_expired(&app.db, GRACE).await.unwrap(),
+        lms_core::live::end_expired(&app.db, &events, GRACE)
+            .await
+            .unwrap(),
         0,
         "once"
     );
+    // One `ended` event in the course's feed, made by the server itself (no actor).
+    let after = feed(&app, &student, course_id, 0).await;
+    assert_eq!(after.len(), before + 1, "{after:?}");
+    let ended_event = after.last().unwrap();
+    assert_eq!(ended_event["type"], "live_session.ended");
+    assert_eq!(ended_event["live_session_id"], sid);
+    assert_eq!(ended_event["actor_id"], Value::Null);
+    assert_eq!(ended_event["live_session"]["status"], "ended");
     let ended = json_ok(
         call(
             &app,
@@ -1259,4 +1297,130 @@ async fn a_session_nobody_ends_ends_at_its_window_close(backend: Backend) {
     .await;
     let last = trail["items"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["actor_kind"], "system");
+}
+
+async fn status_changes_reach_the_course_feed_and_its_websocket(backend: Backend) {
+    use lms_e2e::ws::{self, Auth};
+    use std::time::Duration as Wait;
+    let (app, teacher, students, sid) = live_class(
+        backend,
+        1,
+        json!({"title": "Office hours", "starts_at": at(5), "duration_minutes": 30}),
+        |_| {},
+    )
+    .await;
+    let student = &students[0];
+    let session = json_ok(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/live-sessions/{sid}"),
+            Some(&student.token),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let course = session["course_id"].as_i64().unwrap();
+    // Scheduling was the course's first change.
+    let first = feed(&app, student, course, 0).await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0]["type"], "live_session.scheduled");
+    assert_eq!(first[0]["live_session_id"], sid);
+    assert_eq!(first[0]["actor_id"], teacher.id);
+    assert_eq!(first[0]["message_id"], Value::Null);
+    assert_eq!(first[0]["live_session"]["title"], "Office hours");
+
+    let mut socket = ws::connect(&app.base, course, Auth::Header(&student.token), None)
+        .await
+        .expect("the student's socket");
+    let (_, last) = socket.ready().await;
+    assert_eq!(last, 1);
+    let path = format!("/api/v1/live-sessions/{sid}");
+    let patch = |body: Value| call(&app, Method::PATCH, &path, Some(&teacher.token), Some(body));
+    // A new title is not a reschedule; a new start is; a chat message shares the numbering.
+    json_ok(patch(json!({"title": "Office hours (Q&A)"})).await, 200).await;
+    let moved_to = at(4);
+    json_ok(patch(json!({"starts_at": moved_to})).await, 200).await;
+    json_ok(
+        call(
+            &app,
+            Method::POST,
+            &format!("/api/v1/courses/{course}/messages"),
+            Some(&student.token),
+            Some(json!({"content": "see you there"})),
+        )
+        .await,
+        201,
+    )
+    .await;
+    json_ok(act(&app, &teacher, sid, "start").await, 200).await;
+    json_ok(act(&app, &teacher, sid, "end").await, 200).await;
+    let other = json_ok(
+        schedule(
+            &app,
+            &teacher,
+            course,
+            json!({"title": "Called off", "starts_at": at(90), "duration_minutes": 30}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let other_id = other["id"].as_i64().unwrap();
+    json_ok(act(&app, &teacher, other_id, "cancel").await, 200).await;
+    // A refused move records nothing.
+    assert_eq!(act(&app, &teacher, other_id, "start").await.status(), 409);
+
+    let pushed = socket.events_until(7, Wait::from_secs(10)).await;
+    let seen: Vec<(i64, String)> = pushed
+        .iter()
+        .map(|e| {
+            (
+                e["seq"].as_i64().unwrap(),
+                e["type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(i64, String)> = [
+        "live_session.rescheduled",
+        "message.created",
+        "live_session.started",
+        "live_session.ended",
+        "live_session.scheduled",
+        "live_session.cancelled",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, kind)| (i as i64 + 2, kind.to_string()))
+    .collect();
+    assert_eq!(seen, expected);
+    assert_eq!(
+        pushed[0]["live_session"]["starts_at"]
+            .as_str()
+            .map(|s| s[..16].to_string()),
+        Some(moved_to[..16].to_string())
+    );
+    // Each event shows the session as it is when sent: pushed at once, the start showed it live
+    // (or already ended, if the end came before the frame went out); read later, it has ended.
+    let started = &pushed[2]["live_session"]["status"];
+    assert!(started == "live" || started == "ended", "{started}");
+    assert_eq!(pushed[5]["live_session_id"], other_id);
+    assert_eq!(pushed[5]["live_session"]["status"], "cancelled");
+    for event in [&pushed[0], &pushed[2], &pushed[3], &pushed[5]] {
+        assert_eq!(event["actor_id"], teacher.id, "{event}");
+        assert_eq!(event["message"], Value::Null, "{event}");
+    }
+    // The polling feed says the same, in the same order, and nothing came after.
+    let polled: Vec<Value> = feed(&app, student, course, 1).await;
+    assert_eq!(polled.len(), 6);
+    for (p, w) in polled.iter().zip(&pushed) {
+        assert_eq!((&p["seq"], &p["type"]), (&w["seq"], &w["type"]));
+    }
+    assert_eq!(polled[2]["live_session"]["status"], "ended");
+    assert!(matches!(
+        socket.next(Wait::from_millis(300)).await,
+        lms_e2e::ws::Next::Timeout
+    ));
 }

@@ -86,6 +86,7 @@ impl Application {
         lms_core::housekeeping::spawn(state.db.clone());
         lms_core::live::reminders::spawn(
             state.db.clone(),
+            state.events.clone(),
             state.auth.mailer.clone(),
             (state.config.live_reminder_minutes > 0)
                 .then(|| chrono::Duration::minutes(state.config.live_reminder_minutes.into())),

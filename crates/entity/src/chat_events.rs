@@ -16,6 +16,8 @@ pub struct Model {
     /// The emoji of a reaction event.
     pub emoji: Option<String>,
     pub created_at: DateTimeUtc,
+    /// The session of a `live_session.*` event.
+    pub live_session_id: Option<i64>,
 }
 
 #[derive(
@@ -44,6 +46,21 @@ pub enum EventKind {
     #[sea_orm(string_value = "reaction.removed")]
     #[serde(rename = "reaction.removed")]
     ReactionRemoved,
+    #[sea_orm(string_value = "live_session.scheduled")]
+    #[serde(rename = "live_session.scheduled")]
+    LiveSessionScheduled,
+    #[sea_orm(string_value = "live_session.started")]
+    #[serde(rename = "live_session.started")]
+    LiveSessionStarted,
+    #[sea_orm(string_value = "live_session.ended")]
+    #[serde(rename = "live_session.ended")]
+    LiveSessionEnded,
+    #[sea_orm(string_value = "live_session.cancelled")]
+    #[serde(rename = "live_session.cancelled")]
+    LiveSessionCancelled,
+    #[sea_orm(string_value = "live_session.rescheduled")]
+    #[serde(rename = "live_session.rescheduled")]
+    LiveSessionRescheduled,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -64,6 +81,14 @@ pub enum Relation {
         on_delete = "Cascade"
     )]
     Message,
+    #[sea_orm(
+        belongs_to = "super::live_sessions::Entity",
+        from = "Column::LiveSessionId",
+        to = "super::live_sessions::Column::Id",
+        on_update = "Cascade",
+        on_delete = "SetNull"
+    )]
+    LiveSession,
 }
 
 impl Related<super::chat_messages::Entity> for Entity {

@@ -233,6 +233,7 @@ pub enum ChatEvents {
     ActorId,
     Emoji,
     CreatedAt,
+    LiveSessionId,
 }
 
 #[derive(DeriveIden, Clone, Copy)]

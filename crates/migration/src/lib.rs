@@ -5,7 +5,7 @@
 //! later changes follow as new migrations (9: sessions and the other auth tables; 10: the enrollment audit trail and
 //! payment events; 11: the chat's change feed and edit history; 12: idempotency keys; 13-17: the curriculum (sections,
 //! lessons, lesson completions, video progress, their indexes); 18-20: live sessions, their attendance,
-//! their indexes; 21: calendar-feed tokens).
+//! their indexes; 21: calendar-feed tokens; 22: live-session status changes in the chat's change feed).
 //! Applied migrations are never edited; a change to the schema is a new migration at the end.
 pub use sea_orm_migration::prelude::*;
 
@@ -32,6 +32,7 @@ mod m0018_create_live_sessions;
 mod m0019_create_live_session_attendance;
 mod m0020_add_indexes_to_live_sessions;
 mod m0021_create_calendar_tokens;
+mod m0022_add_live_session_events_to_chat_events;
 pub mod runner;
 pub mod verify;
 
@@ -66,6 +67,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0019_create_live_session_attendance::Migration),
             Box::new(m0020_add_indexes_to_live_sessions::Migration),
             Box::new(m0021_create_calendar_tokens::Migration),
+            Box::new(m0022_add_live_session_events_to_chat_events::Migration),
         ]
     }
 }

@@ -30,7 +30,46 @@ pub const EVENT_KINDS: &[&str] = &[
     "reaction.removed",
 ];
 
-fn indexes() -> Vec<IndexDef> {
+/// The `chat_events` table as this migration creates it, under `name` with the given kinds allowed
+/// (m0022 rebuilds it on SQLite, which cannot change a CHECK in place).
+pub(crate) fn events_table(name: impl IntoIden, kinds: &[&str]) -> TableCreateStatement {
+    Table::create()
+        .table(name)
+        .col(big_pk_auto(ChatEvents::Id))
+        .col(big_integer(ChatEvents::CourseId))
+        .col(big_integer(ChatEvents::Seq))
+        .col(string_len(ChatEvents::Kind, 32))
+        .col(big_integer_null(ChatEvents::MessageId))
+        .col(big_integer_null(ChatEvents::ActorId))
+        .col(string_len_null(ChatEvents::Emoji, 32))
+        .col(timestamp_with_time_zone_default_now(ChatEvents::CreatedAt))
+        .foreign_key(&mut fk(
+            ChatEvents::Table,
+            ChatEvents::CourseId,
+            Courses::Table,
+            Courses::Id,
+            ForeignKeyAction::Cascade,
+        ))
+        .foreign_key(&mut fk(
+            ChatEvents::Table,
+            ChatEvents::MessageId,
+            ChatMessages::Table,
+            ChatMessages::Id,
+            ForeignKeyAction::Cascade,
+        ))
+        .foreign_key(&mut fk(
+            ChatEvents::Table,
+            ChatEvents::ActorId,
+            Users::Table,
+            Users::Id,
+            ForeignKeyAction::SetNull,
+        ))
+        .check(one_of("chat_events", ChatEvents::Kind, kinds))
+        .to_owned()
+}
+
+/// The indexes of `chat_events` and `chat_message_edits`.
+pub(crate) fn indexes() -> Vec<IndexDef> {
     vec![
         index(
             ChatEvents::Table,
@@ -66,41 +105,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_table(
-                Table::create()
-                    .table(ChatEvents::Table)
-                    .col(big_pk_auto(ChatEvents::Id))
-                    .col(big_integer(ChatEvents::CourseId))
-                    .col(big_integer(ChatEvents::Seq))
-                    .col(string_len(ChatEvents::Kind, 32))
-                    .col(big_integer_null(ChatEvents::MessageId))
-                    .col(big_integer_null(ChatEvents::ActorId))
-                    .col(string_len_null(ChatEvents::Emoji, 32))
-                    .col(timestamp_with_time_zone_default_now(ChatEvents::CreatedAt))
-                    .foreign_key(&mut fk(
-                        ChatEvents::Table,
-                        ChatEvents::CourseId,
-                        Courses::Table,
-                        Courses::Id,
-                        ForeignKeyAction::Cascade,
-                    ))
-                    .foreign_key(&mut fk(
-                        ChatEvents::Table,
-                        ChatEvents::MessageId,
-                        ChatMessages::Table,
-                        ChatMessages::Id,
-                        ForeignKeyAction::Cascade,
-                    ))
-                    .foreign_key(&mut fk(
-                        ChatEvents::Table,
-                        ChatEvents::ActorId,
-                        Users::Table,
-                        Users::Id,
-                        ForeignKeyAction::SetNull,
-                    ))
-                    .check(one_of("chat_events", ChatEvents::Kind, EVENT_KINDS))
-                    .to_owned(),
-            )
+            .create_table(events_table(ChatEvents::Table, EVENT_KINDS))
             .await?;
         manager
             .create_table(

@@ -46,7 +46,7 @@ async fn schedule(
     Path(id): Path<i64>,
     Json(body): Json<NewSession>,
 ) -> AppResult<(StatusCode, Json<SessionView>)> {
-    let session = service::schedule(&state.db, &auth.user, id, body).await?;
+    let session = service::schedule(&state.db, &state.events, &auth.user, id, body).await?;
     Ok((StatusCode::CREATED, Json(session)))
 }
 
@@ -121,7 +121,9 @@ async fn edit(
     Path(id): Path<i64>,
     Json(body): Json<SessionChanges>,
 ) -> AppResult<Json<SessionView>> {
-    Ok(Json(service::edit(&state.db, &auth.user, id, body).await?))
+    Ok(Json(
+        service::edit(&state.db, &state.events, &auth.user, id, body).await?,
+    ))
 }
 
 async fn move_to(
@@ -132,7 +134,7 @@ async fn move_to(
 ) -> AppResult<Json<SessionView>> {
     let grace = state.config.live_grace();
     Ok(Json(
-        service::transition(&state.db, grace, &auth.user, id, what).await?,
+        service::transition(&state.db, &state.events, grace, &auth.user, id, what).await?,
     ))
 }
 

@@ -101,8 +101,8 @@ pub async fn delete(
         NewEvent {
             course_id: member.course_id,
             kind: EventKind::MessageDeleted,
-            message_id: id,
-            actor_id: member.user.id,
+            subject: Subject::Message(id),
+            actor_id: Some(member.user.id),
             emoji: None,
         },
     )
@@ -201,8 +201,8 @@ pub async fn react(
                 NewEvent {
                     course_id: member.course_id,
                     kind,
-                    message_id: id,
-                    actor_id: member.user.id,
+                    subject: Subject::Message(id),
+                    actor_id: Some(member.user.id),
                     emoji: Some(emoji.to_string()),
                 },
             )
@@ -270,8 +270,8 @@ async fn commit_with_event(
     let event = NewEvent {
         course_id: member.course_id,
         kind,
-        message_id: id,
-        actor_id: member.user.id,
+        subject: Subject::Message(id),
+        actor_id: Some(member.user.id),
         emoji: None,
     };
     let change = record_event(&txn, event).await?;

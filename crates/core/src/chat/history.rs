@@ -1,4 +1,5 @@
 use super::*;
+use entity::live_sessions;
 
 /// Fetches one page of `select`. Returned oldest first when `oldest_first`, else newest first. Paging
 /// walks towards older messages with `before` (and by default when newest first) and towards newer
@@ -200,9 +201,24 @@ pub async fn events<C: ConnectionTrait>(
             messages.insert(row.id, row.into());
         }
     }
+    let mut session_ids: Vec<i64> = rows.iter().filter_map(|e| e.live_session_id).collect();
+    session_ids.sort_unstable();
+    session_ids.dedup();
+    let mut sessions: HashMap<i64, crate::live::SessionBrief> = HashMap::new();
+    if !session_ids.is_empty() {
+        for session in live_sessions::Entity::find()
+            .filter(live_sessions::Column::Id.is_in(session_ids))
+            .all(db)
+            .await?
+        {
+            sessions.insert(session.id, session.into());
+        }
+    }
     Ok(rows
         .into_iter()
         .map(|e| EventView {
+            live_session: e.live_session_id.and_then(|id| sessions.get(&id).cloned()),
+            live_session_id: e.live_session_id,
             seq: e.seq,
             course_id: e.course_id,
             kind: e.kind,

@@ -47,7 +47,7 @@ pub use crate::events::Change;
 pub use changes::*;
 pub use history::*;
 pub use post::*;
-pub use record::{NewEvent, record_event, record_events};
+pub use record::{NewEvent, Subject, record_event, record_events};
 pub use writer::{POST_LIMIT_KEY, POST_LIMIT_WINDOW_SECS, PostWriter};
 
 /// Someone who may use a course's chat.
@@ -426,23 +426,31 @@ impl utoipa::PartialSchema for Emoji {
 impl utoipa::ToSchema for Emoji {}
 
 /// One entry of the change feed. `message` is the message as it is now (a tombstone once deleted),
-/// so content removed by a deletion is gone from the feed as well.
+/// so content removed by a deletion is gone from the feed as well; `live_session` likewise is the
+/// session as it is when the event is read or pushed (a `started` event read after the end shows the
+/// session ended).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EventView {
     pub seq: i64,
     pub course_id: i64,
     /// `message.created`, `message.edited`, `message.deleted`, `message.pinned`, `message.unpinned`,
-    /// `reaction.added` or `reaction.removed`.
+    /// `reaction.added`, `reaction.removed` (with `message_id` and `message`), or a live session's
+    /// status change: `live_session.scheduled`, `live_session.started`, `live_session.ended`,
+    /// `live_session.cancelled`, `live_session.rescheduled` (with `live_session_id` and
+    /// `live_session`). Clients should ignore types they do not know: new ones may be added.
     #[serde(rename = "type")]
     #[schema(schema_with = enum_of::<EventKind>, example = "message.created")]
     pub kind: EventKind,
     pub message_id: Option<i64>,
-    /// Who made the change.
+    /// Who made the change (null for changes the server made itself, such as a live session ended
+    /// at its window's close).
     pub actor_id: Option<i64>,
     /// The emoji of a reaction event.
     pub emoji: Option<String>,
     pub at: DateTime<Utc>,
     pub message: Option<MessageView>,
+    pub live_session_id: Option<i64>,
+    pub live_session: Option<crate::live::SessionBrief>,
 }
 
 #[cfg(test)]

@@ -22,9 +22,17 @@ use crate::now;
 pub struct NewEvent {
     pub course_id: i64,
     pub kind: EventKind,
-    pub message_id: i64,
-    pub actor_id: i64,
+    pub subject: Subject,
+    /// Who made the change (None: the system, or an erased account).
+    pub actor_id: Option<i64>,
     pub emoji: Option<String>,
+}
+
+/// What an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Message(i64),
+    LiveSession(i64),
 }
 
 /// Inside `txn`: numbers `events` (in order, per course), writes them, and queues the notification.
@@ -57,8 +65,15 @@ pub async fn record_events(txn: &DatabaseTransaction, events: &[NewEvent]) -> Re
             course_id: Set(event.course_id),
             seq: Set(*seq),
             kind: Set(event.kind),
-            message_id: Set(Some(event.message_id)),
-            actor_id: Set(Some(event.actor_id)),
+            message_id: Set(match event.subject {
+                Subject::Message(id) => Some(id),
+                Subject::LiveSession(_) => None,
+            }),
+            live_session_id: Set(match event.subject {
+                Subject::LiveSession(id) => Some(id),
+                Subject::Message(_) => None,
+            }),
+            actor_id: Set(event.actor_id),
             emoji: Set(event.emoji.clone()),
             created_at: Set(at),
             ..Default::default()

@@ -27,7 +27,7 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use super::record::{NewEvent, record_events};
+use super::record::{NewEvent, Subject, record_events};
 use crate::db::Backend;
 use crate::error::{Error, Result};
 use crate::now;
@@ -145,8 +145,8 @@ async fn insert_messages(
         .map(|message| NewEvent {
             course_id: message.course_id,
             kind: EventKind::MessageCreated,
-            message_id: message.id,
-            actor_id: message.user_id.unwrap_or_default(),
+            subject: Subject::Message(message.id),
+            actor_id: message.user_id,
             emoji: None,
         })
         .collect();

@@ -3,8 +3,11 @@
 //! edit, start, end and cancel them.
 //!
 //! Every status change is one conditional UPDATE (`... WHERE status = <expected>`), so two staff
-//! pressing "start" at once move the session once and the other hears 409 naming its state.
+//! pressing "start" at once move the session once and the other hears 409 naming its state. Each
+//! change (scheduled, started, ended, cancelled, rescheduled) is also an event of the course's chat
+//! change feed, written in the same transaction, so connected clients hear it over the WebSocket.
 use chrono::{DateTime, Duration, Utc};
+use entity::chat_events::EventKind;
 use entity::courses;
 use entity::enrollments;
 use entity::live_session_attendance as attendance_rows;
@@ -12,15 +15,17 @@ use entity::live_sessions::{self, LiveStatus};
 use entity::users;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::chat::{Change, NewEvent, Subject, record_event};
 use crate::courses::{can_manage, can_view};
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::events::{Committed, Events};
 use crate::now;
 use crate::paging::{Cursors, page_limit, split_page};
 use crate::rules::{Range, Text, enum_of};
@@ -166,6 +171,36 @@ pub struct SessionView {
     pub cancelled_at: Option<DateTime<Utc>>,
     /// Participants in the room now (open attendance intervals).
     pub live_attendees: u64,
+}
+
+/// A live session as the course's change feed shows it (as it is now): enough to tell members that
+/// it went live, ended, was cancelled or moved; `GET /live-sessions/{id}` has the rest.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionBrief {
+    pub id: i64,
+    pub lesson_id: Option<i64>,
+    pub title: String,
+    #[schema(schema_with = enum_of::<LiveStatus>)]
+    pub status: LiveStatus,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub duration_minutes: i32,
+    pub join_window: JoinWindow,
+}
+
+impl From<live_sessions::Model> for SessionBrief {
+    fn from(session: live_sessions::Model) -> Self {
+        Self {
+            join_window: JoinWindow::of(&session),
+            ends_at: scheduled_end(&session),
+            id: session.id,
+            lesson_id: session.lesson_id,
+            title: session.title,
+            status: session.status,
+            starts_at: session.starts_at,
+            duration_minutes: session.duration_minutes,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
@@ -327,6 +362,7 @@ fn narrow<T: TryFrom<i64>>(value: i64, fallback: T) -> T {
 
 pub async fn schedule(
     db: &impl Db,
+    events: &Events,
     actor: &users::Model,
     course_id: i64,
     input: NewSession,
@@ -390,13 +426,23 @@ pub async fn schedule(
     }
     .insert(&txn)
     .await?;
+    let change = announce(
+        &txn,
+        course.id,
+        session.id,
+        EventKind::LiveSessionScheduled,
+        Some(actor.id),
+    )
+    .await?;
     txn.commit().await?;
+    events.publish(Committed::Chat(change)).await;
     Ok(view(session, 0))
 }
 
 /// Edits a scheduled session (409 once it is live, ended or cancelled).
 pub async fn edit(
     db: &impl Db,
+    events: &Events,
     actor: &users::Model,
     id: i64,
     changes: SessionChanges,
@@ -436,7 +482,10 @@ pub async fn edit(
             .map_or(session.attendance_threshold_percent, |t| narrow(t, -1)),
     };
     checked(&fields, changes.starts_at.is_some())?;
+    let rescheduled =
+        fields.starts_at != session.starts_at || fields.duration != session.duration_minutes;
     let settings = changes.settings.unwrap_or_default();
+    let txn = db.begin().await?;
     let update = live_sessions::Entity::update_many()
         .col_expr(live_sessions::Column::Title, Expr::value(fields.title))
         .col_expr(
@@ -495,12 +544,46 @@ pub async fn edit(
         )
         .filter(live_sessions::Column::Id.eq(session.id))
         .filter(live_sessions::Column::Status.eq(LiveStatus::Scheduled))
-        .exec(db)
+        .exec(&txn)
         .await?;
     if update.rows_affected != 1 {
+        txn.rollback().await?;
         return Err(current_state_conflict(db, session.id, "edited").await);
     }
+    let change = if rescheduled {
+        let kind = EventKind::LiveSessionRescheduled;
+        Some(announce(&txn, session.course_id, session.id, kind, Some(actor.id)).await?)
+    } else {
+        None
+    };
+    txn.commit().await?;
+    if let Some(change) = change {
+        events.publish(Committed::Chat(change)).await;
+    }
     get(db, actor, id).await
+}
+
+/// Inside `txn`: records a change of `session` in its course's change feed (the chat's WebSocket and
+/// `GET /courses/{id}/events`), numbered with the course's chat changes. Publish the returned change
+/// after the commit.
+async fn announce(
+    txn: &DatabaseTransaction,
+    course_id: i64,
+    session_id: i64,
+    kind: EventKind,
+    actor: Option<i64>,
+) -> Result<Change> {
+    record_event(
+        txn,
+        NewEvent {
+            course_id,
+            kind,
+            subject: Subject::LiveSession(session_id),
+            actor_id: actor,
+            emoji: None,
+        },
+    )
+    .await
 }
 
 async fn current_state_conflict(db: &impl ConnectionTrait, id: i64, what: &str) -> Error {
@@ -533,6 +616,7 @@ pub enum Transition {
 /// other move than the machine's is 409 naming the current state.
 pub async fn transition(
     db: &impl Db,
+    events: &Events,
     grace: Grace,
     actor: &users::Model,
     id: i64,
@@ -544,17 +628,24 @@ pub async fn transition(
             "only the course's instructor or an admin may do this".into(),
         ));
     }
-    let (to, column, verb) = match what {
+    let (to, column, verb, kind) = match what {
         Transition::Start => (
             LiveStatus::Live,
             live_sessions::Column::StartedAt,
             "started",
+            EventKind::LiveSessionStarted,
         ),
-        Transition::End => (LiveStatus::Ended, live_sessions::Column::EndedAt, "ended"),
+        Transition::End => (
+            LiveStatus::Ended,
+            live_sessions::Column::EndedAt,
+            "ended",
+            EventKind::LiveSessionEnded,
+        ),
         Transition::Cancel => (
             LiveStatus::Cancelled,
             live_sessions::Column::CancelledAt,
             "cancelled",
+            EventKind::LiveSessionCancelled,
         ),
     };
     if !session.status.can_become(to) {
@@ -571,20 +662,28 @@ pub async fn transition(
             window.opens_at.to_rfc3339()
         )));
     }
+    // The move, the room emptied (at the end) and the feed's event commit together.
+    let txn = db.begin().await?;
     let moved = live_sessions::Entity::update_many()
         .col_expr(live_sessions::Column::Status, Expr::value(to))
         .col_expr(column, Expr::value(at))
         .col_expr(live_sessions::Column::UpdatedAt, Expr::value(at))
         .filter(live_sessions::Column::Id.eq(session.id))
         .filter(live_sessions::Column::Status.eq(session.status))
-        .exec(db)
+        .exec(&txn)
         .await?;
     if moved.rows_affected != 1 {
+        txn.rollback().await?;
         return Err(current_state_conflict(db, session.id, verb).await);
     }
     if what == Transition::End {
         // Everyone still in the room leaves with the session (gone-silent ones when they went silent).
-        close_all(db, session.id, at, grace).await?;
+        close_all(&txn, session.id, at, grace).await?;
+    }
+    let change = announce(&txn, session.course_id, session.id, kind, Some(actor.id)).await?;
+    txn.commit().await?;
+    events.publish(Committed::Chat(change)).await;
+    if what == Transition::End {
         complete_live_lesson(db, crate::enrollments::Actor::User(actor.id), session.id).await?;
     }
     get(db, actor, id).await
@@ -622,7 +721,7 @@ async fn complete_live_lesson(
 /// Ends the live sessions nobody ended once their join window has closed: at the window's close, with
 /// every interval still open closed there too, and their live lessons completed for those who attended
 /// enough. Sessions never started stay as they are (staff cancel them). Returns how many it ended.
-pub async fn end_expired(db: &impl Db, grace: Grace) -> Result<usize> {
+pub async fn end_expired(db: &impl Db, events: &Events, grace: Grace) -> Result<usize> {
     let live = live_sessions::Entity::find()
         .filter(live_sessions::Column::Status.eq(LiveStatus::Live))
         .all(db)
@@ -634,6 +733,7 @@ pub async fn end_expired(db: &impl Db, grace: Grace) -> Result<usize> {
         if closes > at {
             continue;
         }
+        let txn = db.begin().await?;
         let moved = live_sessions::Entity::update_many()
             .col_expr(
                 live_sessions::Column::Status,
@@ -643,12 +743,17 @@ pub async fn end_expired(db: &impl Db, grace: Grace) -> Result<usize> {
             .col_expr(live_sessions::Column::UpdatedAt, Expr::value(at))
             .filter(live_sessions::Column::Id.eq(session.id))
             .filter(live_sessions::Column::Status.eq(LiveStatus::Live))
-            .exec(db)
+            .exec(&txn)
             .await?;
         if moved.rows_affected != 1 {
+            txn.rollback().await?;
             continue; // another instance (or staff) ended it
         }
-        close_all(db, session.id, closes, grace).await?;
+        close_all(&txn, session.id, closes, grace).await?;
+        let kind = EventKind::LiveSessionEnded;
+        let change = announce(&txn, session.course_id, session.id, kind, None).await?;
+        txn.commit().await?;
+        events.publish(Committed::Chat(change)).await;
         complete_live_lesson(db, crate::enrollments::Actor::System, session.id).await?;
         ended += 1;
     }

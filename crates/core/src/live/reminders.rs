@@ -85,7 +85,13 @@ pub async fn send_due(db: &DatabaseConnection, mailer: &Mailer, lead: Duration) 
 
 /// Every `LOOK_EVERY`, for the life of the process: sends due reminders (when `lead` is set) and ends
 /// the live sessions whose join window closed without anyone ending them (`end_expired`).
-pub fn spawn(db: DatabaseConnection, mailer: Mailer, lead: Option<Duration>, grace: Grace) {
+pub fn spawn(
+    db: DatabaseConnection,
+    events: Events,
+    mailer: Mailer,
+    lead: Option<Duration>,
+    grace: Grace,
+) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(LOOK_EVERY);
         loop {
@@ -99,7 +105,7 @@ pub fn spawn(db: DatabaseConnection, mailer: Mailer, lead: Option<Duration>, gra
                     }
                 }
             }
-            match end_expired(&db, grace).await {
+            match end_expired(&db, &events, grace).await {
                 Ok(0) => {}
                 Ok(n) => {
                     tracing::info!(sessions = n, "live sessions ended at their window's close")

@@ -278,7 +278,8 @@ pub struct EventPage {
     pub has_more: bool,
 }
 
-/// The change feed: every create / edit / delete / pin / unpin / reaction event after `since_seq`, in
+/// The change feed: every create / edit / delete / pin / unpin / reaction event, and every live
+/// session's status change (scheduled, started, ended, cancelled, rescheduled), after `since_seq`, in
 /// order. Sequence numbers are per course, gapless, in commit order.
 #[utoipa::path(get, operation_id = "listChatEvents", path = "/courses/{id}/events", tag = "chat", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Course id"), FeedQuery),
