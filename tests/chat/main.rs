@@ -6,6 +6,7 @@ mod access;
 mod authorization;
 mod class;
 mod messages;
+mod pages;
 mod realtime;
 #[allow(dead_code)] // the chat tests use part of the courses' test world
 #[path = "../courses/world.rs"]

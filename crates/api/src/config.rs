@@ -128,6 +128,12 @@ pub struct Config {
     #[arg(long, env = "LMS_CHAT_ACCESS_CACHE_SECS", default_value_t = 10)]
     pub chat_access_cache_secs: u64,
 
+    /// Memory for newest chat history pages kept serialized, in MiB over all courses (0 turns it
+    /// off). Pages are revalidated against the database on every read, so this trades memory for
+    /// speed only, never freshness.
+    #[arg(long, env = "LMS_CHAT_PAGE_CACHE_MB", default_value_t = 64)]
+    pub chat_page_cache_mb: u64,
+
     /// The Jitsi Meet server live sessions meet on (room URLs are `<this>/<room>`).
     #[arg(long, env = "LMS_JITSI_URL", default_value = "https://meet.jit.si")]
     pub jitsi_url: String,
@@ -198,6 +204,7 @@ impl Config {
             chat_max_message_chars: 4000,
             chat_access_recheck_secs: 60,
             chat_access_cache_secs: 10,
+            chat_page_cache_mb: 64,
             jitsi_url: "https://meet.jit.si".into(),
             jitsi_app_id: None,
             jitsi_app_secret: None,
@@ -213,6 +220,11 @@ impl Config {
             app_id: self.jitsi_app_id.clone(),
             app_secret: self.jitsi_app_secret.clone(),
         }
+    }
+
+    /// `LMS_CHAT_PAGE_CACHE_MB` in bytes.
+    pub fn chat_page_cache_bytes(&self) -> usize {
+        usize::try_from(self.chat_page_cache_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX)
     }
 
     pub fn live_grace(&self) -> lms_core::live::Grace {

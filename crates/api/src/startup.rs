@@ -13,6 +13,7 @@ use axum::response::Response;
 use lms_core::chat::PostWriter;
 use lms_core::chat::access::AccessCache;
 use lms_core::chat::feed::Hub;
+use lms_core::chat::pages::PageCache;
 use lms_core::db::{Backend, redact_url};
 use lms_core::events::Events;
 use lms_core::mail::Mailer;
@@ -76,6 +77,7 @@ impl Application {
             hub,
             chat_access,
             chat_writer,
+            pages: Arc::new(PageCache::new(config.chat_page_cache_bytes())),
             db,
             backend,
             config: Arc::new(config),

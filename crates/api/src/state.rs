@@ -4,6 +4,7 @@ use axum::extract::FromRef;
 use lms_core::chat::PostWriter;
 use lms_core::chat::access::AccessCache;
 use lms_core::chat::feed::Hub;
+use lms_core::chat::pages::PageCache;
 use lms_core::db::Backend;
 use lms_core::events::Events;
 use lms_core::paging::Cursors;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub chat_access: Arc<AccessCache>,
     /// Writes chat posts, in batches where the backend calls for it (`Backend::batches_chat_posts`).
     pub chat_writer: Arc<PostWriter>,
+    /// Newest chat history pages, serialized, validated on every read (see `lms_core::chat::pages`).
+    pub pages: Arc<PageCache>,
 }
 
 impl FromRef<AppState> for DatabaseConnection {

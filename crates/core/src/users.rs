@@ -134,8 +134,15 @@ pub async fn update_profile(
         active.preferences = Set(preferences);
     }
     errors.finish()?;
+    let renamed = active.first_name.is_set() || active.last_name.is_set();
     active.updated_at = Set(now());
-    let user = active.update(db).await?;
+    let txn = db.begin().await?;
+    let user = active.update(&txn).await?;
+    if renamed {
+        // Chat pages show authors' names: the pages of every course they wrote in are new ones now.
+        crate::chat::authors_renamed(&txn, user.id).await?;
+    }
+    txn.commit().await?;
     // Instances that cached the user for chat (which shows the author's name) read it again.
     events.access_changed(user.id).await;
     Ok(user)

@@ -7,6 +7,9 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub course_id: i64,
     pub last_seq: i64,
+    /// Bumped when an author of the course's messages changes their name: with `last_seq`, the
+    /// version of everything a history page shows.
+    pub authors_version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

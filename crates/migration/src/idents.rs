@@ -220,6 +220,7 @@ pub enum ChatSequences {
     Table,
     CourseId,
     LastSeq,
+    AuthorsVersion,
 }
 
 #[derive(DeriveIden, Clone, Copy)]

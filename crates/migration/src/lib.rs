@@ -5,7 +5,8 @@
 //! later changes follow as new migrations (9: sessions and the other auth tables; 10: the enrollment audit trail and
 //! payment events; 11: the chat's change feed and edit history; 12: idempotency keys; 13-17: the curriculum (sections,
 //! lessons, lesson completions, video progress, their indexes); 18-20: live sessions, their attendance,
-//! their indexes; 21: calendar-feed tokens; 22: live-session status changes in the chat's change feed).
+//! their indexes; 21: calendar-feed tokens; 22: live-session status changes in the chat's change feed; 23-24: what chat history pages are validated by, and the
+//! index that serves them).
 //! Applied migrations are never edited; a change to the schema is a new migration at the end.
 pub use sea_orm_migration::prelude::*;
 
@@ -33,6 +34,8 @@ mod m0019_create_live_session_attendance;
 mod m0020_add_indexes_to_live_sessions;
 mod m0021_create_calendar_tokens;
 mod m0022_add_live_session_events_to_chat_events;
+mod m0023_add_authors_version_to_chat_sequences;
+mod m0024_add_top_level_index_to_chat_messages;
 pub mod runner;
 pub mod verify;
 
@@ -68,6 +71,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0020_add_indexes_to_live_sessions::Migration),
             Box::new(m0021_create_calendar_tokens::Migration),
             Box::new(m0022_add_live_session_events_to_chat_events::Migration),
+            Box::new(m0023_add_authors_version_to_chat_sequences::Migration),
+            Box::new(m0024_add_top_level_index_to_chat_messages::Migration),
         ]
     }
 }

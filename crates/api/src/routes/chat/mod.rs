@@ -1,7 +1,10 @@
 //! Course chat over HTTP (this file) and its live feed over WebSocket ([`ws`]). Every endpoint
 //! reaches the caller's membership the same way: the [`ChatMember`] extractor.
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use lms_core::chat::pages::{Version, none_match};
 use lms_core::chat::{
     self as service, EditMessage, EditView, EventView, Limits, MessageDetail, MessagePage,
     MessageView, NewMessage, Page,
@@ -42,17 +45,93 @@ fn limits(state: &AppState) -> Limits {
 }
 
 /// Top-level messages, newest first; deleted ones are tombstones (`deleted: true`, no content).
+///
+/// Every page carries an `ETag`; send it back in `If-None-Match` and an unchanged page is answered
+/// `304 Not Modified` with no body (any change to the course's messages or a rename of one of their
+/// authors makes a new tag). Each answer is as fresh as the database, on every instance.
 #[utoipa::path(get, operation_id = "listCourseMessages", path = "/courses/{id}/messages", tag = "chat", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Course id"), Page),
-    responses((status = 200, body = MessagePage), (status = 401, body = Problem, content_type = JSON_PROBLEM),
+    params(("id" = i64, Path, description = "Course id"), Page, IfNoneMatch),
+    responses((status = 200, body = MessagePage, headers(("ETag" = String, description = "The page's entity tag, for `If-None-Match`"),
+            ("Cache-Control" = String, description = "`private, no-cache`: keep it, but revalidate before reuse"))),
+        (status = 304, description = "The page is unchanged since the tag in `If-None-Match` (no body)",
+            headers(("ETag" = String, description = "The page's entity tag"))),
+        (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 404, body = Problem, content_type = JSON_PROBLEM),
         (status = 422, body = Problem, content_type = JSON_PROBLEM)))]
 async fn history(
     State(state): State<AppState>,
     ChatMember(member): ChatMember,
     Query(page): Query<Page>,
-) -> AppResult<Json<MessagePage>> {
-    Ok(Json(service::history(&state.db, &member, page).await?))
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let limit = page_limit(page.limit)?;
+    let version = Version::of(&state.db, member.course_id).await?;
+    let name = format!("messages:{:?}:{:?}:{limit}", page.before, page.after);
+    let etag = version.etag(member.course_id, &name);
+    if unchanged(&headers, &etag) {
+        return Ok(not_modified(&etag));
+    }
+    // The newest page (what every open client reads) is kept in memory, valid while the version is.
+    let newest = page.before.is_none() && page.after.is_none();
+    if newest && let Some(body) = state.pages.get(member.course_id, limit, version) {
+        return Ok(page_answer(&etag, body));
+    }
+    let body = to_json(&service::history(&state.db, &member, page).await?)?;
+    if newest {
+        state
+            .pages
+            .put(member.course_id, limit, version, body.clone());
+    }
+    Ok(page_answer(&etag, body))
+}
+
+/// The `If-None-Match` request header of the history pages.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+struct IfNoneMatch {
+    /// The `ETag` of a page read before: answered 304 (no body) while the page is unchanged.
+    #[param(rename = "If-None-Match")]
+    if_none_match: Option<String>,
+}
+
+fn unchanged(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| none_match(v, etag))
+}
+
+const PAGE_CACHE_CONTROL: &str = "private, no-cache";
+
+fn not_modified(etag: &str) -> Response {
+    (
+        StatusCode::NOT_MODIFIED,
+        [
+            (header::ETAG, etag.to_string()),
+            (header::CACHE_CONTROL, PAGE_CACHE_CONTROL.to_string()),
+        ],
+    )
+        .into_response()
+}
+
+fn page_answer(etag: &str, body: Bytes) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (header::ETAG, etag.to_string()),
+            (header::CACHE_CONTROL, PAGE_CACHE_CONTROL.to_string()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn to_json(page: &MessagePage) -> AppResult<Bytes> {
+    serde_json::to_vec(page)
+        .map(Bytes::from)
+        .map_err(|e| AppError::from(lms_core::Error::Internal(e.into())))
 }
 
 /// Post a message or, with `parent_id`, a reply. Announcements: course staff only. Rate-limited per
@@ -143,10 +222,15 @@ async fn delete_message(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The replies to a message, oldest first.
+/// The replies to a message, oldest first. Pages carry an `ETag` and answer `If-None-Match` with 304
+/// as the course's history does.
 #[utoipa::path(get, operation_id = "listReplies", path = "/courses/{id}/messages/{mid}/replies", tag = "chat", security(("bearer" = [])),
-    params(("id" = i64, Path, description = "Course id"), ("mid" = i64, Path, description = "Message id"), Page),
-    responses((status = 200, body = MessagePage), (status = 401, body = Problem, content_type = JSON_PROBLEM),
+    params(("id" = i64, Path, description = "Course id"), ("mid" = i64, Path, description = "Message id"), Page, IfNoneMatch),
+    responses((status = 200, body = MessagePage, headers(("ETag" = String, description = "The page's entity tag, for `If-None-Match`"),
+            ("Cache-Control" = String, description = "`private, no-cache`: keep it, but revalidate before reuse"))),
+        (status = 304, description = "The page is unchanged since the tag in `If-None-Match` (no body)",
+            headers(("ETag" = String, description = "The page's entity tag"))),
+        (status = 401, body = Problem, content_type = JSON_PROBLEM),
         (status = 403, body = Problem, content_type = JSON_PROBLEM), (status = 404, body = Problem, content_type = JSON_PROBLEM),
         (status = 422, body = Problem, content_type = JSON_PROBLEM)))]
 async fn replies(
@@ -154,8 +238,17 @@ async fn replies(
     ChatMember(member): ChatMember,
     Path((_course, mid)): Path<(i64, i64)>,
     Query(page): Query<Page>,
-) -> AppResult<Json<MessagePage>> {
-    Ok(Json(service::replies(&state.db, &member, mid, page).await?))
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let limit = page_limit(page.limit)?;
+    let version = Version::of(&state.db, member.course_id).await?;
+    let name = format!("replies:{mid}:{:?}:{:?}:{limit}", page.before, page.after);
+    let etag = version.etag(member.course_id, &name);
+    if unchanged(&headers, &etag) {
+        return Ok(not_modified(&etag));
+    }
+    let body = to_json(&service::replies(&state.db, &member, mid, page).await?)?;
+    Ok(page_answer(&etag, body))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
