@@ -39,13 +39,12 @@ pub struct Args {
     /// A PostgreSQL URL whose role may CREATE DATABASE (scripts/bench.sh starts a throwaway server).
     #[arg(long, env = "BENCH_POSTGRES_URL")]
     postgres_url: String,
-    /// History latency is measured a second time with requests paced at this share of the raw query
-    /// rate, i.e. below saturation (0 skips it).
-    #[arg(long, default_value_t = 0.25)]
-    paced_share: f64,
     /// Run only these measurements (repeatable; default: all).
     #[arg(long, value_enum)]
     only: Vec<Part>,
+    /// Volume data for the history reads (`seeder run --scale N`: N courses, 1000*N messages).
+    #[arg(long, default_value_t = 1000)]
+    scale: u32,
     /// Keep the benchmark database afterwards (its name is printed) instead of dropping it.
     #[arg(long)]
     keep_database: bool,
@@ -69,7 +68,7 @@ const PASSWORD: &str = "velvet thunder 42 kite";
 
 /// The API's history statement (what `GET /courses/{id}/messages?limit=50` runs after the membership
 /// check), for pgbench.
-const HISTORY_SQL: &str = "SELECT \"chat_messages\".\"id\", \"chat_messages\".\"course_id\", \"chat_messages\".\"user_id\", \
+pub const HISTORY_SQL: &str = "SELECT \"chat_messages\".\"id\", \"chat_messages\".\"course_id\", \"chat_messages\".\"user_id\", \
     \"chat_messages\".\"parent_id\", \"chat_messages\".\"message_type\", \"chat_messages\".\"content\", \
     \"chat_messages\".\"edited_at\", \"chat_messages\".\"edit_count\", \"chat_messages\".\"deleted_at\", \
     \"chat_messages\".\"pinned_at\", \"chat_messages\".\"created_at\", \"users\".\"username\" AS \"author_username\", \
@@ -89,7 +88,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let name = format!("lms_bench_chat_{}", std::process::id());
     psql(&args.postgres_url, &format!("CREATE DATABASE {name}"))?;
     let url = with_database(&args.postgres_url, &name);
-    let result = measure(&args, &url).await;
+    let result = async {
+        if args.runs(Part::History) {
+            let dir = tempfile::tempdir()?;
+            let (seconds, _) = crate::seed::seed(&url, args.scale, dir.path())?;
+            println!(
+                "seeded volume data (--scale {}) in {seconds:.1} s",
+                args.scale
+            );
+        }
+        measure(&args, &url).await
+    }
+    .await;
     if args.keep_database {
         println!("kept the benchmark database: {url}");
     } else {
@@ -102,28 +112,41 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn server_env() -> Vec<(&'static str, String)> {
-    vec![("LMS_CHAT_POSTS_PER_MINUTE", "1000000000".into())]
+    vec![
+        ("LMS_CHAT_POSTS_PER_MINUTE", "1000000000".into()),
+        // The history readers sign in from addresses of their own (X-Forwarded-For).
+        ("LMS_TRUST_FORWARDED_FOR", "true".into()),
+    ]
 }
 
 async fn measure(args: &Args, url: &str) -> anyhow::Result<()> {
     let server = Server::start(Some(url), &server_env())?;
+    // Statistics first, as autovacuum keeps them in production (right after a bulk load the planner
+    // would still think the tables empty).
+    psql(url, "ANALYZE")?;
+    if args.runs(Part::History) {
+        let settings = crate::chat_history::Settings {
+            connections: args.connections,
+            seconds: args.seconds,
+        };
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(args.connections * 2)
+            .build()?;
+        crate::chat_history::measure(&client, &server, url, &settings).await?;
+    }
+    if !(args.runs(Part::Post) || args.runs(Part::Fanout)) {
+        return Ok(());
+    }
     let world = setup(args, &server, url).await?;
     println!(
-        "chat benchmark: PostgreSQL, {} connections, {} s per rate, {} courses, {} students",
+        "posting and fan-out: PostgreSQL, {} connections, {} s per rate, {} fresh courses, {} students",
         args.connections,
         args.seconds,
         world.courses.len(),
         world.tokens.len()
     );
-
     if args.runs(Part::Post) {
         measure_post(args, &world, &server, url).await?;
-    }
-    // Statistics first, as autovacuum keeps them in production (right after a bulk load the planner
-    // would still think the table empty).
-    psql(url, "ANALYZE")?;
-    if args.runs(Part::History) {
-        measure_history(args, &world, &server, url).await?;
     }
     if args.runs(Part::Fanout) {
         // On one instance, then across two: subscribers on the second, posts through the first.
@@ -177,48 +200,6 @@ async fn measure_post(
         post.errors
     );
 
-    Ok(())
-}
-
-/// History reads through the API, then pgbench running the same query.
-async fn measure_history(
-    args: &Args,
-    world: &World,
-    server: &Server,
-    url: &str,
-) -> anyhow::Result<()> {
-    let read = drive(args, world, server, Load::History, None).await?;
-    let history_sql = format!(
-        "\\set course random({}, {})\n{HISTORY_SQL}\n",
-        world.courses[0],
-        world.courses[world.courses.len() - 1]
-    );
-    let raw_read = pgbench(url, &history_sql, args)?;
-    println!(
-        "history read      {:>8.0} req/s   raw query  {:>8.0}/s   ratio {:.2} (target >= 0.50)   p50 {:.2} ms  p99 {:.2} ms (target < 5; pgbench's own average {:.2} ms)  errors {}",
-        read.rate,
-        raw_read.tps,
-        read.rate / raw_read.tps,
-        read.p50_ms,
-        read.p99_ms,
-        raw_read.latency_ms,
-        read.errors
-    );
-    // At saturation latency is connections / rate; below it, latency is what a request costs.
-    if args.paced_share > 0.0 {
-        let pace = raw_read.tps * args.paced_share;
-        let paced = drive(args, world, server, Load::History, Some(pace)).await?;
-        println!(
-            "history read paced at {:.0} req/s ({} x raw, {} connections): served {:.0} req/s   p50 {:.2} ms  p99 {:.2} ms  errors {}",
-            pace,
-            args.paced_share,
-            args.connections,
-            paced.rate,
-            paced.p50_ms,
-            paced.p99_ms,
-            paced.errors
-        );
-    }
     Ok(())
 }
 
@@ -320,7 +301,6 @@ async fn setup(args: &Args, server: &Server, url: &str) -> anyhow::Result<World>
 #[derive(Clone, Copy, PartialEq)]
 enum Load {
     Post,
-    History,
 }
 
 struct Rate {
@@ -355,7 +335,6 @@ async fn drive(
             .iter()
             .map(|c| match load {
                 Load::Post => server.url(&format!("/api/v1/courses/{c}/messages")),
-                Load::History => server.url(&format!("/api/v1/courses/{c}/messages?limit=50")),
             })
             .collect();
         let body =
@@ -382,7 +361,6 @@ async fn drive(
                         .post(url)
                         .header("content-type", "application/json")
                         .body(body.clone()),
-                    Load::History => client.get(url),
                 };
                 let sent = if interval.is_some() {
                     due
@@ -392,7 +370,9 @@ async fn drive(
                 if let Some(interval) = interval {
                     due += interval;
                 }
-                let expected = if load == Load::Post { 201 } else { 200 };
+                let expected = match load {
+                    Load::Post => 201,
+                };
                 match request.bearer_auth(&token).send().await {
                     Ok(r) if r.status().as_u16() == expected => {
                         let _ = r.bytes().await;
@@ -421,13 +401,26 @@ async fn drive(
 }
 
 /// What pgbench measured.
-struct Raw {
-    tps: f64,
-    latency_ms: f64,
+pub struct Raw {
+    pub tps: f64,
+    pub latency_ms: f64,
 }
 
 /// Runs a pgbench script with the same number of clients and seconds.
 fn pgbench(url: &str, script: &str, args: &Args) -> anyhow::Result<Raw> {
+    let settings = crate::chat_history::Settings {
+        connections: args.connections,
+        seconds: args.seconds,
+    };
+    pgbench_script(url, script, &settings)
+}
+
+/// Runs a pgbench script with `settings`' clients for its seconds.
+pub fn pgbench_script(
+    url: &str,
+    script: &str,
+    args: &crate::chat_history::Settings,
+) -> anyhow::Result<Raw> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("script.sql");
     std::fs::write(&file, script)?;

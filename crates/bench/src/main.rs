@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod chat;
+mod chat_history;
 mod curriculum;
 mod login;
 mod revocation;

@@ -41,7 +41,7 @@ pub fn with_database(url: &str, db: &str) -> String {
 type SeederRates = Vec<(String, u64, f64)>;
 
 /// Runs the seeder and returns (total seconds, [(seeder, rows, rows/s)]).
-fn seed(
+pub fn seed(
     database_url: &str,
     scale: u32,
     cwd: &std::path::Path,
