@@ -13,7 +13,63 @@ backend_tests!(
     behind_a_proxy_the_address_it_appended_is_throttled_not_what_the_client_wrote,
     failures_by_email_and_by_username_count_against_one_account,
     when_password_checks_queue_up_past_the_limit_the_rest_get_503,
+    a_legacy_bcrypt_password_signs_in_once_and_is_rehashed_to_argon2id,
 );
+
+/// Accounts brought over from the legacy Node LMS keep their bcrypt hashes: the old password signs in,
+/// and that first sign-in replaces the hash with argon2id (the old password keeps working).
+async fn a_legacy_bcrypt_password_signs_in_once_and_is_rehashed_to_argon2id(backend: Backend) {
+    use entity::users;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel};
+    let app = TestApp::spawn(backend).await;
+    let user = register(&app, "olivia").await;
+    let id = user["id"].as_i64().unwrap();
+    // bcryptjs, cost 10, of "Admin-since-2019!" (legacy user 1 of shared/legacy/sample.sql).
+    let legacy = "$2b$10$SHRgy/ndN/WXGKkj5r8UxO5n2iJAynCISc9vwyZJcsvmljIh6uaPW";
+    let row = users::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut row = row.into_active_model();
+    row.password_hash = Set(Some(legacy.into()));
+    row.update(&app.db).await.unwrap();
+
+    assert_eq!(
+        login_raw(&app, "olivia", "admin-since-2019!")
+            .await
+            .status(),
+        401
+    );
+    let stored = || async {
+        users::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
+            .unwrap()
+    };
+    assert_eq!(stored().await, legacy, "a failed sign-in changes nothing");
+    assert_eq!(
+        login_raw(&app, "olivia", "Admin-since-2019!")
+            .await
+            .status(),
+        200
+    );
+    let upgraded = stored().await;
+    assert!(
+        upgraded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{upgraded}"
+    );
+    assert_eq!(
+        login_raw(&app, "olivia", "Admin-since-2019!")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(stored().await, upgraded, "rehashed once");
+}
 
 async fn login_by_email_or_username_returns_tokens_and_the_user(backend: Backend) {
     let app = TestApp::spawn(backend).await;

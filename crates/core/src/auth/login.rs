@@ -122,7 +122,7 @@ async fn signed_in(
         .as_deref()
         .filter(|h| crate::security::passwords::needs_rehash(h))
     {
-        tracing::info!(user_id = user.id, old = %hash.split('$').nth(3).unwrap_or(""), "rehashing password with current parameters");
+        tracing::info!(user_id = user.id, old = %crate::security::passwords::describe(hash), "rehashing password with current parameters");
         active.password_hash = Set(Some(auth.hasher.hash(password).await?));
     }
     Ok(active.update(db).await?)

@@ -9,6 +9,10 @@
 //! The queue is bounded too: past `queue` waiting jobs a request is refused at once ([`HashError::Busy`],
 //! a 503 with Retry-After) rather than queued behind minutes of work, and a job whose caller has gone
 //! (client disconnected, request timed out) is skipped instead of hashed for nobody.
+//!
+//! Stored bcrypt hashes (`$2a$`, `$2b$`, `$2y$`: accounts imported from the legacy Node LMS) are
+//! verified too, on the same workers; [`needs_rehash`] is true for them, so the first successful
+//! sign-in replaces them with argon2id (as Django and Laravel upgrade hashes).
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
@@ -146,6 +150,9 @@ fn worker(queue: &Mutex<Receiver<Job>>) {
 /// Verifies like `PasswordVerifier::verify_password`, but in the given memory instead of a fresh
 /// 19 MiB allocation per call.
 fn verify_with(memory: &mut Vec<Block>, password: &str, stored: &str) -> bool {
+    if is_bcrypt(stored) {
+        return bcrypt::verify(password, stored).unwrap_or(false);
+    }
     let Ok(parsed) = PasswordHash::new(stored) else {
         return false;
     };
@@ -192,6 +199,26 @@ fn verify_with(memory: &mut Vec<Block>, password: &str, stored: &str) -> bool {
 /// True when `stored` was made with other parameters than today's and should be rehashed.
 pub fn needs_rehash(stored: &str) -> bool {
     !stored.starts_with(CURRENT_PARAMS)
+}
+
+fn is_bcrypt(stored: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"]
+        .iter()
+        .any(|p| stored.starts_with(p))
+}
+
+/// The scheme and parameters of a stored hash, safe to log (never the salt or the hash itself):
+/// `argon2id m=19456,t=2,p=1`, `bcrypt cost 10`.
+pub fn describe(stored: &str) -> String {
+    let parts: Vec<&str> = stored.split('$').collect();
+    if is_bcrypt(stored) {
+        return format!("bcrypt cost {}", parts.get(2).copied().unwrap_or("?"));
+    }
+    match (parts.get(1), parts.get(3)) {
+        (Some(scheme), Some(params)) if params.starts_with("m=") => format!("{scheme} {params}"),
+        (Some(scheme), _) => (*scheme).to_string(),
+        _ => "unknown".into(),
+    }
 }
 
 /// A new argon2id PHC string with today's parameters and a random 16-byte salt, computed in `memory`.
@@ -245,6 +272,31 @@ mod tests {
                 .iter()
                 .all(|r| matches!(r, Ok(false) | Err(HashError::Busy)))
         );
+    }
+
+    /// A hash the legacy Node LMS stored (bcryptjs, cost 10; from `shared/legacy/sample.sql`).
+    const LEGACY: &str = "$2b$10$SHRgy/ndN/WXGKkj5r8UxO5n2iJAynCISc9vwyZJcsvmljIh6uaPW";
+
+    #[tokio::test]
+    async fn legacy_bcrypt_hashes_verify_and_ask_to_be_rehashed() {
+        let hasher = PasswordHasher::new(1).unwrap_or_else(|e| panic!("{e}"));
+        let check = |password: &'static str| {
+            let hasher = hasher.clone();
+            async move { hasher.verify(password, Some(LEGACY)).await.ok() }
+        };
+        assert_eq!(check("Admin-since-2019!").await, Some(true));
+        assert_eq!(check("admin-since-2019!").await, Some(false));
+        assert_eq!(check("").await, Some(false));
+        assert!(needs_rehash(LEGACY));
+        let fresh = hasher
+            .hash("Admin-since-2019!")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!needs_rehash(&fresh));
+        // What a log line may say of a hash: the scheme and its cost, never salt or digest.
+        assert_eq!(describe(LEGACY), "bcrypt cost 10");
+        assert_eq!(describe(&fresh), "argon2id m=19456,t=2,p=1");
+        assert!(!describe(LEGACY).contains("SHRgy"));
     }
 
     #[tokio::test]
