@@ -16,6 +16,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 
 use crate::chat::{HISTORY_SQL, pgbench_script};
+use crate::raw_http;
 use crate::seed::psql;
 use crate::server::{Server, percentile};
 
@@ -100,30 +101,28 @@ enum Read {
     Older,
 }
 
-/// `connections` clients for `seconds`, each request for a random reader's course (see
+/// `connections` clients for `seconds`, each on its own keep-alive connection ([`raw_http`], so the
+/// load generator takes little of the CPU it shares), each request for a random reader's course (see
 /// `chat::drive` for closed-loop vs paced).
 async fn drive(
-    client: &reqwest::Client,
     server: &Server,
     readers: &Arc<Vec<Reader>>,
     known: &Arc<Vec<Known>>,
     settings: &Settings,
     read: Read,
     pace: Option<f64>,
-) -> Rate {
+) -> anyhow::Result<Rate> {
     let errors = Arc::new(AtomicU64::new(0));
+    let mut connections = Vec::with_capacity(settings.connections);
+    for _ in 0..settings.connections {
+        connections.push(raw_http::Connection::open(&server.base).await?);
+    }
     let started = Instant::now();
     let deadline = started + Duration::from_secs(settings.seconds);
     let interval = pace.map(|rate| Duration::from_secs_f64(settings.connections as f64 / rate));
     let mut tasks = Vec::new();
-    for worker in 0..settings.connections {
-        let (client, readers, known, errors) = (
-            client.clone(),
-            readers.clone(),
-            known.clone(),
-            errors.clone(),
-        );
-        let base = server.url("");
+    for (worker, mut connection) in connections.into_iter().enumerate() {
+        let (readers, known, errors) = (readers.clone(), known.clone(), errors.clone());
         let mut due = started
             + interval.map_or(Duration::ZERO, |i| {
                 i * worker as u32 / settings.connections as u32
@@ -140,33 +139,33 @@ async fn drive(
                 state ^= state << 17;
                 let i = (state % readers.len() as u64) as usize;
                 let (reader, page) = (&readers[i], &known[i]);
-                let url = match read {
+                let path = match read {
                     Read::Older => format!(
-                        "{base}/api/v1/courses/{}/messages?limit=50&before={}",
+                        "/api/v1/courses/{}/messages?limit=50&before={}",
                         reader.course, page.before
                     ),
-                    _ => format!("{base}/api/v1/courses/{}/messages?limit=50", reader.course),
+                    _ => format!("/api/v1/courses/{}/messages?limit=50", reader.course),
                 };
-                let mut request = client.get(url).bearer_auth(&reader.token);
+                let bearer = format!("Bearer {}", reader.token);
+                let mut headers = vec![("Authorization", bearer.as_str())];
                 if read == Read::Revalidate {
-                    request = request.header("if-none-match", &page.etag);
+                    headers.push(("If-None-Match", page.etag.as_str()));
                 }
-                let sent = if interval.is_some() {
-                    due
-                } else {
-                    Instant::now()
-                };
+                let sent = if interval.is_some() { due } else { Instant::now() };
                 if let Some(interval) = interval {
                     due += interval;
                 }
                 let expected = if read == Read::Revalidate { 304 } else { 200 };
-                match request.send().await {
-                    Ok(r) if r.status().as_u16() == expected => {
-                        let _ = r.bytes().await;
+                match connection.get(&path, &headers).await {
+                    Ok((status, _)) if status == expected => {
                         latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
                     }
-                    _ => {
+                    Ok(_) => {
                         errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(_) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        break;
                     }
                 }
             }
@@ -179,12 +178,12 @@ async fn drive(
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort_by(f64::total_cmp);
-    Rate {
+    Ok(Rate {
         rate: all.len() as f64 / elapsed,
         p50_ms: percentile(&all, 50.0),
         p99_ms: percentile(&all, 99.0),
         errors: errors.load(Ordering::Relaxed),
-    }
+    })
 }
 
 /// Shared buffers (hit + read) the plan of `sql` touched, from `EXPLAIN (ANALYZE, BUFFERS)`.
@@ -314,7 +313,6 @@ pub async fn measure(
         raw_older.tps
     );
     let newest = drive(
-        client,
         server,
         &readers,
         &known,
@@ -322,7 +320,7 @@ pub async fn measure(
         Read::Newest,
         None,
     )
-    .await;
+    .await?;
     println!(
         "  newest page, saturated:   {:>8.0} req/s  = {:.2}x today's history query (target >= 2.5; {:.2}x the query with m0024)  p50 {:.2} ms  p99 {:.2} ms  errors {}",
         newest.rate,
@@ -334,7 +332,6 @@ pub async fn measure(
     );
     let pace = newest.rate / 2.0;
     let paced = drive(
-        client,
         server,
         &readers,
         &known,
@@ -342,13 +339,12 @@ pub async fn measure(
         Read::Newest,
         Some(pace),
     )
-    .await;
+    .await?;
     println!(
         "  newest page, paced at {:.0} req/s (half the saturated rate): served {:.0} req/s  p50 {:.2} ms  p99 {:.2} ms (target < 10)  errors {}",
         pace, paced.rate, paced.p50_ms, paced.p99_ms, paced.errors
     );
     let revalidated = drive(
-        client,
         server,
         &readers,
         &known,
@@ -356,7 +352,7 @@ pub async fn measure(
         Read::Revalidate,
         None,
     )
-    .await;
+    .await?;
     println!(
         "  revalidation (304):       {:>8.0} req/s  = {:.2}x today's history query (target >= 3)  p50 {:.2} ms  p99 {:.2} ms  errors {}",
         revalidated.rate,
@@ -366,7 +362,6 @@ pub async fn measure(
         revalidated.errors
     );
     let older = drive(
-        client,
         server,
         &readers,
         &known,
@@ -374,7 +369,7 @@ pub async fn measure(
         Read::Older,
         None,
     )
-    .await;
+    .await?;
     println!(
         "  older page (before=):     {:>8.0} req/s  = {:.2} of pgbench's older page  p50 {:.2} ms  p99 {:.2} ms  errors {}",
         older.rate,

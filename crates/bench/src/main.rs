@@ -9,6 +9,7 @@ mod chat;
 mod chat_history;
 mod curriculum;
 mod login;
+mod raw_http;
 mod revocation;
 mod seed;
 mod server;
