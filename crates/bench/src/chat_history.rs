@@ -151,7 +151,11 @@ async fn drive(
                 if read == Read::Revalidate {
                     headers.push(("If-None-Match", page.etag.as_str()));
                 }
-                let sent = if interval.is_some() { due } else { Instant::now() };
+                let sent = if interval.is_some() {
+                    due
+                } else {
+                    Instant::now()
+                };
                 if let Some(interval) = interval {
                     due += interval;
                 }
@@ -312,15 +316,7 @@ pub async fn measure(
         raw_key.tps / today.tps,
         raw_older.tps
     );
-    let newest = drive(
-        server,
-        &readers,
-        &known,
-        settings,
-        Read::Newest,
-        None,
-    )
-    .await?;
+    let newest = drive(server, &readers, &known, settings, Read::Newest, None).await?;
     println!(
         "  newest page, saturated:   {:>8.0} req/s  = {:.2}x today's history query (target >= 2.5; {:.2}x the query with m0024)  p50 {:.2} ms  p99 {:.2} ms  errors {}",
         newest.rate,
@@ -331,28 +327,12 @@ pub async fn measure(
         newest.errors
     );
     let pace = newest.rate / 2.0;
-    let paced = drive(
-        server,
-        &readers,
-        &known,
-        settings,
-        Read::Newest,
-        Some(pace),
-    )
-    .await?;
+    let paced = drive(server, &readers, &known, settings, Read::Newest, Some(pace)).await?;
     println!(
         "  newest page, paced at {:.0} req/s (half the saturated rate): served {:.0} req/s  p50 {:.2} ms  p99 {:.2} ms (target < 10)  errors {}",
         pace, paced.rate, paced.p50_ms, paced.p99_ms, paced.errors
     );
-    let revalidated = drive(
-        server,
-        &readers,
-        &known,
-        settings,
-        Read::Revalidate,
-        None,
-    )
-    .await?;
+    let revalidated = drive(server, &readers, &known, settings, Read::Revalidate, None).await?;
     println!(
         "  revalidation (304):       {:>8.0} req/s  = {:.2}x today's history query (target >= 3)  p50 {:.2} ms  p99 {:.2} ms  errors {}",
         revalidated.rate,
@@ -361,15 +341,7 @@ pub async fn measure(
         revalidated.p99_ms,
         revalidated.errors
     );
-    let older = drive(
-        server,
-        &readers,
-        &known,
-        settings,
-        Read::Older,
-        None,
-    )
-    .await?;
+    let older = drive(server, &readers, &known, settings, Read::Older, None).await?;
     println!(
         "  older page (before=):     {:>8.0} req/s  = {:.2} of pgbench's older page  p50 {:.2} ms  p99 {:.2} ms  errors {}",
         older.rate,

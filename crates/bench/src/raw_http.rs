@@ -32,7 +32,11 @@ impl Connection {
     }
 
     /// GET `path` with the given extra headers; answers the status and the body's length.
-    pub async fn get(&mut self, path: &str, headers: &[(&str, &str)]) -> anyhow::Result<(u16, usize)> {
+    pub async fn get(
+        &mut self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<(u16, usize)> {
         let mut request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
         for (name, value) in headers {
             request.push_str(name);

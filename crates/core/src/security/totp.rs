@@ -10,11 +10,21 @@ pub fn new_secret() -> [u8; SECRET_LEN] {
     super::tokens::random_bytes::<SECRET_LEN>()
 }
 
+/// Secrets shorter than this (in bytes) are accepted for checking codes only: accounts imported from
+/// the legacy Node LMS, whose libraries (speakeasy, otplib) made 80-bit secrets by default. Their
+/// authenticator apps must keep working; new secrets are always [`SECRET_LEN`].
+const COMPLIANT_LEN: usize = 16;
+
 fn totp(secret: &[u8], account: &str) -> anyhow::Result<Totp> {
-    Builder::new()
+    let builder = Builder::new()
         .with_secret(secret.to_vec())
         .with_issuer(Some(ISSUER))
-        .with_account_name(account)
+        .with_account_name(account);
+    if secret.len() < COMPLIANT_LEN && !secret.is_empty() {
+        // totp-rs refuses secrets under 128 bits unless asked not to; the algorithm is the same.
+        return Ok(builder.build_noncompliant());
+    }
+    builder
         .build()
         .map_err(|e| anyhow::anyhow!("TOTP setup failed: {e:?}"))
 }
@@ -77,4 +87,37 @@ pub fn matching_step(
         return Ok(None);
     };
     Ok(totp(secret, account)?.check(&code, unix_secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An 80-bit secret as the legacy Node LMS made them, in the base32 its users typed into their
+    /// authenticator apps.
+    #[test]
+    fn legacy_80_bit_secrets_still_check_codes() {
+        let secret = secret_from_base32("jbsw y3dp ehpk 3pxp").expect("base32");
+        assert_eq!(secret.len(), 10);
+        let at = 1_700_000_000;
+        // The code an authenticator app shows for that secret at that time (RFC 6238, SHA1, 30 s).
+        let app = Builder::new()
+            .with_secret(secret.clone())
+            .build_noncompliant()
+            .generate(at)
+            .to_string();
+        let step = at / 30;
+        assert_eq!(
+            matching_step(&secret, "legacy@example.com", &app, at).ok(),
+            Some(Some(step))
+        );
+        assert_eq!(
+            matching_step(&secret, "legacy@example.com", &app, at + 120).ok(),
+            Some(None),
+            "four steps later it is stale"
+        );
+        // New secrets are full length, and a full-length secret is built the compliant way.
+        assert_eq!(new_secret().len(), SECRET_LEN);
+        assert!(totp(&new_secret(), "new@example.com").is_ok());
+    }
 }
