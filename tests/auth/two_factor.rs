@@ -291,6 +291,7 @@ async fn the_mfa_token_is_single_use_expires_and_is_throttled(backend: Backend) 
     let past = match backend {
         Backend::Sqlite => "UPDATE mfa_challenges SET expires_at = '2000-01-01T00:00:00+00:00'",
         Backend::Postgres => "UPDATE mfa_challenges SET expires_at = now() - interval '1 second'",
+        Backend::MySql => "UPDATE mfa_challenges SET expires_at = NOW(6) - INTERVAL 1 SECOND",
     };
     app.db
         .execute_raw(Statement::from_string(app.db.get_database_backend(), past))

@@ -27,6 +27,7 @@ async fn liveness_and_readiness_answer_ok(backend: Backend) {
     let expected = match backend {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
+        Backend::MySql => "mysql",
     };
     assert_eq!(body["database"], expected);
 }

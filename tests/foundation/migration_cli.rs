@@ -18,6 +18,19 @@ backend_tests!(
     a_down_failing_half_way_leaves_the_migration_applied,
 );
 
+// On MariaDB so far (issue 15). Not yet: the two half-way-failure tests, since MySQL commits DDL
+// statement by statement and the runner does not yet resume a migration that failed part-way there.
+lms_e2e::mysql_tests!(
+    up_status_down_all_but_the_first_three_and_up_again,
+    up_to_and_down_to_stop_at_the_named_migration,
+    dry_runs_print_the_sql_in_order_and_change_nothing,
+    verify_passes_on_a_migrated_database_and_reports_drift,
+    status_lists_every_migration_in_order_with_its_state,
+    two_up_runs_started_together_apply_each_migration_once,
+    status_check_fails_while_anything_is_pending,
+    up_records_checksums_and_refuses_when_an_applied_migration_changed,
+);
+
 fn migration(args: &[&str], database_url: Option<&str>, cwd: &Path) -> Output {
     let mut cmd = Command::new(bin("migration"));
     cmd.args(args).current_dir(cwd).env_remove("DATABASE_URL");
@@ -351,12 +364,21 @@ async fn dry_runs_print_the_sql_in_order_and_change_nothing(backend: Backend) {
     let cwd = tempfile::tempdir().unwrap();
     let url = Some(test_db.url.as_str());
     let plan = ok(migration(&["up", "--dry-run"], url, cwd.path()));
-    let users = plan.find("CREATE TABLE \"users\"").expect("users first");
-    let courses = plan.find("CREATE TABLE \"courses\"").expect("then courses");
+    // Identifiers are quoted the backend's way.
+    let q = |name: &str| match backend {
+        Backend::MySql => format!("`{name}`"),
+        _ => format!("\"{name}\""),
+    };
+    let users = plan
+        .find(&format!("CREATE TABLE {}", q("users")))
+        .expect("users first");
+    let courses = plan
+        .find(&format!("CREATE TABLE {}", q("courses")))
+        .expect("then courses");
     assert!(users < courses);
     assert!(
         plan.lines()
-            .any(|l| l.starts_with("CREATE UNIQUE INDEX") && l.contains("\"uq_users_email\"")),
+            .any(|l| l.starts_with("CREATE UNIQUE INDEX") && l.contains(&q("uq_users_email"))),
         "{plan}"
     );
     assert!(plan.trim_end().ends_with("-- dry run: nothing was changed"));
@@ -412,9 +434,11 @@ async fn verify_passes_on_a_migrated_database_and_reports_drift(backend: Backend
 
     // Drift: an index dropped by hand, a column added by hand, a foreign key action changed.
     let db = test_db.connect().await;
-    db.execute_unprepared("DROP INDEX idx_courses_category")
-        .await
-        .unwrap();
+    let drop_index = match backend {
+        Backend::MySql => "DROP INDEX idx_courses_category ON courses",
+        _ => "DROP INDEX idx_courses_category",
+    };
+    db.execute_unprepared(drop_index).await.unwrap();
     db.execute_unprepared("ALTER TABLE users ADD COLUMN nickname VARCHAR(20)")
         .await
         .unwrap();

@@ -10,6 +10,86 @@ backend_tests!(
     foreign_keys_cascade_or_restrict_as_documented,
 );
 
+lms_e2e::mysql_tests!(
+    every_migration_goes_up_down_and_up_again_to_the_same_schema,
+    down_all_leaves_no_application_tables,
+    enumerated_columns_reject_unknown_values,
+    foreign_keys_cascade_or_restrict_as_documented,
+    mysql_tables_are_utf8mb4_instants_utc_and_emoji_exact_whatever_the_server_defaults,
+);
+
+/// MariaDB/MySQL: the test server defaults to latin1 and +02:00 (scripts/mariadb.sh). The schema and
+/// the connection must not care: every table is InnoDB utf8mb4, instants are stored as written in UTC,
+/// emails and usernames stay unique regardless of case, and 👍, 👍🏽 and 👎 are three reactions.
+async fn mysql_tables_are_utf8mb4_instants_utc_and_emoji_exact_whatever_the_server_defaults(
+    backend: Backend,
+) {
+    let (_guard, db) = migrated(backend).await;
+    let latin1 = schema::scalar(
+        &db,
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() \
+         AND table_name NOT LIKE 'seaql%' AND (engine <> 'InnoDB' OR table_collation NOT LIKE 'utf8mb4%')",
+    )
+    .await;
+    assert_eq!(latin1, 0, "every table InnoDB and utf8mb4");
+    exec(&db, USER).await.unwrap();
+    exec(&db, COURSE).await.unwrap();
+    let err = exec(&db, "INSERT INTO users (email, username, first_name, last_name) VALUES ('A@EXAMPLE.COM', 'other', 'A', 'L')")
+        .await
+        .expect_err("an email differing only in case");
+    assert!(err.to_string().contains("Duplicate"), "{err}");
+    exec(
+        &db,
+        "INSERT INTO chat_messages (course_id, user_id, content) VALUES (1, 1, 'héllo 👋')",
+    )
+    .await
+    .unwrap();
+    for emoji in ["👍", "👍🏽", "👎"] {
+        exec(
+            &db,
+            &format!("INSERT INTO chat_message_reactions (message_id, user_id, emoji) VALUES (1, 1, '{emoji}')"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{emoji}: {e}"));
+    }
+    assert_eq!(
+        schema::scalar(
+            &db,
+            "SELECT COUNT(DISTINCT emoji) FROM chat_message_reactions"
+        )
+        .await,
+        3
+    );
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::MySql,
+            "SELECT content, @@session.time_zone FROM chat_messages",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "héllo 👋");
+    assert_eq!(row.try_get_by_index::<String>(1).unwrap(), "+00:00");
+    // An instant written through the connection reads back the same, to the microsecond.
+    exec(
+        &db,
+        "UPDATE users SET last_login_at = '2026-12-02 10:11:12.345678'",
+    )
+    .await
+    .unwrap();
+    let at: chrono::DateTime<chrono::Utc> = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::MySql,
+            "SELECT last_login_at FROM users",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    assert_eq!(at.to_rfc3339(), "2026-12-02T10:11:12.345678+00:00");
+}
+
 async fn every_migration_goes_up_down_and_up_again_to_the_same_schema(backend: Backend) {
     let test_db = TestDb::new(backend).await;
     let db = test_db.connect_for_migrations().await;
@@ -118,8 +198,10 @@ async fn enumerated_columns_reject_unknown_values(backend: Backend) {
     ];
     for sql in bad {
         let err = exec(&db, sql).await.expect_err(sql);
+        // PostgreSQL and SQLite say "check"; MariaDB names the failed `ck_...` constraint.
+        let message = err.to_string().to_lowercase();
         assert!(
-            err.to_string().to_lowercase().contains("check"),
+            message.contains("check") || message.contains("constraint `ck_"),
             "{sql}: {err}"
         );
     }

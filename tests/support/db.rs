@@ -9,7 +9,17 @@ pub struct TestDb {
     pub backend: Backend,
     pub url: String,
     _dir: Option<TempDir>,
+    /// (server admin URL, database name) of a database this value created and drops.
     pg: Option<(String, String)>,
+}
+
+pub fn mysql_admin_url() -> String {
+    std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| {
+        panic!(
+            "TEST_MYSQL_URL is not set: MariaDB/MySQL tests need a server. \
+             Run scripts/test.sh, which starts one, or point TEST_MYSQL_URL at a user that may CREATE DATABASE."
+        )
+    })
 }
 
 pub fn postgres_admin_url() -> String {
@@ -51,13 +61,20 @@ impl TestDb {
                     pg: None,
                 }
             }
-            Backend::Postgres => {
-                let admin = postgres_admin_url();
+            Backend::Postgres | Backend::MySql => {
+                let admin = match backend {
+                    Backend::MySql => mysql_admin_url(),
+                    _ => postgres_admin_url(),
+                };
                 let name = format!("lms_test_{}", uuid::Uuid::new_v4().simple());
                 let conn = Database::connect(&admin)
                     .await
-                    .expect("connect to TEST_POSTGRES_URL");
-                conn.execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .expect("connect to the test server");
+                let create = match backend {
+                    Backend::MySql => format!("CREATE DATABASE `{name}`"),
+                    _ => format!("CREATE DATABASE \"{name}\""),
+                };
+                conn.execute_unprepared(&create)
                     .await
                     .expect("create test database");
                 conn.close().await.ok();
@@ -113,11 +130,12 @@ impl Drop for TestDb {
                 .ok()?;
             rt.block_on(async {
                 let conn = Database::connect(&admin).await.ok()?;
-                conn.execute_unprepared(&format!(
-                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                ))
-                .await
-                .ok()?;
+                let drop = if admin.starts_with("mysql") {
+                    format!("DROP DATABASE IF EXISTS `{name}`")
+                } else {
+                    format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")
+                };
+                conn.execute_unprepared(&drop).await.ok()?;
                 conn.close().await.ok()
             })
         })

@@ -17,6 +17,16 @@ pub async fn snapshot(db: &DatabaseConnection) -> Vec<String> {
              FROM pg_constraint WHERE connamespace = 'public'::regnamespace",
             "SELECT 'index ' || indexname || ' ' || indexdef FROM pg_indexes WHERE schemaname = 'public'",
         ],
+        DbBackend::MySql => &[
+            "SELECT CONCAT('column ', table_name, '.', column_name, ' ', column_type, ' nullable=', is_nullable, \
+             ' default=', COALESCE(column_default, '')) FROM information_schema.columns WHERE table_schema = DATABASE()",
+            "SELECT CONCAT('constraint ', table_name, ' ', constraint_name, ' ', constraint_type) \
+             FROM information_schema.table_constraints WHERE constraint_schema = DATABASE()",
+            "SELECT CONCAT('check ', constraint_name, ' ', check_clause) FROM information_schema.check_constraints \
+             WHERE constraint_schema = DATABASE()",
+            "SELECT CONCAT('index ', table_name, ' ', index_name, ' ', GROUP_CONCAT(column_name ORDER BY seq_in_index)) \
+             FROM information_schema.statistics WHERE table_schema = DATABASE() GROUP BY table_name, index_name",
+        ],
         other => panic!("unsupported backend {other:?}"),
     };
     let mut rows = Vec::new();
@@ -39,6 +49,9 @@ pub async fn tables(db: &DatabaseConnection) -> Vec<String> {
     let sql = match backend {
         DbBackend::Sqlite => {
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        }
+        DbBackend::MySql => {
+            "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE() ORDER BY table_name"
         }
         _ => "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
     };

@@ -1,6 +1,7 @@
 //! Small builders the migrations share, so every table spells constraints the same way.
 use lms_core::db::Backend;
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DbBackend;
 
 /// A `CHECK (col IN (...))` constraint named `ck_<table>_<column>`.
 ///
@@ -133,4 +134,101 @@ pub async fn drop_indexes(
             .await?;
     }
     Ok(())
+}
+
+/// An instant, kept in UTC: `timestamptz` on PostgreSQL, sea-query's timestamp-with-time-zone text on
+/// SQLite, `DATETIME(6)` on MySQL (its `TIMESTAMP` ends in 2038 and keeps whole seconds by default;
+/// connections there run in UTC, see `Backend::check_connection`). Not null.
+pub fn instant<C: IntoIden>(backend: DbBackend, col: C) -> ColumnDef {
+    instant_type(backend, col).not_null().take()
+}
+
+/// [`instant`], nullable.
+pub fn instant_null<C: IntoIden>(backend: DbBackend, col: C) -> ColumnDef {
+    instant_type(backend, col).null().take()
+}
+
+/// [`instant`] with the current time as its default.
+pub fn instant_default_now<C: IntoIden>(backend: DbBackend, col: C) -> ColumnDef {
+    let now = match backend {
+        DbBackend::MySql => Expr::cust("CURRENT_TIMESTAMP(6)"),
+        _ => Expr::current_timestamp(),
+    };
+    instant(backend, col).default(now).take()
+}
+
+fn instant_type<C: IntoIden>(backend: DbBackend, col: C) -> ColumnDef {
+    let mut def = ColumnDef::new(col);
+    match backend {
+        DbBackend::MySql => def.custom(Alias::new("DATETIME(6)")),
+        _ => def.timestamp_with_time_zone(),
+    };
+    def
+}
+
+/// Creates `table`. On MySQL each foreign key also gets an explicit index on its columns, named after
+/// the constraint: what InnoDB makes by itself, except that InnoDB silently drops its own such index
+/// once a later index starts with the same column, and then refuses to drop that later index (error
+/// 1553), so the index migration's `down` could not run. A foreign key whose column already leads the
+/// primary key, a unique column or an index of the table needs none. Other backends: unchanged.
+pub async fn create_table(
+    manager: &SchemaManager<'_>,
+    mut table: TableCreateStatement,
+) -> Result<(), DbErr> {
+    if manager.get_database_backend() == DbBackend::MySql {
+        // The table says what it needs, whatever the server's defaults (latin1 is common): InnoDB
+        // for foreign keys and transactions, utf8mb4 for all of Unicode, case-insensitive
+        // comparison (unique emails and usernames ignore case); emoji columns are binary, see
+        // [`emoji_collation`].
+        table
+            .engine("InnoDB")
+            .character_set("utf8mb4")
+            .collate("utf8mb4_unicode_ci");
+        let mut leading: std::collections::HashSet<String> = table
+            .get_columns()
+            .iter()
+            .filter(|c| c.get_column_spec().primary_key || c.get_column_spec().unique)
+            .map(|c| c.get_column_name())
+            .collect();
+        for index in table.get_indexes() {
+            if let Some(first) = index.get_index_spec().get_column_names().first() {
+                leading.insert(first.clone());
+            }
+        }
+        let keys: Vec<(String, Vec<String>)> = table
+            .get_foreign_key_create_stmts()
+            .iter()
+            .map(|fk| {
+                let key = fk.get_foreign_key();
+                (
+                    key.get_name().unwrap_or_default().to_string(),
+                    key.get_columns(),
+                )
+            })
+            .collect();
+        for (name, columns) in keys {
+            if columns.first().is_none_or(|c| leading.contains(c)) {
+                continue;
+            }
+            let mut index = Index::create();
+            index.name(&name);
+            for column in &columns {
+                index.col(Alias::new(column.as_str()));
+            }
+            table.index(&mut index);
+        }
+    }
+    manager.create_table(table).await
+}
+
+/// An emoji column (`VARCHAR(32)`) compares by its bytes on MySQL: the usual utf8mb4 collations treat
+/// many different emoji as equal (👍 and 👍🏽 would be one reaction). Other backends compare bytes
+/// already, and keep the column as given.
+pub fn emoji_collation(backend: DbBackend, mut column: ColumnDef) -> ColumnDef {
+    if backend == DbBackend::MySql {
+        column.custom(Alias::new(
+            "VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+        ));
+    }
+    column
 }

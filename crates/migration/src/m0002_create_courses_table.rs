@@ -7,7 +7,7 @@
 //! hand the course over instead.
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::helpers::{check, fk, one_of};
+use crate::helpers::{check, create_table, fk, instant_default_now, instant_null, one_of};
 use crate::idents::{Courses, Users};
 
 #[derive(DeriveMigrationName)]
@@ -16,89 +16,89 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table(Courses::Table)
-                    .col(big_pk_auto(Courses::Id))
-                    .col(big_integer(Courses::InstructorId))
-                    .col(string_len(Courses::Title, 200))
-                    .col(string_len(Courses::Slug, 200))
-                    .col(string_len_null(Courses::ShortDescription, 500))
-                    .col(text_null(Courses::Description))
-                    .col(string_len_null(Courses::Category, 100))
-                    .col(string_len(Courses::Level, 16).default("all_levels"))
-                    .col(string_len(Courses::Language, 16).default("en"))
-                    .col(big_integer(Courses::PriceCents).default(0))
-                    .col(string_len(Courses::Currency, 3).default("USD"))
-                    .col(big_integer_null(Courses::DiscountPriceCents))
-                    .col(timestamp_with_time_zone_null(Courses::DiscountEndsAt))
-                    .col(string_len(Courses::Status, 16).default("draft"))
-                    .col(string_len(Courses::Visibility, 16).default("public"))
-                    .col(boolean(Courses::IsFeatured).default(false))
-                    .col(double(Courses::RatingAverage).default(0.0))
-                    .col(big_integer(Courses::RatingSum).default(0))
-                    .col(integer(Courses::RatingCount).default(0))
-                    .col(integer(Courses::StudentCount).default(0))
-                    .col(integer(Courses::DurationMinutes).default(0))
-                    .col(timestamp_with_time_zone_null(Courses::PublishedAt))
-                    .col(string_len_null(Courses::ThumbnailUrl, 2048))
-                    .col(json_binary(Courses::Metadata).default("{}"))
-                    .col(timestamp_with_time_zone_default_now(Courses::CreatedAt))
-                    .col(timestamp_with_time_zone_default_now(Courses::UpdatedAt))
-                    .foreign_key(&mut fk(
-                        Courses::Table,
-                        Courses::InstructorId,
-                        Users::Table,
-                        Users::Id,
-                        ForeignKeyAction::Restrict,
-                    ))
-                    .check(one_of(
-                        "courses",
-                        Courses::Level,
-                        &["beginner", "intermediate", "advanced", "all_levels"],
-                    ))
-                    .check(one_of(
-                        "courses",
-                        Courses::Status,
-                        &["draft", "published", "archived"],
-                    ))
-                    .check(one_of(
-                        "courses",
-                        Courses::Visibility,
-                        &["public", "unlisted", "private"],
-                    ))
-                    .check(check(
-                        "ck_courses_price_cents",
-                        Expr::col(Courses::PriceCents).gte(0),
-                    ))
-                    .check(check(
-                        "ck_courses_discount_price_cents",
-                        Expr::col(Courses::DiscountPriceCents).gte(0).and(
-                            Expr::col(Courses::DiscountPriceCents)
-                                .lt(Expr::col(Courses::PriceCents)),
-                        ),
-                    ))
-                    .check(check(
-                        "ck_courses_currency",
-                        Expr::cust("length(currency) = 3"),
-                    ))
-                    .check(check(
-                        "ck_courses_rating",
-                        Expr::col(Courses::RatingCount)
-                            .gte(0)
-                            .and(Expr::col(Courses::RatingSum).gte(0))
-                            .and(Expr::col(Courses::RatingAverage).between(0.0, 5.0)),
-                    ))
-                    .check(check(
-                        "ck_courses_counts",
-                        Expr::col(Courses::StudentCount)
-                            .gte(0)
-                            .and(Expr::col(Courses::DurationMinutes).gte(0)),
-                    ))
-                    .to_owned(),
-            )
-            .await
+        let b = manager.get_database_backend();
+        create_table(
+            manager,
+            Table::create()
+                .table(Courses::Table)
+                .col(big_pk_auto(Courses::Id))
+                .col(big_integer(Courses::InstructorId))
+                .col(string_len(Courses::Title, 200))
+                .col(string_len(Courses::Slug, 200))
+                .col(string_len_null(Courses::ShortDescription, 500))
+                .col(text_null(Courses::Description))
+                .col(string_len_null(Courses::Category, 100))
+                .col(string_len(Courses::Level, 16).default("all_levels"))
+                .col(string_len(Courses::Language, 16).default("en"))
+                .col(big_integer(Courses::PriceCents).default(0))
+                .col(string_len(Courses::Currency, 3).default("USD"))
+                .col(big_integer_null(Courses::DiscountPriceCents))
+                .col(instant_null(b, Courses::DiscountEndsAt))
+                .col(string_len(Courses::Status, 16).default("draft"))
+                .col(string_len(Courses::Visibility, 16).default("public"))
+                .col(boolean(Courses::IsFeatured).default(false))
+                .col(double(Courses::RatingAverage).default(0.0))
+                .col(big_integer(Courses::RatingSum).default(0))
+                .col(integer(Courses::RatingCount).default(0))
+                .col(integer(Courses::StudentCount).default(0))
+                .col(integer(Courses::DurationMinutes).default(0))
+                .col(instant_null(b, Courses::PublishedAt))
+                .col(string_len_null(Courses::ThumbnailUrl, 2048))
+                .col(json_binary(Courses::Metadata).default("{}"))
+                .col(instant_default_now(b, Courses::CreatedAt))
+                .col(instant_default_now(b, Courses::UpdatedAt))
+                .foreign_key(&mut fk(
+                    Courses::Table,
+                    Courses::InstructorId,
+                    Users::Table,
+                    Users::Id,
+                    ForeignKeyAction::Restrict,
+                ))
+                .check(one_of(
+                    "courses",
+                    Courses::Level,
+                    &["beginner", "intermediate", "advanced", "all_levels"],
+                ))
+                .check(one_of(
+                    "courses",
+                    Courses::Status,
+                    &["draft", "published", "archived"],
+                ))
+                .check(one_of(
+                    "courses",
+                    Courses::Visibility,
+                    &["public", "unlisted", "private"],
+                ))
+                .check(check(
+                    "ck_courses_price_cents",
+                    Expr::col(Courses::PriceCents).gte(0),
+                ))
+                .check(check(
+                    "ck_courses_discount_price_cents",
+                    Expr::col(Courses::DiscountPriceCents).gte(0).and(
+                        Expr::col(Courses::DiscountPriceCents).lt(Expr::col(Courses::PriceCents)),
+                    ),
+                ))
+                .check(check(
+                    "ck_courses_currency",
+                    Expr::cust("length(currency) = 3"),
+                ))
+                .check(check(
+                    "ck_courses_rating",
+                    Expr::col(Courses::RatingCount)
+                        .gte(0)
+                        .and(Expr::col(Courses::RatingSum).gte(0))
+                        .and(Expr::col(Courses::RatingAverage).between(0.0, 5.0)),
+                ))
+                .check(check(
+                    "ck_courses_counts",
+                    Expr::col(Courses::StudentCount)
+                        .gte(0)
+                        .and(Expr::col(Courses::DurationMinutes).gte(0)),
+                ))
+                .to_owned(),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

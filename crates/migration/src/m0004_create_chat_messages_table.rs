@@ -12,7 +12,9 @@
 //! adding one is an idempotent insert and "did I react" is an index lookup.
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::helpers::{check, fk, one_of};
+use crate::helpers::{
+    check, create_table, emoji_collation, fk, instant_default_now, instant_null, one_of,
+};
 use crate::idents::{ChatMessageReactions, ChatMessages, Courses, Users};
 
 #[derive(DeriveMigrationName)]
@@ -21,115 +23,113 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table(ChatMessages::Table)
-                    .col(big_pk_auto(ChatMessages::Id))
-                    .col(big_integer(ChatMessages::CourseId))
-                    .col(big_integer_null(ChatMessages::UserId))
-                    .col(big_integer_null(ChatMessages::ParentId))
-                    .col(string_len(ChatMessages::MessageType, 16).default("text"))
-                    .col(text(ChatMessages::Content))
-                    .col(timestamp_with_time_zone_null(ChatMessages::EditedAt))
-                    .col(integer(ChatMessages::EditCount).default(0))
-                    .col(timestamp_with_time_zone_null(ChatMessages::DeletedAt))
-                    .col(big_integer_null(ChatMessages::DeletedBy))
-                    .col(timestamp_with_time_zone_null(ChatMessages::PinnedAt))
-                    .col(big_integer_null(ChatMessages::PinnedBy))
-                    .col(json_binary(ChatMessages::Metadata).default("{}"))
-                    .col(timestamp_with_time_zone_default_now(
-                        ChatMessages::CreatedAt,
-                    ))
-                    .col(timestamp_with_time_zone_default_now(
-                        ChatMessages::UpdatedAt,
-                    ))
-                    .foreign_key(&mut fk(
-                        ChatMessages::Table,
-                        ChatMessages::CourseId,
-                        Courses::Table,
-                        Courses::Id,
-                        ForeignKeyAction::Cascade,
-                    ))
-                    .foreign_key(&mut fk(
-                        ChatMessages::Table,
-                        ChatMessages::UserId,
-                        Users::Table,
-                        Users::Id,
-                        ForeignKeyAction::SetNull,
-                    ))
-                    .foreign_key(&mut fk(
-                        ChatMessages::Table,
-                        ChatMessages::ParentId,
-                        ChatMessages::Table,
-                        ChatMessages::Id,
-                        ForeignKeyAction::Cascade,
-                    ))
-                    .foreign_key(&mut fk(
-                        ChatMessages::Table,
-                        ChatMessages::DeletedBy,
-                        Users::Table,
-                        Users::Id,
-                        ForeignKeyAction::SetNull,
-                    ))
-                    .foreign_key(&mut fk(
-                        ChatMessages::Table,
-                        ChatMessages::PinnedBy,
-                        Users::Table,
-                        Users::Id,
-                        ForeignKeyAction::SetNull,
-                    ))
-                    .check(one_of(
-                        "chat_messages",
-                        ChatMessages::MessageType,
-                        &["text", "question", "answer", "announcement", "system"],
-                    ))
-                    .check(check(
-                        "ck_chat_messages_edit_count",
-                        Expr::col(ChatMessages::EditCount).gte(0),
-                    ))
-                    .to_owned(),
-            )
-            .await?;
+        let b = manager.get_database_backend();
+        create_table(
+            manager,
+            Table::create()
+                .table(ChatMessages::Table)
+                .col(big_pk_auto(ChatMessages::Id))
+                .col(big_integer(ChatMessages::CourseId))
+                .col(big_integer_null(ChatMessages::UserId))
+                .col(big_integer_null(ChatMessages::ParentId))
+                .col(string_len(ChatMessages::MessageType, 16).default("text"))
+                .col(text(ChatMessages::Content))
+                .col(instant_null(b, ChatMessages::EditedAt))
+                .col(integer(ChatMessages::EditCount).default(0))
+                .col(instant_null(b, ChatMessages::DeletedAt))
+                .col(big_integer_null(ChatMessages::DeletedBy))
+                .col(instant_null(b, ChatMessages::PinnedAt))
+                .col(big_integer_null(ChatMessages::PinnedBy))
+                .col(json_binary(ChatMessages::Metadata).default("{}"))
+                .col(instant_default_now(b, ChatMessages::CreatedAt))
+                .col(instant_default_now(b, ChatMessages::UpdatedAt))
+                .foreign_key(&mut fk(
+                    ChatMessages::Table,
+                    ChatMessages::CourseId,
+                    Courses::Table,
+                    Courses::Id,
+                    ForeignKeyAction::Cascade,
+                ))
+                .foreign_key(&mut fk(
+                    ChatMessages::Table,
+                    ChatMessages::UserId,
+                    Users::Table,
+                    Users::Id,
+                    ForeignKeyAction::SetNull,
+                ))
+                .foreign_key(&mut fk(
+                    ChatMessages::Table,
+                    ChatMessages::ParentId,
+                    ChatMessages::Table,
+                    ChatMessages::Id,
+                    ForeignKeyAction::Cascade,
+                ))
+                .foreign_key(&mut fk(
+                    ChatMessages::Table,
+                    ChatMessages::DeletedBy,
+                    Users::Table,
+                    Users::Id,
+                    ForeignKeyAction::SetNull,
+                ))
+                .foreign_key(&mut fk(
+                    ChatMessages::Table,
+                    ChatMessages::PinnedBy,
+                    Users::Table,
+                    Users::Id,
+                    ForeignKeyAction::SetNull,
+                ))
+                .check(one_of(
+                    "chat_messages",
+                    ChatMessages::MessageType,
+                    &["text", "question", "answer", "announcement", "system"],
+                ))
+                .check(check(
+                    "ck_chat_messages_edit_count",
+                    Expr::col(ChatMessages::EditCount).gte(0),
+                ))
+                .to_owned(),
+        )
+        .await?;
 
-        manager
-            .create_table(
-                Table::create()
-                    .table(ChatMessageReactions::Table)
-                    .col(big_integer(ChatMessageReactions::MessageId))
-                    .col(big_integer(ChatMessageReactions::UserId))
-                    .col(string_len(ChatMessageReactions::Emoji, 32))
-                    .col(timestamp_with_time_zone_default_now(
-                        ChatMessageReactions::CreatedAt,
-                    ))
-                    .primary_key(
-                        Index::create()
-                            .name("pk_chat_message_reactions")
-                            .col(ChatMessageReactions::MessageId)
-                            .col(ChatMessageReactions::UserId)
-                            .col(ChatMessageReactions::Emoji),
-                    )
-                    .foreign_key(&mut fk(
-                        ChatMessageReactions::Table,
-                        ChatMessageReactions::MessageId,
-                        ChatMessages::Table,
-                        ChatMessages::Id,
-                        ForeignKeyAction::Cascade,
-                    ))
-                    .foreign_key(&mut fk(
-                        ChatMessageReactions::Table,
-                        ChatMessageReactions::UserId,
-                        Users::Table,
-                        Users::Id,
-                        ForeignKeyAction::Cascade,
-                    ))
-                    .check(check(
-                        "ck_chat_message_reactions_emoji",
-                        Expr::cust("length(emoji) >= 1"),
-                    ))
-                    .to_owned(),
-            )
-            .await
+        create_table(
+            manager,
+            Table::create()
+                .table(ChatMessageReactions::Table)
+                .col(big_integer(ChatMessageReactions::MessageId))
+                .col(big_integer(ChatMessageReactions::UserId))
+                .col(emoji_collation(
+                    b,
+                    string_len(ChatMessageReactions::Emoji, 32),
+                ))
+                .col(instant_default_now(b, ChatMessageReactions::CreatedAt))
+                .primary_key(
+                    Index::create()
+                        .name("pk_chat_message_reactions")
+                        .col(ChatMessageReactions::MessageId)
+                        .col(ChatMessageReactions::UserId)
+                        .col(ChatMessageReactions::Emoji),
+                )
+                .foreign_key(&mut fk(
+                    ChatMessageReactions::Table,
+                    ChatMessageReactions::MessageId,
+                    ChatMessages::Table,
+                    ChatMessages::Id,
+                    ForeignKeyAction::Cascade,
+                ))
+                .foreign_key(&mut fk(
+                    ChatMessageReactions::Table,
+                    ChatMessageReactions::UserId,
+                    Users::Table,
+                    Users::Id,
+                    ForeignKeyAction::Cascade,
+                ))
+                .check(check(
+                    "ck_chat_message_reactions_emoji",
+                    Expr::cust("length(emoji) >= 1"),
+                ))
+                .to_owned(),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -6,7 +6,9 @@
 //! what the provider sent is kept even if the enrollment goes.
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::helpers::{create_indexes, drop_indexes, fk, index, one_of};
+use crate::helpers::{
+    create_indexes, create_table, drop_indexes, fk, index, instant_default_now, one_of,
+};
 use crate::idents::{EnrollmentEvents, Enrollments, PaymentEvents, Users};
 
 #[derive(DeriveMigrationName)]
@@ -43,81 +45,78 @@ fn indexes() -> Vec<crate::helpers::IndexDef> {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table(EnrollmentEvents::Table)
-                    .col(big_pk_auto(EnrollmentEvents::Id))
-                    .col(big_integer(EnrollmentEvents::EnrollmentId))
-                    .col(string_len_null(EnrollmentEvents::FromStatus, 20))
-                    .col(string_len(EnrollmentEvents::ToStatus, 20))
-                    .col(big_integer_null(EnrollmentEvents::ActorId))
-                    .col(string_len(EnrollmentEvents::ActorKind, 20))
-                    .col(string_len_null(EnrollmentEvents::Note, 500))
-                    .col(timestamp_with_time_zone_default_now(
-                        EnrollmentEvents::CreatedAt,
-                    ))
-                    .foreign_key(&mut fk(
-                        EnrollmentEvents::Table,
-                        EnrollmentEvents::EnrollmentId,
-                        Enrollments::Table,
-                        Enrollments::Id,
-                        ForeignKeyAction::Cascade,
-                    ))
-                    .foreign_key(&mut fk(
-                        EnrollmentEvents::Table,
-                        EnrollmentEvents::ActorId,
-                        Users::Table,
-                        Users::Id,
-                        ForeignKeyAction::SetNull,
-                    ))
-                    .check(one_of(
-                        "enrollment_events",
-                        EnrollmentEvents::FromStatus,
-                        STATUSES,
-                    ))
-                    .check(one_of(
-                        "enrollment_events",
-                        EnrollmentEvents::ToStatus,
-                        STATUSES,
-                    ))
-                    .check(one_of(
-                        "enrollment_events",
-                        EnrollmentEvents::ActorKind,
-                        &["user", "payment_provider", "system"],
-                    ))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table(PaymentEvents::Table)
-                    .col(big_pk_auto(PaymentEvents::Id))
-                    .col(string_len(PaymentEvents::ProviderEventId, 255))
-                    .col(string_len(PaymentEvents::EventType, 64))
-                    .col(string_len_null(PaymentEvents::PaymentReference, 255))
-                    .col(big_integer_null(PaymentEvents::EnrollmentId))
-                    .col(string_len(PaymentEvents::Outcome, 16))
-                    .col(text_null(PaymentEvents::Detail))
-                    .col(timestamp_with_time_zone_default_now(
-                        PaymentEvents::ReceivedAt,
-                    ))
-                    .foreign_key(&mut fk(
-                        PaymentEvents::Table,
-                        PaymentEvents::EnrollmentId,
-                        Enrollments::Table,
-                        Enrollments::Id,
-                        ForeignKeyAction::SetNull,
-                    ))
-                    .check(one_of(
-                        "payment_events",
-                        PaymentEvents::Outcome,
-                        &["applied", "ignored", "rejected"],
-                    ))
-                    .to_owned(),
-            )
-            .await?;
+        let b = manager.get_database_backend();
+        create_table(
+            manager,
+            Table::create()
+                .table(EnrollmentEvents::Table)
+                .col(big_pk_auto(EnrollmentEvents::Id))
+                .col(big_integer(EnrollmentEvents::EnrollmentId))
+                .col(string_len_null(EnrollmentEvents::FromStatus, 20))
+                .col(string_len(EnrollmentEvents::ToStatus, 20))
+                .col(big_integer_null(EnrollmentEvents::ActorId))
+                .col(string_len(EnrollmentEvents::ActorKind, 20))
+                .col(string_len_null(EnrollmentEvents::Note, 500))
+                .col(instant_default_now(b, EnrollmentEvents::CreatedAt))
+                .foreign_key(&mut fk(
+                    EnrollmentEvents::Table,
+                    EnrollmentEvents::EnrollmentId,
+                    Enrollments::Table,
+                    Enrollments::Id,
+                    ForeignKeyAction::Cascade,
+                ))
+                .foreign_key(&mut fk(
+                    EnrollmentEvents::Table,
+                    EnrollmentEvents::ActorId,
+                    Users::Table,
+                    Users::Id,
+                    ForeignKeyAction::SetNull,
+                ))
+                .check(one_of(
+                    "enrollment_events",
+                    EnrollmentEvents::FromStatus,
+                    STATUSES,
+                ))
+                .check(one_of(
+                    "enrollment_events",
+                    EnrollmentEvents::ToStatus,
+                    STATUSES,
+                ))
+                .check(one_of(
+                    "enrollment_events",
+                    EnrollmentEvents::ActorKind,
+                    &["user", "payment_provider", "system"],
+                ))
+                .to_owned(),
+        )
+        .await?;
+        create_table(
+            manager,
+            Table::create()
+                .table(PaymentEvents::Table)
+                .col(big_pk_auto(PaymentEvents::Id))
+                .col(string_len(PaymentEvents::ProviderEventId, 255))
+                .col(string_len(PaymentEvents::EventType, 64))
+                .col(string_len_null(PaymentEvents::PaymentReference, 255))
+                .col(big_integer_null(PaymentEvents::EnrollmentId))
+                .col(string_len(PaymentEvents::Outcome, 16))
+                .col(text_null(PaymentEvents::Detail))
+                .col(instant_default_now(b, PaymentEvents::ReceivedAt))
+                .foreign_key(&mut fk(
+                    PaymentEvents::Table,
+                    PaymentEvents::EnrollmentId,
+                    Enrollments::Table,
+                    Enrollments::Id,
+                    ForeignKeyAction::SetNull,
+                ))
+                .check(one_of(
+                    "payment_events",
+                    PaymentEvents::Outcome,
+                    &["applied", "ignored", "rejected"],
+                ))
+                .to_owned(),
+        )
+        .await?;
         create_indexes(manager, indexes()).await
     }
 

@@ -11,9 +11,13 @@
 //!
 //! Delete actions: everything CASCADEs from the course and the message (it belongs to them); `actor_id`
 //! and `edited_by` are SET NULL so the feed outlives the accounts of whoever acted.
+use sea_orm_migration::sea_orm::DbBackend;
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::helpers::{IndexDef, create_indexes, drop_indexes, fk, index, one_of};
+use crate::helpers::{
+    IndexDef, create_indexes, create_table, drop_indexes, emoji_collation, fk, index,
+    instant_default_now, one_of,
+};
 use crate::idents::{ChatEvents, ChatMessageEdits, ChatMessages, ChatSequences, Courses, Users};
 
 #[derive(DeriveMigrationName)]
@@ -32,7 +36,11 @@ pub const EVENT_KINDS: &[&str] = &[
 
 /// The `chat_events` table as this migration creates it, under `name` with the given kinds allowed
 /// (m0022 rebuilds it on SQLite, which cannot change a CHECK in place).
-pub(crate) fn events_table(name: impl IntoIden, kinds: &[&str]) -> TableCreateStatement {
+pub(crate) fn events_table(
+    b: DbBackend,
+    name: impl IntoIden,
+    kinds: &[&str],
+) -> TableCreateStatement {
     Table::create()
         .table(name)
         .col(big_pk_auto(ChatEvents::Id))
@@ -41,8 +49,8 @@ pub(crate) fn events_table(name: impl IntoIden, kinds: &[&str]) -> TableCreateSt
         .col(string_len(ChatEvents::Kind, 32))
         .col(big_integer_null(ChatEvents::MessageId))
         .col(big_integer_null(ChatEvents::ActorId))
-        .col(string_len_null(ChatEvents::Emoji, 32))
-        .col(timestamp_with_time_zone_default_now(ChatEvents::CreatedAt))
+        .col(emoji_collation(b, string_len_null(ChatEvents::Emoji, 32)))
+        .col(instant_default_now(b, ChatEvents::CreatedAt))
         .foreign_key(&mut fk(
             ChatEvents::Table,
             ChatEvents::CourseId,
@@ -88,53 +96,50 @@ pub(crate) fn indexes() -> Vec<IndexDef> {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table(ChatSequences::Table)
-                    .col(big_integer(ChatSequences::CourseId).primary_key())
-                    .col(big_integer(ChatSequences::LastSeq).default(0))
-                    .foreign_key(&mut fk(
-                        ChatSequences::Table,
-                        ChatSequences::CourseId,
-                        Courses::Table,
-                        Courses::Id,
-                        ForeignKeyAction::Cascade,
-                    ))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(events_table(ChatEvents::Table, EVENT_KINDS))
-            .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table(ChatMessageEdits::Table)
-                    .col(big_pk_auto(ChatMessageEdits::Id))
-                    .col(big_integer(ChatMessageEdits::MessageId))
-                    .col(text(ChatMessageEdits::Content))
-                    .col(big_integer_null(ChatMessageEdits::EditedBy))
-                    .col(timestamp_with_time_zone_default_now(
-                        ChatMessageEdits::EditedAt,
-                    ))
-                    .foreign_key(&mut fk(
-                        ChatMessageEdits::Table,
-                        ChatMessageEdits::MessageId,
-                        ChatMessages::Table,
-                        ChatMessages::Id,
-                        ForeignKeyAction::Cascade,
-                    ))
-                    .foreign_key(&mut fk(
-                        ChatMessageEdits::Table,
-                        ChatMessageEdits::EditedBy,
-                        Users::Table,
-                        Users::Id,
-                        ForeignKeyAction::SetNull,
-                    ))
-                    .to_owned(),
-            )
-            .await?;
+        let b = manager.get_database_backend();
+        create_table(
+            manager,
+            Table::create()
+                .table(ChatSequences::Table)
+                .col(big_integer(ChatSequences::CourseId).primary_key())
+                .col(big_integer(ChatSequences::LastSeq).default(0))
+                .foreign_key(&mut fk(
+                    ChatSequences::Table,
+                    ChatSequences::CourseId,
+                    Courses::Table,
+                    Courses::Id,
+                    ForeignKeyAction::Cascade,
+                ))
+                .to_owned(),
+        )
+        .await?;
+        create_table(manager, events_table(b, ChatEvents::Table, EVENT_KINDS)).await?;
+        create_table(
+            manager,
+            Table::create()
+                .table(ChatMessageEdits::Table)
+                .col(big_pk_auto(ChatMessageEdits::Id))
+                .col(big_integer(ChatMessageEdits::MessageId))
+                .col(text(ChatMessageEdits::Content))
+                .col(big_integer_null(ChatMessageEdits::EditedBy))
+                .col(instant_default_now(b, ChatMessageEdits::EditedAt))
+                .foreign_key(&mut fk(
+                    ChatMessageEdits::Table,
+                    ChatMessageEdits::MessageId,
+                    ChatMessages::Table,
+                    ChatMessages::Id,
+                    ForeignKeyAction::Cascade,
+                ))
+                .foreign_key(&mut fk(
+                    ChatMessageEdits::Table,
+                    ChatMessageEdits::EditedBy,
+                    Users::Table,
+                    Users::Id,
+                    ForeignKeyAction::SetNull,
+                ))
+                .to_owned(),
+        )
+        .await?;
         create_indexes(manager, indexes()).await
     }
 

@@ -4,7 +4,7 @@
 //! housekeeping (`idx_idempotency_keys_created_at`).
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::helpers::{create_indexes, drop_indexes, index};
+use crate::helpers::{create_indexes, create_table, drop_indexes, index, instant};
 use crate::idents::IdempotencyKeys;
 
 #[derive(DeriveMigrationName)]
@@ -21,25 +21,26 @@ fn indexes() -> Vec<crate::helpers::IndexDef> {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table(IdempotencyKeys::Table)
-                    .col(string_len(IdempotencyKeys::Caller, 100))
-                    .col(string_len(IdempotencyKeys::Key, 255))
-                    .col(string_len(IdempotencyKeys::Fingerprint, 64))
-                    .col(small_integer_null(IdempotencyKeys::ResponseStatus))
-                    .col(string_len_null(IdempotencyKeys::ResponseContentType, 100))
-                    .col(text_null(IdempotencyKeys::ResponseBody))
-                    .col(timestamp_with_time_zone(IdempotencyKeys::CreatedAt))
-                    .primary_key(
-                        Index::create()
-                            .col(IdempotencyKeys::Caller)
-                            .col(IdempotencyKeys::Key),
-                    )
-                    .to_owned(),
-            )
-            .await?;
+        let b = manager.get_database_backend();
+        create_table(
+            manager,
+            Table::create()
+                .table(IdempotencyKeys::Table)
+                .col(string_len(IdempotencyKeys::Caller, 100))
+                .col(string_len(IdempotencyKeys::Key, 255))
+                .col(string_len(IdempotencyKeys::Fingerprint, 64))
+                .col(small_integer_null(IdempotencyKeys::ResponseStatus))
+                .col(string_len_null(IdempotencyKeys::ResponseContentType, 100))
+                .col(text_null(IdempotencyKeys::ResponseBody))
+                .col(instant(b, IdempotencyKeys::CreatedAt))
+                .primary_key(
+                    Index::create()
+                        .col(IdempotencyKeys::Caller)
+                        .col(IdempotencyKeys::Key),
+                )
+                .to_owned(),
+        )
+        .await?;
         create_indexes(manager, indexes()).await
     }
 

@@ -3,7 +3,7 @@
 //! Deleting a course deletes its sections (CASCADE).
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::helpers::{check, fk};
+use crate::helpers::{check, create_table, fk, instant_default_now};
 use crate::idents::{CourseSections, Courses};
 
 #[derive(DeriveMigrationName)]
@@ -12,34 +12,31 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table(CourseSections::Table)
-                    .col(big_pk_auto(CourseSections::Id))
-                    .col(big_integer(CourseSections::CourseId))
-                    .col(integer(CourseSections::Position))
-                    .col(string_len(CourseSections::Title, 200))
-                    .col(timestamp_with_time_zone_default_now(
-                        CourseSections::CreatedAt,
-                    ))
-                    .col(timestamp_with_time_zone_default_now(
-                        CourseSections::UpdatedAt,
-                    ))
-                    .foreign_key(&mut fk(
-                        CourseSections::Table,
-                        CourseSections::CourseId,
-                        Courses::Table,
-                        Courses::Id,
-                        ForeignKeyAction::Cascade,
-                    ))
-                    .check(check(
-                        "ck_course_sections_position",
-                        Expr::col(CourseSections::Position).gte(0),
-                    ))
-                    .to_owned(),
-            )
-            .await
+        let b = manager.get_database_backend();
+        create_table(
+            manager,
+            Table::create()
+                .table(CourseSections::Table)
+                .col(big_pk_auto(CourseSections::Id))
+                .col(big_integer(CourseSections::CourseId))
+                .col(integer(CourseSections::Position))
+                .col(string_len(CourseSections::Title, 200))
+                .col(instant_default_now(b, CourseSections::CreatedAt))
+                .col(instant_default_now(b, CourseSections::UpdatedAt))
+                .foreign_key(&mut fk(
+                    CourseSections::Table,
+                    CourseSections::CourseId,
+                    Courses::Table,
+                    Courses::Id,
+                    ForeignKeyAction::Cascade,
+                ))
+                .check(check(
+                    "ck_course_sections_position",
+                    Expr::col(CourseSections::Position).gte(0),
+                ))
+                .to_owned(),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

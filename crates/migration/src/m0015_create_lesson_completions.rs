@@ -2,7 +2,7 @@
 //! 90%; `live`: attended the session). One row per enrollment and lesson: completing twice is a no-op.
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::helpers::{fk, one_of};
+use crate::helpers::{create_table, fk, instant_default_now, one_of};
 use crate::idents::{Enrollments, LessonCompletions, Lessons};
 
 #[derive(DeriveMigrationName)]
@@ -11,43 +11,42 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table(LessonCompletions::Table)
-                    .col(big_integer(LessonCompletions::EnrollmentId))
-                    .col(big_integer(LessonCompletions::LessonId))
-                    .col(string_len(LessonCompletions::Via, 10))
-                    .col(timestamp_with_time_zone_default_now(
-                        LessonCompletions::CompletedAt,
-                    ))
-                    .primary_key(
-                        Index::create()
-                            .col(LessonCompletions::EnrollmentId)
-                            .col(LessonCompletions::LessonId),
-                    )
-                    .foreign_key(&mut fk(
-                        LessonCompletions::Table,
-                        LessonCompletions::EnrollmentId,
-                        Enrollments::Table,
-                        Enrollments::Id,
-                        ForeignKeyAction::Cascade,
-                    ))
-                    .foreign_key(&mut fk(
-                        LessonCompletions::Table,
-                        LessonCompletions::LessonId,
-                        Lessons::Table,
-                        Lessons::Id,
-                        ForeignKeyAction::Cascade,
-                    ))
-                    .check(one_of(
-                        "lesson_completions",
-                        LessonCompletions::Via,
-                        &["student", "video", "live"],
-                    ))
-                    .to_owned(),
-            )
-            .await
+        let b = manager.get_database_backend();
+        create_table(
+            manager,
+            Table::create()
+                .table(LessonCompletions::Table)
+                .col(big_integer(LessonCompletions::EnrollmentId))
+                .col(big_integer(LessonCompletions::LessonId))
+                .col(string_len(LessonCompletions::Via, 10))
+                .col(instant_default_now(b, LessonCompletions::CompletedAt))
+                .primary_key(
+                    Index::create()
+                        .col(LessonCompletions::EnrollmentId)
+                        .col(LessonCompletions::LessonId),
+                )
+                .foreign_key(&mut fk(
+                    LessonCompletions::Table,
+                    LessonCompletions::EnrollmentId,
+                    Enrollments::Table,
+                    Enrollments::Id,
+                    ForeignKeyAction::Cascade,
+                ))
+                .foreign_key(&mut fk(
+                    LessonCompletions::Table,
+                    LessonCompletions::LessonId,
+                    Lessons::Table,
+                    Lessons::Id,
+                    ForeignKeyAction::Cascade,
+                ))
+                .check(one_of(
+                    "lesson_completions",
+                    LessonCompletions::Via,
+                    &["student", "video", "live"],
+                ))
+                .to_owned(),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -5,7 +5,7 @@
 //! who scheduled it). `reminder_sent_at` makes the reminder email go out once across instances.
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::helpers::{check, fk, one_of};
+use crate::helpers::{check, create_table, fk, instant, instant_default_now, instant_null, one_of};
 use crate::idents::{Courses, Lessons, LiveSessions, Users};
 
 #[derive(DeriveMigrationName)]
@@ -14,88 +14,85 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table(LiveSessions::Table)
-                    .col(big_pk_auto(LiveSessions::Id))
-                    .col(big_integer(LiveSessions::CourseId))
-                    .col(big_integer_null(LiveSessions::LessonId))
-                    .col(string_len(LiveSessions::Title, 200))
-                    .col(text_null(LiveSessions::Description))
-                    .col(timestamp_with_time_zone(LiveSessions::StartsAt))
-                    .col(integer(LiveSessions::DurationMinutes))
-                    .col(integer(LiveSessions::JoinEarlyMinutes).default(10))
-                    .col(integer(LiveSessions::JoinLateMinutes).default(10))
-                    .col(string_len(LiveSessions::Status, 10).default("scheduled"))
-                    .col(string_len_uniq(LiveSessions::RoomId, 64))
-                    .col(boolean(LiveSessions::RecordingEnabled).default(false))
-                    .col(boolean(LiveSessions::ChatEnabled).default(true))
-                    .col(boolean(LiveSessions::ScreenShareEnabled).default(true))
-                    .col(integer_null(LiveSessions::MaxParticipants))
-                    .col(small_integer(LiveSessions::AttendanceThresholdPercent).default(75))
-                    .col(timestamp_with_time_zone_null(LiveSessions::StartedAt))
-                    .col(timestamp_with_time_zone_null(LiveSessions::EndedAt))
-                    .col(timestamp_with_time_zone_null(LiveSessions::CancelledAt))
-                    .col(timestamp_with_time_zone_null(LiveSessions::ReminderSentAt))
-                    .col(big_integer_null(LiveSessions::CreatedBy))
-                    .col(timestamp_with_time_zone_default_now(
-                        LiveSessions::CreatedAt,
-                    ))
-                    .col(timestamp_with_time_zone_default_now(
-                        LiveSessions::UpdatedAt,
-                    ))
-                    .foreign_key(&mut fk(
-                        LiveSessions::Table,
-                        LiveSessions::CourseId,
-                        Courses::Table,
-                        Courses::Id,
-                        ForeignKeyAction::Cascade,
-                    ))
-                    .foreign_key(&mut fk(
-                        LiveSessions::Table,
-                        LiveSessions::LessonId,
-                        Lessons::Table,
-                        Lessons::Id,
-                        ForeignKeyAction::SetNull,
-                    ))
-                    .foreign_key(&mut fk(
-                        LiveSessions::Table,
-                        LiveSessions::CreatedBy,
-                        Users::Table,
-                        Users::Id,
-                        ForeignKeyAction::SetNull,
-                    ))
-                    .check(one_of(
-                        "live_sessions",
-                        LiveSessions::Status,
-                        &["scheduled", "live", "ended", "cancelled"],
-                    ))
-                    .check(check(
-                        "ck_live_sessions_duration",
-                        Expr::col(LiveSessions::DurationMinutes)
-                            .gt(0)
-                            .and(Expr::col(LiveSessions::DurationMinutes).lte(720)),
-                    ))
-                    .check(check(
-                        "ck_live_sessions_buffers",
-                        Expr::col(LiveSessions::JoinEarlyMinutes)
-                            .gte(0)
-                            .and(Expr::col(LiveSessions::JoinLateMinutes).gte(0)),
-                    ))
-                    .check(check(
-                        "ck_live_sessions_max_participants",
-                        Expr::col(LiveSessions::MaxParticipants).gt(0),
-                    ))
-                    .check(check(
-                        "ck_live_sessions_threshold",
-                        Expr::col(LiveSessions::AttendanceThresholdPercent)
-                            .gte(0)
-                            .and(Expr::col(LiveSessions::AttendanceThresholdPercent).lte(100)),
-                    ))
-                    .to_owned(),
-            )
-            .await
+        let b = manager.get_database_backend();
+        create_table(
+            manager,
+            Table::create()
+                .table(LiveSessions::Table)
+                .col(big_pk_auto(LiveSessions::Id))
+                .col(big_integer(LiveSessions::CourseId))
+                .col(big_integer_null(LiveSessions::LessonId))
+                .col(string_len(LiveSessions::Title, 200))
+                .col(text_null(LiveSessions::Description))
+                .col(instant(b, LiveSessions::StartsAt))
+                .col(integer(LiveSessions::DurationMinutes))
+                .col(integer(LiveSessions::JoinEarlyMinutes).default(10))
+                .col(integer(LiveSessions::JoinLateMinutes).default(10))
+                .col(string_len(LiveSessions::Status, 10).default("scheduled"))
+                .col(string_len_uniq(LiveSessions::RoomId, 64))
+                .col(boolean(LiveSessions::RecordingEnabled).default(false))
+                .col(boolean(LiveSessions::ChatEnabled).default(true))
+                .col(boolean(LiveSessions::ScreenShareEnabled).default(true))
+                .col(integer_null(LiveSessions::MaxParticipants))
+                .col(small_integer(LiveSessions::AttendanceThresholdPercent).default(75))
+                .col(instant_null(b, LiveSessions::StartedAt))
+                .col(instant_null(b, LiveSessions::EndedAt))
+                .col(instant_null(b, LiveSessions::CancelledAt))
+                .col(instant_null(b, LiveSessions::ReminderSentAt))
+                .col(big_integer_null(LiveSessions::CreatedBy))
+                .col(instant_default_now(b, LiveSessions::CreatedAt))
+                .col(instant_default_now(b, LiveSessions::UpdatedAt))
+                .foreign_key(&mut fk(
+                    LiveSessions::Table,
+                    LiveSessions::CourseId,
+                    Courses::Table,
+                    Courses::Id,
+                    ForeignKeyAction::Cascade,
+                ))
+                .foreign_key(&mut fk(
+                    LiveSessions::Table,
+                    LiveSessions::LessonId,
+                    Lessons::Table,
+                    Lessons::Id,
+                    ForeignKeyAction::SetNull,
+                ))
+                .foreign_key(&mut fk(
+                    LiveSessions::Table,
+                    LiveSessions::CreatedBy,
+                    Users::Table,
+                    Users::Id,
+                    ForeignKeyAction::SetNull,
+                ))
+                .check(one_of(
+                    "live_sessions",
+                    LiveSessions::Status,
+                    &["scheduled", "live", "ended", "cancelled"],
+                ))
+                .check(check(
+                    "ck_live_sessions_duration",
+                    Expr::col(LiveSessions::DurationMinutes)
+                        .gt(0)
+                        .and(Expr::col(LiveSessions::DurationMinutes).lte(720)),
+                ))
+                .check(check(
+                    "ck_live_sessions_buffers",
+                    Expr::col(LiveSessions::JoinEarlyMinutes)
+                        .gte(0)
+                        .and(Expr::col(LiveSessions::JoinLateMinutes).gte(0)),
+                ))
+                .check(check(
+                    "ck_live_sessions_max_participants",
+                    Expr::col(LiveSessions::MaxParticipants).gt(0),
+                ))
+                .check(check(
+                    "ck_live_sessions_threshold",
+                    Expr::col(LiveSessions::AttendanceThresholdPercent)
+                        .gte(0)
+                        .and(Expr::col(LiveSessions::AttendanceThresholdPercent).lte(100)),
+                ))
+                .to_owned(),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -3,7 +3,7 @@
 //! closes ends at its last heartbeat plus a grace period. `is_moderator`: course staff.
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::helpers::fk;
+use crate::helpers::{create_table, fk, instant, instant_null};
 use crate::idents::{LiveSessionAttendance, LiveSessions, Users};
 
 #[derive(DeriveMigrationName)]
@@ -12,36 +12,35 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table(LiveSessionAttendance::Table)
-                    .col(big_pk_auto(LiveSessionAttendance::Id))
-                    .col(big_integer(LiveSessionAttendance::SessionId))
-                    .col(big_integer(LiveSessionAttendance::UserId))
-                    .col(timestamp_with_time_zone(LiveSessionAttendance::JoinedAt))
-                    .col(timestamp_with_time_zone(
-                        LiveSessionAttendance::LastHeartbeatAt,
-                    ))
-                    .col(timestamp_with_time_zone_null(LiveSessionAttendance::LeftAt))
-                    .col(boolean(LiveSessionAttendance::IsModerator).default(false))
-                    .foreign_key(&mut fk(
-                        LiveSessionAttendance::Table,
-                        LiveSessionAttendance::SessionId,
-                        LiveSessions::Table,
-                        LiveSessions::Id,
-                        ForeignKeyAction::Cascade,
-                    ))
-                    .foreign_key(&mut fk(
-                        LiveSessionAttendance::Table,
-                        LiveSessionAttendance::UserId,
-                        Users::Table,
-                        Users::Id,
-                        ForeignKeyAction::Cascade,
-                    ))
-                    .to_owned(),
-            )
-            .await
+        let b = manager.get_database_backend();
+        create_table(
+            manager,
+            Table::create()
+                .table(LiveSessionAttendance::Table)
+                .col(big_pk_auto(LiveSessionAttendance::Id))
+                .col(big_integer(LiveSessionAttendance::SessionId))
+                .col(big_integer(LiveSessionAttendance::UserId))
+                .col(instant(b, LiveSessionAttendance::JoinedAt))
+                .col(instant(b, LiveSessionAttendance::LastHeartbeatAt))
+                .col(instant_null(b, LiveSessionAttendance::LeftAt))
+                .col(boolean(LiveSessionAttendance::IsModerator).default(false))
+                .foreign_key(&mut fk(
+                    LiveSessionAttendance::Table,
+                    LiveSessionAttendance::SessionId,
+                    LiveSessions::Table,
+                    LiveSessions::Id,
+                    ForeignKeyAction::Cascade,
+                ))
+                .foreign_key(&mut fk(
+                    LiveSessionAttendance::Table,
+                    LiveSessionAttendance::UserId,
+                    Users::Table,
+                    Users::Id,
+                    ForeignKeyAction::Cascade,
+                ))
+                .to_owned(),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -3,7 +3,7 @@
 //! new one replaces (revokes) the old.
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::helpers::fk;
+use crate::helpers::{create_table, fk, instant_default_now};
 use crate::idents::{CalendarTokens, Users};
 
 #[derive(DeriveMigrationName)]
@@ -12,25 +12,24 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table(CalendarTokens::Table)
-                    .col(big_integer(CalendarTokens::UserId).primary_key())
-                    .col(string_len_uniq(CalendarTokens::TokenHash, 64))
-                    .col(timestamp_with_time_zone_default_now(
-                        CalendarTokens::CreatedAt,
-                    ))
-                    .foreign_key(&mut fk(
-                        CalendarTokens::Table,
-                        CalendarTokens::UserId,
-                        Users::Table,
-                        Users::Id,
-                        ForeignKeyAction::Cascade,
-                    ))
-                    .to_owned(),
-            )
-            .await
+        let b = manager.get_database_backend();
+        create_table(
+            manager,
+            Table::create()
+                .table(CalendarTokens::Table)
+                .col(big_integer(CalendarTokens::UserId).primary_key())
+                .col(string_len_uniq(CalendarTokens::TokenHash, 64))
+                .col(instant_default_now(b, CalendarTokens::CreatedAt))
+                .foreign_key(&mut fk(
+                    CalendarTokens::Table,
+                    CalendarTokens::UserId,
+                    Users::Table,
+                    Users::Id,
+                    ForeignKeyAction::Cascade,
+                ))
+                .to_owned(),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -12,7 +12,7 @@
 use sea_orm::DbBackend;
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::helpers::{create_indexes, fk};
+use crate::helpers::{create_indexes, create_table, fk};
 use crate::idents::{ChatEvents, LiveSessions};
 use crate::m0011_create_chat_events_and_edits::{EVENT_KINDS, events_table, indexes};
 
@@ -51,13 +51,17 @@ fn in_list(kinds: &[&str]) -> String {
 }
 
 /// A portable statement that deletes the live-session events (before `down`).
-const FORGET_LIVE_EVENTS: &str =
-    "DELETE FROM chat_events WHERE kind LIKE 'live\\_session.%' ESCAPE '\\'";
+fn forget_live_events() -> String {
+    format!(
+        "DELETE FROM chat_events WHERE kind IN ({})",
+        in_list(LIVE_EVENT_KINDS)
+    )
+}
 
 /// SQLite: rebuilds `chat_events` with `kinds` allowed, with or without the session column, keeping
 /// every row and the indexes.
 async fn rebuild(manager: &SchemaManager<'_>, kinds: &[&str], live: bool) -> Result<(), DbErr> {
-    let mut table = events_table(Alias::new(NEXT), kinds);
+    let mut table = events_table(manager.get_database_backend(), Alias::new(NEXT), kinds);
     if live {
         table
             .col(big_integer_null(ChatEvents::LiveSessionId))
@@ -69,7 +73,7 @@ async fn rebuild(manager: &SchemaManager<'_>, kinds: &[&str], live: bool) -> Res
                 ForeignKeyAction::SetNull,
             ));
     }
-    manager.create_table(table).await?;
+    create_table(manager, table).await?;
     let db = manager.get_connection();
     db.execute_unprepared(&format!(
         "INSERT INTO {NEXT} ({COLUMNS}) SELECT {COLUMNS} FROM chat_events"
@@ -134,7 +138,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .get_connection()
-            .execute_unprepared(FORGET_LIVE_EVENTS)
+            .execute_unprepared(&forget_live_events())
             .await?;
         if manager.get_database_backend() == DbBackend::Sqlite {
             return rebuild(manager, EVENT_KINDS, false).await;

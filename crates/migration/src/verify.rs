@@ -17,7 +17,11 @@ use lms_core::db::Backend;
 /// applied migrations were compared.
 pub async fn verify(db: &DatabaseConnection, url: &str) -> Result<(Vec<String>, usize), DbErr> {
     let applied = Migrator::get_applied_migrations(db).await?.len();
-    let live = describe(db, "public").await?;
+    let live_schema = match Backend::of(db)? {
+        Backend::MySql => current_database(db).await?,
+        Backend::Sqlite | Backend::Postgres => "public".to_string(),
+    };
+    let live = describe(db, &live_schema).await?;
     let expected = match Backend::of(db)? {
         Backend::Sqlite => {
             let dir =
@@ -62,6 +66,32 @@ pub async fn verify(db: &DatabaseConnection, url: &str) -> Result<(Vec<String>, 
                 .await?;
             result?
         }
+        Backend::MySql => {
+            // A scratch database next to the live one (the migration user needs CREATE and DROP on
+            // it; MySQL has no schemas inside a database).
+            let scratch_name = format!("lms_verify_{}", std::process::id());
+            db.execute_unprepared(&format!("CREATE DATABASE `{scratch_name}`"))
+                .await?;
+            let result = async {
+                let scratch_url = with_database(url, &scratch_name);
+                let scratch = crate::connect(
+                    &scratch_url,
+                    &crate::PoolOptions::for_migrations(&scratch_url),
+                )
+                .await?;
+                let outcome = async {
+                    crate::runner::up(&scratch, Some(applied as u32), false).await?;
+                    describe(&scratch, &scratch_name).await
+                }
+                .await;
+                scratch.close().await.ok();
+                outcome
+            }
+            .await;
+            db.execute_unprepared(&format!("DROP DATABASE `{scratch_name}`"))
+                .await?;
+            result?
+        }
     };
     let mut differences: Vec<String> = expected
         .difference(&live)
@@ -100,6 +130,36 @@ async fn describe(db: &impl ConnectionTrait, schema: &str) -> Result<BTreeSet<St
                  WHERE schemaname = '{schema}' AND tablename NOT LIKE 'seaql_%'"
             ),
         ],
+        Backend::MySql => vec![
+            format!(
+                "SELECT CONCAT('column ', table_name, '.', column_name, ' ', column_type, \
+                 CASE WHEN is_nullable = 'YES' THEN ' null' ELSE ' not null' END, \
+                 COALESCE(CONCAT(' default ', column_default), ''), COALESCE(CONCAT(' ', collation_name), '')) \
+                 FROM information_schema.columns WHERE table_schema = '{schema}' AND table_name NOT LIKE 'seaql%'"
+            ),
+            format!(
+                "SELECT CONCAT('check ', t.table_name, ' ', t.constraint_name, ' ', c.check_clause) \
+                 FROM information_schema.table_constraints t JOIN information_schema.check_constraints c \
+                 ON c.constraint_schema = t.constraint_schema AND c.constraint_name = t.constraint_name \
+                 WHERE t.constraint_schema = '{schema}' AND t.constraint_type = 'CHECK'"
+            ),
+            format!(
+                "SELECT CONCAT('foreign key ', k.table_name, '.', k.column_name, ' -> ', k.referenced_table_name, '.', \
+                 k.referenced_column_name, ' on delete ', r.delete_rule, ' on update ', r.update_rule, ' ', k.constraint_name) \
+                 FROM information_schema.key_column_usage k JOIN information_schema.referential_constraints r \
+                 ON r.constraint_schema = k.constraint_schema AND r.constraint_name = k.constraint_name \
+                 WHERE k.table_schema = '{schema}' AND k.referenced_table_name IS NOT NULL"
+            ),
+            format!(
+                "SELECT CONCAT('index ', table_name, ' ', index_name, CASE WHEN non_unique = 0 THEN ' unique ' ELSE ' ' END, \
+                 GROUP_CONCAT(column_name ORDER BY seq_in_index)) FROM information_schema.statistics \
+                 WHERE table_schema = '{schema}' AND table_name NOT LIKE 'seaql%' GROUP BY table_name, index_name, non_unique"
+            ),
+            format!(
+                "SELECT CONCAT('table ', table_name, ' ', engine, ' ', table_collation) FROM information_schema.tables \
+                 WHERE table_schema = '{schema}' AND table_name NOT LIKE 'seaql%'"
+            ),
+        ],
     };
     let mut lines = BTreeSet::new();
     for sql in queries {
@@ -115,4 +175,34 @@ async fn describe(db: &impl ConnectionTrait, schema: &str) -> Result<BTreeSet<St
         }
     }
     Ok(lines)
+}
+
+/// The database a MySQL connection is using.
+async fn current_database(db: &impl ConnectionTrait) -> Result<String, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            sea_orm::DbBackend::MySql,
+            "SELECT DATABASE()",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("no current database".into()))?;
+    let name: Option<String> = row.try_get_by_index(0)?;
+    name.ok_or_else(|| DbErr::Custom("the URL names no database".into()))
+}
+
+/// `url` with its database (the path) replaced by `database`, query string kept.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_end = base
+        .find("://")
+        .map(|i| i + 3)
+        .and_then(|start| base[start..].find('/').map(|j| start + j))
+        .unwrap_or(base.len());
+    let root = &base[..authority_end];
+    match query {
+        Some(q) => format!("{root}/{database}?{q}"),
+        None => format!("{root}/{database}"),
+    }
 }

@@ -11,6 +11,9 @@ pub enum Backend {
     Sqlite,
     /// Many instances: changes are announced to all of them with LISTEN/NOTIFY.
     Postgres,
+    /// MySQL 8 / MariaDB 10.11 (InnoDB, utf8mb4). Being built (issue 15): the schema and its CLI run
+    /// on it; the API does not yet (no cross-instance delivery without NOTIFY).
+    MySql,
 }
 
 /// How committed changes reach the instances that serve other clients.
@@ -42,6 +45,7 @@ impl Backend {
         match backend {
             DbBackend::Sqlite => Ok(Backend::Sqlite),
             DbBackend::Postgres => Ok(Backend::Postgres),
+            DbBackend::MySql => Ok(Backend::MySql),
             other => Err(unsupported(&format!("{other:?}"))),
         }
     }
@@ -52,6 +56,7 @@ impl Backend {
         match scheme {
             "sqlite" => Ok(Backend::Sqlite),
             "postgres" | "postgresql" => Ok(Backend::Postgres),
+            "mysql" | "mariadb" => Ok(Backend::MySql),
             other => Err(unsupported(other)),
         }
     }
@@ -61,6 +66,7 @@ impl Backend {
         match self {
             Backend::Sqlite => DbBackend::Sqlite,
             Backend::Postgres => DbBackend::Postgres,
+            Backend::MySql => DbBackend::MySql,
         }
     }
 
@@ -69,6 +75,19 @@ impl Backend {
         match self {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
+            Backend::MySql => "mysql",
+        }
+    }
+
+    /// Whether `program` (`api`, `seeder`) runs on this backend. MySQL/MariaDB support is being built
+    /// (issue 15): its schema and the `migration` CLI work; the API and the seeder refuse it with this
+    /// message rather than run half-working.
+    pub fn check_supported_for(self, program: &str) -> Result<(), DbErr> {
+        match self {
+            Backend::Sqlite | Backend::Postgres => Ok(()),
+            Backend::MySql => Err(DbErr::Custom(format!(
+                "MySQL/MariaDB support is being built: the migration CLI runs on it, `{program}` does not yet; use SQLite or PostgreSQL"
+            ))),
         }
     }
 
@@ -81,7 +100,7 @@ impl Backend {
     pub fn schema_change_pool_size(self) -> Option<u32> {
         match self {
             Backend::Sqlite => Some(1),
-            Backend::Postgres => None,
+            Backend::Postgres | Backend::MySql => None,
         }
     }
 
@@ -105,6 +124,25 @@ impl Backend {
                 Ok(())
             }
             Backend::Postgres => Ok(()),
+            // The connection says what it needs (sqlx sets `NAMES utf8mb4` and `time_zone='+00:00'`
+            // on every connection); check, since a server's defaults may be latin1 and local time.
+            Backend::MySql => {
+                let row = db
+                    .query_one_raw(Statement::from_string(
+                        DbBackend::MySql,
+                        "SELECT @@character_set_connection, @@time_zone",
+                    ))
+                    .await?
+                    .ok_or_else(|| DbErr::Custom("no session settings".into()))?;
+                let charset: String = row.try_get_by_index(0)?;
+                let zone: String = row.try_get_by_index(1)?;
+                if charset != "utf8mb4" || !matches!(zone.as_str(), "+00:00" | "UTC") {
+                    return Err(DbErr::Custom(format!(
+                        "MySQL session is {charset} in time zone {zone}; utf8mb4 and UTC are required"
+                    )));
+                }
+                Ok(())
+            }
         }
     }
 
@@ -114,14 +152,15 @@ impl Backend {
     pub fn reaps_idle_connections(self) -> bool {
         match self {
             Backend::Sqlite => false,
-            Backend::Postgres => true,
+            Backend::Postgres | Backend::MySql => true,
         }
     }
 
     /// How committed changes reach other instances.
     pub fn delivery(self) -> Delivery {
         match self {
-            Backend::Sqlite => Delivery::InProcess,
+            // MySQL: one instance until polled delivery is built (issue 15).
+            Backend::Sqlite | Backend::MySql => Delivery::InProcess,
             Backend::Postgres => Delivery::Database,
         }
     }
@@ -154,7 +193,7 @@ impl Backend {
     /// database anyway (SQLite), each post is its own transaction.
     pub fn batches_chat_posts(self) -> bool {
         match self {
-            Backend::Sqlite => false,
+            Backend::Sqlite | Backend::MySql => false,
             Backend::Postgres => true,
         }
     }
@@ -163,23 +202,24 @@ impl Backend {
     /// must run outside a transaction and can leave an INVALID index behind when interrupted.
     pub fn builds_indexes_concurrently(self) -> bool {
         match self {
-            Backend::Sqlite => false,
+            Backend::Sqlite | Backend::MySql => false,
             Backend::Postgres => true,
         }
     }
 
     pub fn bulk_load(self) -> BulkLoad {
         match self {
-            Backend::Sqlite => BulkLoad::MultiRowInsert,
+            Backend::Sqlite | Backend::MySql => BulkLoad::MultiRowInsert,
             Backend::Postgres => BulkLoad::Copy,
         }
     }
 
     /// Whether rows inserted with explicit ids leave the id generator behind (PostgreSQL sequences
-    /// must then be moved past the largest id; SQLite's AUTOINCREMENT follows by itself).
+    /// must then be moved past the largest id; SQLite's AUTOINCREMENT and MySQL's AUTO_INCREMENT follow
+    /// by themselves).
     pub fn explicit_ids_need_sequence_fix(self) -> bool {
         match self {
-            Backend::Sqlite => false,
+            Backend::Sqlite | Backend::MySql => false,
             Backend::Postgres => true,
         }
     }
@@ -187,6 +227,6 @@ impl Backend {
 
 fn unsupported(name: &str) -> DbErr {
     DbErr::Custom(format!(
-        "unsupported database {name:?}: use sqlite://... or postgres://..."
+        "unsupported database {name:?}: use sqlite://..., postgres://... or mysql://..."
     ))
 }

@@ -4,6 +4,8 @@
 //! connection of its own (a blocking `pg_advisory_lock` can deadlock with `CREATE INDEX CONCURRENTLY`,
 //! which waits for every other transaction), held for the whole run and released when it ends (or when
 //! the process dies and its session closes).
+//! MySQL/MariaDB: a named lock (`GET_LOCK`), taken the same way on a connection of its own and held
+//! for the whole run (the server releases it when the session ends).
 //! SQLite: an exclusive OS lock on a file next to the database (`<file>.migrate-lock`); SQLite itself
 //! serialises writers, but not a whole run of several migrations.
 use std::future::Future;
@@ -16,6 +18,8 @@ use super::Backend;
 
 /// "LMS_MIGR": the advisory lock key of migration runs.
 const ADVISORY_KEY: i64 = 0x4C4D_535F_4D49_4752;
+/// The MySQL named lock of migration runs (names are per server: the database is part of it).
+const NAMED_LOCK_PREFIX: &str = "lms_migrations.";
 const POLL: Duration = Duration::from_millis(200);
 
 /// Runs `work` while holding the schema-change lock of `db` (migrations take it), waiting at most
@@ -51,18 +55,45 @@ where
                 if got {
                     break;
                 }
-                if started.elapsed() >= timeout {
-                    return Err(DbErr::Custom(format!(
-                        "another migration run holds the lock; gave up after {} s (the wait is set with --lock-timeout)",
-                        timeout.as_secs()
-                    )));
-                }
-                tracing::info!("waiting for another migration run to finish");
-                tokio::time::sleep(POLL).await;
+                wait_or_give_up(started, timeout).await?;
             }
             let result = work().await;
             let _ = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
                 .bind(ADVISORY_KEY)
+                .execute(&mut *conn)
+                .await;
+            result
+        }
+        Backend::MySql => {
+            let mut conn = db
+                .get_mysql_connection_pool()
+                .acquire()
+                .await
+                .map_err(|e| {
+                    DbErr::Custom(format!(
+                        "cannot open a connection for the migration lock: {e}"
+                    ))
+                })?;
+            let (schema,): (Option<String>,) = sea_orm::sqlx::query_as("SELECT DATABASE()")
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(|e| DbErr::Custom(format!("taking the migration lock failed: {e}")))?;
+            let name = format!("{NAMED_LOCK_PREFIX}{}", schema.unwrap_or_default());
+            let started = Instant::now();
+            loop {
+                let (got,): (Option<i64>,) = sea_orm::sqlx::query_as("SELECT GET_LOCK(?, 0)")
+                    .bind(&name)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(|e| DbErr::Custom(format!("taking the migration lock failed: {e}")))?;
+                if got == Some(1) {
+                    break;
+                }
+                wait_or_give_up(started, timeout).await?;
+            }
+            let result = work().await;
+            let _ = sea_orm::sqlx::query("SELECT RELEASE_LOCK(?)")
+                .bind(&name)
                 .execute(&mut *conn)
                 .await;
             result
@@ -97,6 +128,19 @@ where
             None => work().await,
         },
     }
+}
+
+/// Between two tries for a lock held by another run: waits a little, or gives up after `timeout`.
+async fn wait_or_give_up(started: Instant, timeout: Duration) -> Result<(), DbErr> {
+    if started.elapsed() >= timeout {
+        return Err(DbErr::Custom(format!(
+            "another migration run holds the lock; gave up after {} s (the wait is set with --lock-timeout)",
+            timeout.as_secs()
+        )));
+    }
+    tracing::info!("waiting for another migration run to finish");
+    tokio::time::sleep(POLL).await;
+    Ok(())
 }
 
 /// The file behind a `sqlite://` URL, if it is a file.
