@@ -18,9 +18,10 @@ backend_tests!(
     a_down_failing_half_way_leaves_the_migration_applied,
 );
 
-// On MariaDB so far (issue 15). Not yet: the two half-way-failure tests, since MySQL commits DDL
-// statement by statement and the runner does not yet resume a migration that failed part-way there.
+// On MariaDB so far (issue 15). The two half-way-failure tests of the other backends do not apply:
+// MySQL commits DDL statement by statement, so there the runner resumes instead (the mysql_ test).
 lms_e2e::mysql_tests!(
+    mysql_a_migration_failing_half_way_is_shown_failed_and_resumed_after_the_fix,
     up_status_down_all_but_the_first_three_and_up_again,
     up_to_and_down_to_stop_at_the_named_migration,
     dry_runs_print_the_sql_in_order_and_change_nothing,
@@ -666,4 +667,59 @@ async fn a_down_failing_half_way_leaves_the_migration_applied(backend: Backend) 
     assert!(!schema::tables(&db).await.iter().any(|t| t == "chat_events"));
     ok(migration(&["up"], url, cwd.path()));
     ok(migration(&["verify"], url, cwd.path()));
+}
+
+/// MySQL commits each DDL statement by itself, so a migration failing half-way keeps its first
+/// statements. The runner says which statement failed, records nothing as applied, shows the migration
+/// FAILED in `status`, and after the cause is fixed `up` goes on from the failed statement.
+async fn mysql_a_migration_failing_half_way_is_shown_failed_and_resumed_after_the_fix(
+    backend: Backend,
+) {
+    use sea_orm::ConnectionTrait;
+    let test_db = TestDb::new(backend).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let url = Some(test_db.url.as_str());
+    ok(migration(
+        &["up", "--to", "m0008_add_indexes_to_chat_messages_table"],
+        url,
+        cwd.path(),
+    ));
+    let db = test_db.connect().await;
+    // m0009 creates sessions, refresh_tokens, recovery_codes, mfa_challenges, then rate_limits: which exists.
+    db.execute_unprepared("CREATE TABLE rate_limits (`key` VARCHAR(10))")
+        .await
+        .unwrap();
+    let failed = migration(&["up"], url, cwd.path());
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains("m0009_create_auth_tables") && stderr.contains("statement 5 of"),
+        "{stderr}"
+    );
+    let status = migration(&["status"], url, cwd.path());
+    let shown = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("m0009_create_auth_tables") && l.contains("FAILED")),
+        "{shown}"
+    );
+    assert!(shown.contains("failed at statement 5 of"), "{shown}");
+    assert!(
+        !migration(&["status", "--check"], url, cwd.path())
+            .status
+            .success()
+    );
+    // The first four tables stay (MySQL committed them); a second run without the fix fails the same way.
+    let tables = schema::tables(&db).await;
+    assert!(tables.iter().any(|t| t == "mfa_challenges"), "{tables:?}");
+    let again = migration(&["up"], url, cwd.path());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("statement 5 of"));
+    // Fixed: `up` resumes at statement 5 and completes; the schema is what the migrations define.
+    db.execute_unprepared("DROP TABLE rate_limits")
+        .await
+        .unwrap();
+    ok(migration(&["up"], url, cwd.path()));
+    ok(migration(&["verify"], url, cwd.path()));
+    ok(migration(&["status", "--check"], url, cwd.path()));
 }

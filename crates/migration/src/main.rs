@@ -334,6 +334,7 @@ fn print_status(rows: &[runner::Row]) {
     );
     for row in rows {
         let state = match row.state {
+            _ if row.failure.is_some() => "FAILED",
             runner::State::Applied => "applied",
             runner::State::Pending => "pending",
             runner::State::Changed => "CHANGED",
@@ -346,6 +347,12 @@ fn print_status(rows: &[runner::Row]) {
             .unwrap_or_default();
         let took = row.duration_ms.map(|d| d.to_string()).unwrap_or_default();
         println!("{:<width$}  {state:<8}  {when:<19}  {took:>8}", row.name);
+        if let Some(failure) = &row.failure {
+            println!("  {failure}");
+            println!(
+                "  (fix the cause, then `up` again: it resumes after the statements that succeeded)"
+            );
+        }
     }
     let count = |s: runner::State| rows.iter().filter(|r| r.state == s).count();
     println!(

@@ -84,6 +84,9 @@ pub struct Row {
     pub state: State,
     pub applied_at: Option<i64>,
     pub duration_ms: Option<i64>,
+    /// A pending migration that failed half-way where DDL is not transactional (MySQL): which
+    /// statement failed and why. The next `up` resumes after the statements that succeeded.
+    pub failure: Option<String>,
 }
 
 /// Checksums and durations of applied migrations (their time is in SeaORM's `seaql_migrations`).
@@ -137,11 +140,13 @@ pub async fn status(db: &DatabaseConnection) -> Result<Vec<Row>, DbErr> {
         .map(|m| (m.version, m.applied_at))
         .collect();
     let mut recorded = recorded(db).await?;
+    let failures = failures(db).await?;
     let mut rows = Vec::new();
     for migration in Migrator::migrations() {
         let name = migration.name().to_string();
         let Some(applied_at) = applied.get(&name).copied() else {
             rows.push(Row {
+                failure: failures.get(&name).cloned(),
                 name,
                 state: State::Pending,
                 applied_at: None,
@@ -160,6 +165,7 @@ pub async fn status(db: &DatabaseConnection) -> Result<Vec<Row>, DbErr> {
             }
         };
         rows.push(Row {
+            failure: failures.get(&name).cloned(),
             name,
             state,
             applied_at: Some(applied_at),
@@ -178,6 +184,7 @@ pub async fn status(db: &DatabaseConnection) -> Result<Vec<Row>, DbErr> {
             state: State::Missing,
             applied_at: Some(*applied_at),
             duration_ms: None,
+            failure: None,
         });
     }
     Ok(rows)
@@ -329,6 +336,9 @@ async fn run<S: sea_orm::StatementBuilder>(
             i + 1
         ))
     };
+    if !Backend::of(db)?.transactional_ddl() {
+        return run_resumable(db, name, direction, &statements, tracking, failed).await;
+    }
     if migration.use_transaction() == Some(false) {
         for (i, sql) in statements.iter().enumerate() {
             db.execute_unprepared(sql)
@@ -351,6 +361,145 @@ async fn run<S: sea_orm::StatementBuilder>(
         txn.execute(statement).await?;
     }
     txn.commit().await
+}
+
+/// Where DDL is not transactional (MySQL commits each statement by itself): runs the statements one
+/// by one, recording after each how many succeeded (`seaql_migration_progress`). A failure leaves the
+/// migration unrecorded (pending) with the failed statement and the error kept for `status`; the next
+/// run of the same migration in the same direction skips the statements that succeeded and goes on
+/// from the failed one, so fixing the cause and running again completes it without hand-written SQL.
+/// If the migration's statements changed in between, it refuses rather than guess.
+async fn run_resumable<S: sea_orm::StatementBuilder>(
+    db: &DatabaseConnection,
+    name: &str,
+    direction: Direction,
+    statements: &[String],
+    tracking: &[S],
+    failed: impl Fn(usize, &str, DbErr) -> DbErr,
+) -> Result<(), DbErr> {
+    let way = match direction {
+        Direction::Up => "up",
+        Direction::Down => "down",
+    };
+    let mut plan = Checksum::default();
+    for statement in statements {
+        plan.update(statement).update(";\n");
+    }
+    let plan = plan.finish();
+    let start = match progress(db, name).await? {
+        None => 0,
+        Some(p) if p.direction == way && p.plan == plan => p.done,
+        Some(p) => {
+            return Err(DbErr::Migration(format!(
+                "migration {name} failed half-way earlier ({}, {} statements done) and its statements have changed since; \
+                 bring the schema to where it was by hand, then delete its row from {PROGRESS_TABLE}",
+                p.direction, p.done
+            )));
+        }
+    };
+    for (i, sql) in statements.iter().enumerate().skip(start) {
+        match db.execute_unprepared(sql).await {
+            Ok(_) => save_progress(db, name, way, &plan, i + 1, None).await?,
+            Err(e) => {
+                let error = failed(i, sql, e);
+                let shown: String = sql.chars().take(300).collect();
+                let note = format!(
+                    "failed at statement {} of {} ({way}): {shown}: {error}",
+                    i + 1,
+                    statements.len()
+                );
+                save_progress(db, name, way, &plan, i, Some(&note)).await?;
+                return Err(error);
+            }
+        }
+    }
+    for statement in tracking {
+        db.execute(statement).await?;
+    }
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        db.get_database_backend(),
+        format!("DELETE FROM {PROGRESS_TABLE} WHERE version = ?"),
+        [name.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Progress of migrations run statement by statement (see [`run_resumable`]).
+const PROGRESS_TABLE: &str = "seaql_migration_progress";
+
+struct Progress {
+    direction: String,
+    plan: String,
+    done: usize,
+}
+
+async fn ensure_progress(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.execute_unprepared(&format!(
+        "CREATE TABLE IF NOT EXISTS {PROGRESS_TABLE} (version VARCHAR(255) NOT NULL PRIMARY KEY, \
+         direction VARCHAR(8) NOT NULL, plan VARCHAR(64) NOT NULL, done INT NOT NULL, failure TEXT NULL)"
+    ))
+    .await?;
+    Ok(())
+}
+
+async fn progress(db: &DatabaseConnection, name: &str) -> Result<Option<Progress>, DbErr> {
+    ensure_progress(db).await?;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            db.get_database_backend(),
+            format!("SELECT direction, plan, done FROM {PROGRESS_TABLE} WHERE version = ?"),
+            [name.into()],
+        ))
+        .await?;
+    row.map(|r| {
+        Ok(Progress {
+            direction: r.try_get_by_index(0)?,
+            plan: r.try_get_by_index(1)?,
+            done: usize::try_from(r.try_get_by_index::<i32>(2)?).unwrap_or(0),
+        })
+    })
+    .transpose()
+}
+
+async fn save_progress(
+    db: &DatabaseConnection,
+    name: &str,
+    direction: &str,
+    plan: &str,
+    done: usize,
+    failure: Option<&str>,
+) -> Result<(), DbErr> {
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        db.get_database_backend(),
+        format!("REPLACE INTO {PROGRESS_TABLE} (version, direction, plan, done, failure) VALUES (?, ?, ?, ?, ?)"),
+        [
+            name.into(),
+            direction.into(),
+            plan.into(),
+            i32::try_from(done).unwrap_or(i32::MAX).into(),
+            failure.map(str::to_string).into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// version -> what failed, for migrations left half-way (only where DDL is not transactional).
+async fn failures(db: &DatabaseConnection) -> Result<HashMap<String, String>, DbErr> {
+    if Backend::of(db)?.transactional_ddl() {
+        return Ok(HashMap::new());
+    }
+    ensure_progress(db).await?;
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT version, failure FROM {PROGRESS_TABLE} WHERE failure IS NOT NULL"),
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|r| Ok((r.try_get_by_index(0)?, r.try_get_by_index(1)?)))
+        .collect()
 }
 
 /// Forgets checksums of migrations that are no longer applied (after down, fresh, reset).

@@ -198,6 +198,16 @@ impl Backend {
         }
     }
 
+    /// Whether schema changes are transactional (a migration that fails half-way leaves nothing
+    /// behind). MySQL commits each DDL statement by itself: the migration runner keeps per-statement
+    /// progress there instead and resumes a migration that failed half-way.
+    pub fn transactional_ddl(self) -> bool {
+        match self {
+            Backend::Sqlite | Backend::Postgres => true,
+            Backend::MySql => false,
+        }
+    }
+
     /// Whether indexes can be built without blocking writes (`CREATE INDEX CONCURRENTLY`), which
     /// must run outside a transaction and can leave an INVALID index behind when interrupted.
     pub fn builds_indexes_concurrently(self) -> bool {
