@@ -382,6 +382,15 @@ async fn dry_runs_print_the_sql_in_order_and_change_nothing(backend: Backend) {
             .any(|l| l.starts_with("CREATE UNIQUE INDEX") && l.contains(&q("uq_users_email"))),
         "{plan}"
     );
+    if backend == Backend::MySql {
+        // Index migrations build online on InnoDB, and say so.
+        assert!(
+            plan.lines().any(|l| l.starts_with("CREATE INDEX")
+                && l.contains("idx_courses_category")
+                && l.ends_with("ALGORITHM=INPLACE, LOCK=NONE;")),
+            "{plan}"
+        );
+    }
     assert!(plan.trim_end().ends_with("-- dry run: nothing was changed"));
     let db = test_db.connect().await;
     assert!(

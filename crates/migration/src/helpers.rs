@@ -91,12 +91,23 @@ pub async fn create_indexes(
 /// Creates every index of a list without blocking writes: on PostgreSQL `CREATE INDEX CONCURRENTLY IF NOT
 /// EXISTS` (the migration must opt out of the transaction: `use_transaction` -> `Some(false)`), so inserts
 /// and updates keep going while a large table is indexed; `IF NOT EXISTS` lets an interrupted run resume.
-/// An INVALID index left by an interrupted build is dropped by the runner before it migrates. Other
-/// backends build the index as usual.
+/// An INVALID index left by an interrupted build is dropped by the runner before it migrates. MySQL:
+/// InnoDB's online DDL, asked for explicitly (`ALGORITHM=INPLACE, LOCK=NONE`), so that a build that would
+/// lock the table fails instead of blocking writes. SQLite builds the index as usual.
 pub async fn create_indexes_concurrently(
     manager: &SchemaManager<'_>,
     indexes: Vec<IndexDef>,
 ) -> Result<(), DbErr> {
+    if manager.get_database_backend() == DbBackend::MySql {
+        for index in indexes {
+            let sql = index.create.to_string(MysqlQueryBuilder);
+            manager
+                .get_connection()
+                .execute_unprepared(&format!("{sql} ALGORITHM=INPLACE, LOCK=NONE"))
+                .await?;
+        }
+        return Ok(());
+    }
     if !Backend::of(manager.get_connection())?.builds_indexes_concurrently() {
         return create_indexes(manager, indexes).await;
     }
