@@ -387,7 +387,7 @@ async fn dry_runs_print_the_sql_in_order_and_change_nothing(backend: Backend) {
         assert!(
             plan.lines().any(|l| l.starts_with("CREATE INDEX")
                 && l.contains("idx_courses_category")
-                && l.ends_with("ALGORITHM=INPLACE, LOCK=NONE;")),
+                && l.ends_with("ALGORITHM=INPLACE LOCK=NONE;")),
             "{plan}"
         );
     }

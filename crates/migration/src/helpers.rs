@@ -92,7 +92,7 @@ pub async fn create_indexes(
 /// EXISTS` (the migration must opt out of the transaction: `use_transaction` -> `Some(false)`), so inserts
 /// and updates keep going while a large table is indexed; `IF NOT EXISTS` lets an interrupted run resume.
 /// An INVALID index left by an interrupted build is dropped by the runner before it migrates. MySQL:
-/// InnoDB's online DDL, asked for explicitly (`ALGORITHM=INPLACE, LOCK=NONE`), so that a build that would
+/// InnoDB's online DDL, asked for explicitly (`ALGORITHM=INPLACE LOCK=NONE`), so that a build that would
 /// lock the table fails instead of blocking writes. SQLite builds the index as usual.
 pub async fn create_indexes_concurrently(
     manager: &SchemaManager<'_>,
@@ -103,7 +103,7 @@ pub async fn create_indexes_concurrently(
             let sql = index.create.to_string(MysqlQueryBuilder);
             manager
                 .get_connection()
-                .execute_unprepared(&format!("{sql} ALGORITHM=INPLACE, LOCK=NONE"))
+                .execute_unprepared(&format!("{sql} ALGORITHM=INPLACE LOCK=NONE"))
                 .await?;
         }
         return Ok(());
