@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::seed::{psql, with_database};
-use crate::server::{Server, create_admin, json_call, percentile};
+use crate::server::{Rate, Server, create_admin, json_call, percentile};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -180,7 +180,7 @@ async fn measure_post(
     server: &Server,
     url: &str,
 ) -> anyhow::Result<()> {
-    let post = drive(args, world, server, Load::Post, None).await?;
+    let post = drive_posts(args, world, server).await?;
     let insert_sql = format!(
         "\\set course random({}, {})\n\\set author random({}, {})\n\
          INSERT INTO chat_messages (course_id, user_id, message_type, content) \
@@ -299,32 +299,10 @@ async fn setup(args: &Args, server: &Server, url: &str) -> anyhow::Result<World>
     })
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Load {
-    Post,
-}
-
-struct Rate {
-    rate: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    errors: u64,
-}
-
-/// `connections` clients, each with its own student token, for `seconds`.
-///
-/// Without `pace`, each client sends its next request as soon as the last one is answered (closed
-/// loop): the rate is the most the server gives, and latency is whatever queueing that saturation
-/// causes (connections / rate, by Little's law). With `pace` (requests per second over all clients),
-/// each client sends on a fixed schedule and a request's latency counts from when it was due, so a
-/// slow answer that delays the next request is charged to that request too (no coordinated omission).
-async fn drive(
-    args: &Args,
-    world: &World,
-    server: &Server,
-    load: Load,
-    pace: Option<f64>,
-) -> anyhow::Result<Rate> {
+/// `connections` clients, each with its own student token, posting to random courses for `seconds`,
+/// each sending its next post as soon as the last is answered (closed loop): the rate is the most the
+/// server gives, and latency is whatever queueing that saturation causes.
+async fn drive_posts(args: &Args, world: &World, server: &Server) -> anyhow::Result<Rate> {
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.seconds);
@@ -334,48 +312,25 @@ async fn drive(
         let urls: Vec<String> = world
             .courses
             .iter()
-            .map(|c| match load {
-                Load::Post => server.url(&format!("/api/v1/courses/{c}/messages")),
-            })
+            .map(|c| server.url(&format!("/api/v1/courses/{c}/messages")))
             .collect();
         let body =
             json!({"content": format!("benchmark message from worker {worker}")}).to_string();
-        // Paced clients are staggered over one interval so that they do not fire together.
-        let interval = pace.map(|rate| Duration::from_secs_f64(args.connections as f64 / rate));
-        let mut due = started
-            + interval.map_or(Duration::ZERO, |i| {
-                i * worker as u32 / args.connections as u32
-            });
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut state = 0x9E37_79B9_7F4A_7C15u64 ^ worker as u64;
             while Instant::now() < deadline {
-                if interval.is_some() {
-                    tokio::time::sleep_until(due.into()).await;
-                }
                 state ^= state << 13;
                 state ^= state >> 7;
                 state ^= state << 17;
                 let url = &urls[(state % urls.len() as u64) as usize];
-                let request = match load {
-                    Load::Post => client
-                        .post(url)
-                        .header("content-type", "application/json")
-                        .body(body.clone()),
-                };
-                let sent = if interval.is_some() {
-                    due
-                } else {
-                    Instant::now()
-                };
-                if let Some(interval) = interval {
-                    due += interval;
-                }
-                let expected = match load {
-                    Load::Post => 201,
-                };
+                let sent = Instant::now();
+                let request = client
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(body.clone());
                 match request.bearer_auth(&token).send().await {
-                    Ok(r) if r.status().as_u16() == expected => {
+                    Ok(r) if r.status().as_u16() == 201 => {
                         let _ = r.bytes().await;
                         latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
                     }
@@ -391,14 +346,11 @@ async fn drive(
     for task in tasks {
         all.extend(task.await?);
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    all.sort_by(f64::total_cmp);
-    Ok(Rate {
-        rate: all.len() as f64 / elapsed,
-        p50_ms: percentile(&all, 50.0),
-        p99_ms: percentile(&all, 99.0),
-        errors: errors.load(Ordering::Relaxed),
-    })
+    Ok(Rate::of(
+        all,
+        started.elapsed(),
+        errors.load(Ordering::Relaxed),
+    ))
 }
 
 /// What pgbench measured.

@@ -18,7 +18,7 @@ use serde_json::json;
 use crate::chat::{HISTORY_SQL, pgbench_script};
 use crate::raw_http;
 use crate::seed::psql;
-use crate::server::{Server, percentile};
+use crate::server::{Rate, Server};
 
 /// The password of every seeded account (the seeder's `DEMO_PASSWORD`).
 const VOLUME_PASSWORD: &str = "learn-with-lms-2026";
@@ -86,14 +86,6 @@ async fn readers(
     logins.into_iter().collect()
 }
 
-/// What a load run measured.
-struct Rate {
-    rate: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    errors: u64,
-}
-
 #[derive(Clone, Copy, PartialEq)]
 enum Read {
     Newest,
@@ -102,8 +94,13 @@ enum Read {
 }
 
 /// `connections` clients for `seconds`, each on its own keep-alive connection ([`raw_http`], so the
-/// load generator takes little of the CPU it shares), each request for a random reader's course (see
-/// `chat::drive` for closed-loop vs paced).
+/// load generator takes little of the CPU it shares), each request for a random reader's course.
+///
+/// Without `pace`, each client sends its next request as soon as the last one is answered (closed
+/// loop): the rate is the most the server gives, and latency is whatever queueing that saturation
+/// causes. With `pace` (requests per second over all clients), each client sends on a fixed schedule
+/// and a request's latency counts from when it was due, so a slow answer that delays the next request
+/// is charged to that request too (no coordinated omission).
 async fn drive(
     server: &Server,
     readers: &Arc<Vec<Reader>>,
@@ -180,14 +177,11 @@ async fn drive(
     for task in tasks {
         all.extend(task.await.unwrap_or_default());
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    all.sort_by(f64::total_cmp);
-    Ok(Rate {
-        rate: all.len() as f64 / elapsed,
-        p50_ms: percentile(&all, 50.0),
-        p99_ms: percentile(&all, 99.0),
-        errors: errors.load(Ordering::Relaxed),
-    })
+    Ok(Rate::of(
+        all,
+        started.elapsed(),
+        errors.load(Ordering::Relaxed),
+    ))
 }
 
 /// Shared buffers (hit + read) the plan of `sql` touched, from `EXPLAIN (ANALYZE, BUFFERS)`.

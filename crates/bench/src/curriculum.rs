@@ -14,7 +14,7 @@ use sea_orm::{EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::seed::{psql, with_database};
-use crate::server::{SECRET, Server, create_admin, json_call, percentile};
+use crate::server::{Rate, SECRET, Server, create_admin, json_call};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -248,23 +248,6 @@ async fn setup(args: &Args, server: &Server, url: &str) -> anyhow::Result<World>
     })
 }
 
-struct Rate {
-    rate: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    errors: u64,
-}
-
-fn rate(mut latencies: Vec<f64>, elapsed: Duration, errors: u64) -> Rate {
-    latencies.sort_by(f64::total_cmp);
-    Rate {
-        rate: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50_ms: percentile(&latencies, 50.0),
-        p99_ms: percentile(&latencies, 99.0),
-        errors,
-    }
-}
-
 async fn in_process(
     args: &Args,
     db: &sea_orm::DatabaseConnection,
@@ -294,7 +277,7 @@ async fn in_process(
     for task in tasks {
         all.extend(task.await?);
     }
-    Ok(rate(all, started.elapsed(), 0))
+    Ok(Rate::of(all, started.elapsed(), 0))
 }
 
 async fn over_http(args: &Args, world: &World, server: &Server) -> anyhow::Result<Rate> {
@@ -331,5 +314,9 @@ async fn over_http(args: &Args, world: &World, server: &Server) -> anyhow::Resul
     for task in tasks {
         all.extend(task.await?);
     }
-    Ok(rate(all, started.elapsed(), errors.load(Ordering::Relaxed)))
+    Ok(Rate::of(
+        all,
+        started.elapsed(),
+        errors.load(Ordering::Relaxed),
+    ))
 }

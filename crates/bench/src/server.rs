@@ -138,3 +138,24 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
 }
+
+/// What a load run measured: requests per second, latency percentiles, failed requests.
+pub struct Rate {
+    pub rate: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub errors: u64,
+}
+
+impl Rate {
+    /// From each successful request's latency (ms, any order), the run's length and the failures.
+    pub fn of(mut latencies: Vec<f64>, elapsed: std::time::Duration, errors: u64) -> Self {
+        latencies.sort_by(f64::total_cmp);
+        Self {
+            rate: latencies.len() as f64 / elapsed.as_secs_f64(),
+            p50_ms: percentile(&latencies, 50.0),
+            p99_ms: percentile(&latencies, 99.0),
+            errors,
+        }
+    }
+}
