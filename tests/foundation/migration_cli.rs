@@ -583,8 +583,17 @@ async fn postgres_inserts_keep_flowing_while_the_chat_index_migration_runs_on_a_
     ok(migration(&["verify"], url, cwd.path()));
 }
 
-async fn a_migration_failing_half_way_leaves_nothing_behind_and_names_the_statement(
+/// A database migrated to m0008 where m0009 then fails at its fifth statement: m0009 creates
+/// sessions, refresh_tokens, recovery_codes, mfa_challenges, then rate_limits, which already exists.
+/// Returns the database, the CLI's working directory, a connection and the failed run's stderr (which
+/// names the migration and the statement).
+async fn m0009_failing_at_its_fifth_statement(
     backend: Backend,
+) -> (
+    TestDb,
+    tempfile::TempDir,
+    sea_orm::DatabaseConnection,
+    String,
 ) {
     use sea_orm::ConnectionTrait;
     let test_db = TestDb::new(backend).await;
@@ -596,17 +605,27 @@ async fn a_migration_failing_half_way_leaves_nothing_behind_and_names_the_statem
         cwd.path(),
     ));
     let db = test_db.connect().await;
-    // m0009 creates sessions, refresh_tokens, recovery_codes, mfa_challenges, then rate_limits: which exists.
-    db.execute_unprepared("CREATE TABLE rate_limits (key VARCHAR(10))")
-        .await
-        .unwrap();
+    let blocker = match backend {
+        Backend::MySql => "CREATE TABLE rate_limits (`key` VARCHAR(10))",
+        _ => "CREATE TABLE rate_limits (key VARCHAR(10))",
+    };
+    db.execute_unprepared(blocker).await.unwrap();
     let failed = migration(&["up"], url, cwd.path());
     assert!(!failed.status.success());
-    let stderr = String::from_utf8_lossy(&failed.stderr);
+    let stderr = String::from_utf8_lossy(&failed.stderr).into_owned();
     assert!(
         stderr.contains("m0009_create_auth_tables") && stderr.contains("statement 5 of"),
         "{stderr}"
     );
+    (test_db, cwd, db, stderr)
+}
+
+async fn a_migration_failing_half_way_leaves_nothing_behind_and_names_the_statement(
+    backend: Backend,
+) {
+    use sea_orm::ConnectionTrait;
+    let (test_db, cwd, db, stderr) = m0009_failing_at_its_fifth_statement(backend).await;
+    let url = Some(test_db.url.as_str());
     assert!(
         stderr.contains("CREATE TABLE \"rate_limits\""),
         "the statement is named: {stderr}"
@@ -685,26 +704,8 @@ async fn mysql_a_migration_failing_half_way_is_shown_failed_and_resumed_after_th
     backend: Backend,
 ) {
     use sea_orm::ConnectionTrait;
-    let test_db = TestDb::new(backend).await;
-    let cwd = tempfile::tempdir().unwrap();
+    let (test_db, cwd, db, _) = m0009_failing_at_its_fifth_statement(backend).await;
     let url = Some(test_db.url.as_str());
-    ok(migration(
-        &["up", "--to", "m0008_add_indexes_to_chat_messages_table"],
-        url,
-        cwd.path(),
-    ));
-    let db = test_db.connect().await;
-    // m0009 creates sessions, refresh_tokens, recovery_codes, mfa_challenges, then rate_limits: which exists.
-    db.execute_unprepared("CREATE TABLE rate_limits (`key` VARCHAR(10))")
-        .await
-        .unwrap();
-    let failed = migration(&["up"], url, cwd.path());
-    assert!(!failed.status.success());
-    let stderr = String::from_utf8_lossy(&failed.stderr);
-    assert!(
-        stderr.contains("m0009_create_auth_tables") && stderr.contains("statement 5 of"),
-        "{stderr}"
-    );
     let status = migration(&["status"], url, cwd.path());
     let shown = String::from_utf8_lossy(&status.stdout);
     assert!(
