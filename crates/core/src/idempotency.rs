@@ -9,13 +9,10 @@
 //! deletes them).
 use chrono::Duration;
 use entity::idempotency_keys::{self, Column};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    TryInsertResult,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 
+use crate::db::upsert;
 use crate::now;
 
 /// How long a key is remembered.
@@ -72,24 +69,21 @@ pub async fn claim(
         .filter(Column::CreatedAt.lt(now() - KEEP))
         .exec(db)
         .await?;
-    let inserted = idempotency_keys::Entity::insert(idempotency_keys::ActiveModel {
-        caller: Set(caller.to_string()),
-        key: Set(key.to_string()),
-        fingerprint: Set(fingerprint.to_string()),
-        response_status: Set(None),
-        response_content_type: Set(None),
-        response_body: Set(None),
-        created_at: Set(now()),
-    })
-    .on_conflict(
-        OnConflict::columns([Column::Caller, Column::Key])
-            .do_nothing()
-            .to_owned(),
+    let fresh = upsert::insert_if_absent(
+        db,
+        idempotency_keys::Entity::insert(idempotency_keys::ActiveModel {
+            caller: Set(caller.to_string()),
+            key: Set(key.to_string()),
+            fingerprint: Set(fingerprint.to_string()),
+            response_status: Set(None),
+            response_content_type: Set(None),
+            response_body: Set(None),
+            created_at: Set(now()),
+        }),
+        [Column::Caller, Column::Key],
     )
-    .try_insert()
-    .exec_without_returning(db)
     .await?;
-    if matches!(inserted, TryInsertResult::Inserted(1)) {
+    if fresh {
         return Ok(Claim::Fresh);
     }
     let Some(earlier) = idempotency_keys::Entity::find_by_id((caller.to_string(), key.to_string()))

@@ -1,6 +1,7 @@
 use sea_orm::DatabaseTransaction;
 
 use super::*;
+use crate::db::upsert;
 
 /// Edits the author's own message, keeping the previous content in the edit history.
 pub async fn edit(
@@ -226,27 +227,21 @@ async fn toggle_reaction(
     add: bool,
 ) -> Result<bool> {
     Ok(if add {
-        matches!(
+        upsert::insert_if_absent(
+            txn,
             reactions::Entity::insert(reactions::ActiveModel {
                 message_id: Set(id),
                 user_id: Set(user_id),
                 emoji: Set(emoji.to_string()),
                 created_at: Set(now()),
-            })
-            .on_conflict(
-                OnConflict::columns([
-                    reactions::Column::MessageId,
-                    reactions::Column::UserId,
-                    reactions::Column::Emoji,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .try_insert()
-            .exec_without_returning(txn)
-            .await?,
-            sea_orm::TryInsertResult::Inserted(1)
+            }),
+            [
+                reactions::Column::MessageId,
+                reactions::Column::UserId,
+                reactions::Column::Emoji,
+            ],
         )
+        .await?
     } else {
         reactions::Entity::delete_many()
             .filter(reactions::Column::MessageId.eq(id))

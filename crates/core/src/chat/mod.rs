@@ -20,7 +20,7 @@ use entity::chat_sequences;
 use entity::courses::{self, CourseStatus, CourseVisibility};
 use entity::enrollments::{self, EnrollmentStatus};
 use entity::users;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     FromQueryResult, JoinType, Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait,

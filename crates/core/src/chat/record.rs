@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 
 use entity::chat_events::{self, EventKind};
 use entity::chat_sequences;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseTransaction, EntityTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, IntoIden, OnConflict, Query};
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, EntityTrait};
 
-use crate::db::Backend;
+use crate::db::{Backend, upsert};
 use crate::error::{Error, Result};
 use crate::events::{CHAT_CHANNEL, Change};
 use crate::now;
@@ -119,19 +119,27 @@ async fn bump_counters(
     for (course, n) in per_course {
         upsert.values_panic([(*course).into(), (*n).into()]);
     }
-    upsert
-        .on_conflict(
-            OnConflict::column(S::CourseId)
-                .value(
-                    S::LastSeq,
-                    Expr::col((chat_sequences::Entity, S::LastSeq))
-                        .add(Expr::col((Alias::new("excluded"), S::LastSeq))),
-                )
-                .to_owned(),
-        )
-        .returning(Query::returning().columns([S::CourseId, S::LastSeq]));
+    upsert.on_conflict(
+        OnConflict::column(S::CourseId)
+            .value(
+                S::LastSeq,
+                Expr::col((chat_sequences::Entity, S::LastSeq))
+                    .add(upsert::inserted(Backend::of(txn)?, S::LastSeq)),
+            )
+            .to_owned(),
+    );
+    let courses = per_course.keys().map(|c| (*c).into()).collect();
+    let rows = upsert::upsert_returning(
+        txn,
+        upsert,
+        chat_sequences::Entity,
+        S::CourseId,
+        courses,
+        vec![S::CourseId.into_iden(), S::LastSeq.into_iden()],
+    )
+    .await?;
     let mut last = BTreeMap::new();
-    for row in txn.query_all(&upsert.to_owned()).await? {
+    for row in rows {
         last.insert(row.try_get("", "course_id")?, row.try_get("", "last_seq")?);
     }
     if last.len() != per_course.len() {

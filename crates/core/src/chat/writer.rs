@@ -23,7 +23,8 @@ use chrono::{DateTime, Utc};
 use entity::chat_events::EventKind;
 use entity::chat_messages::{self, MessageType};
 use sea_orm::{
-    ActiveValue::Set, DatabaseConnection, DatabaseTransaction, EntityTrait, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    TransactionTrait,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -129,10 +130,18 @@ async fn insert_messages(
         ..Default::default()
     });
     // RETURNING gives the rows of one multi-row INSERT in the order of its VALUES, on PostgreSQL
-    // and SQLite alike.
-    let inserted = chat_messages::Entity::insert_many(rows)
-        .exec_with_returning(txn)
-        .await?;
+    // and SQLite alike. MySQL has no RETURNING: one INSERT per row, each read back by its id.
+    let inserted = if matches!(Backend::of(txn)?, Backend::MySql) {
+        let mut inserted = Vec::with_capacity(posts.len());
+        for row in rows {
+            inserted.push(row.insert(txn).await?);
+        }
+        inserted
+    } else {
+        chat_messages::Entity::insert_many(rows)
+            .exec_with_returning(txn)
+            .await?
+    };
     if inserted.len() != posts.len() {
         return Err(Error::Internal(anyhow::anyhow!(
             "{} messages inserted for {} posts",

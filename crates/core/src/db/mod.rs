@@ -3,6 +3,7 @@
 mod backend;
 mod lock;
 pub mod tracking;
+pub mod upsert;
 
 use std::time::Duration;
 

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use entity::rate_limits::{self, Column};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, IntoIden, OnConflict};
+
+use crate::db::upsert;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 
 #[derive(Debug, Clone, Copy)]
@@ -87,15 +89,16 @@ pub async fn record_failure<C: ConnectionTrait>(
     policy: Policy,
     now: i64,
 ) -> Result<(), DbErr> {
-    rate_limits::Entity::insert(rate_limits::ActiveModel {
-        key: Set(key.to_owned()),
-        hits: Set(0),
-        window_start: Set(now),
-        blocked_until: Set(None),
-    })
-    .on_conflict(OnConflict::column(Column::Key).do_nothing().to_owned())
-    .try_insert()
-    .exec_without_returning(db)
+    upsert::insert_if_absent(
+        db,
+        rate_limits::Entity::insert(rate_limits::ActiveModel {
+            key: Set(key.to_owned()),
+            hits: Set(0),
+            window_start: Set(now),
+            blocked_until: Set(None),
+        }),
+        [Column::Key],
+    )
     .await?;
 
     // One atomic statement per failure, so parallel failures are all counted.
@@ -194,14 +197,20 @@ pub async fn count_uses<C: ConnectionTrait>(
                     .finally(Expr::col((rate_limits::Entity, Column::WindowStart))),
             )
             .to_owned(),
-    )
-    .returning(sea_orm::sea_query::Query::returning().columns([
+    );
+    let keys = wanted.keys().map(|key| key.as_str().into()).collect();
+    let columns = [Column::Key, Column::Hits, Column::WindowStart].map(IntoIden::into_iden);
+    let rows = upsert::upsert_returning(
+        db,
+        open,
+        rate_limits::Entity,
         Column::Key,
-        Column::Hits,
-        Column::WindowStart,
-    ]));
+        keys,
+        columns.into(),
+    )
+    .await?;
     let mut granted = BTreeMap::new();
-    for row in db.query_all(&open.to_owned()).await? {
+    for row in rows {
         let key: String = row.try_get("", "key")?;
         let bucket = Bucket {
             hits: row.try_get("", "hits")?,
