@@ -13,7 +13,7 @@ use axum::response::Response;
 use lms_core::chat::PostWriter;
 use lms_core::chat::access::AccessCache;
 use lms_core::chat::feed::Hub;
-use lms_core::chat::pages::{PageCache, Versions};
+use lms_core::chat::pages::PageCache;
 use lms_core::db::{Backend, redact_url};
 use lms_core::events::Events;
 use lms_core::mail::Mailer;
@@ -31,10 +31,6 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
 use crate::error::{AppError, Error, UNAVAILABLE_RETRY_SECS, problem_response};
-
-/// Chat page version queries at a time: each answers every reader that arrived before it started, so
-/// a few suffice; more would only make each one serve fewer readers.
-const PAGE_VERSION_QUERIES: usize = 4;
 use crate::openapi::ApiDoc;
 use crate::routes;
 use crate::state::AppState;
@@ -83,7 +79,6 @@ impl Application {
             chat_access,
             chat_writer,
             pages: Arc::new(PageCache::new(config.chat_page_cache_bytes())),
-            page_versions: Versions::spawn(db.clone(), PAGE_VERSION_QUERIES),
             db,
             backend,
             config: Arc::new(config),

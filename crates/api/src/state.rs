@@ -4,7 +4,7 @@ use axum::extract::FromRef;
 use lms_core::chat::PostWriter;
 use lms_core::chat::access::AccessCache;
 use lms_core::chat::feed::Hub;
-use lms_core::chat::pages::{PageCache, Versions};
+use lms_core::chat::pages::PageCache;
 use lms_core::db::Backend;
 use lms_core::events::Events;
 use lms_core::paging::Cursors;
@@ -32,8 +32,6 @@ pub struct AppState {
     pub chat_writer: Arc<PostWriter>,
     /// Newest chat history pages, serialized, validated on every read (see `lms_core::chat::pages`).
     pub pages: Arc<PageCache>,
-    /// The version of a course's pages, read for concurrent requests together.
-    pub page_versions: Versions,
 }
 
 impl FromRef<AppState> for DatabaseConnection {

@@ -12,20 +12,14 @@
 //! [`PageCache`] holds serialized newest pages (the body as sent), keyed by course and page size and
 //! bounded by bytes (least recently used out first). An entry is served only while its version is the
 //! one just read; otherwise the page is queried again and replaces it.
-//!
-//! [`Versions`] reads the versions for all requests that arrive together with one query: a request
-//! waits for a query that starts after it arrived, so it is exactly as fresh as a lookup of its own,
-//! and the database does one round trip for a burst of readers instead of one each.
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
 use entity::chat_sequences;
 use lru::LruCache;
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use sea_orm::{ConnectionTrait, EntityTrait};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The state of everything a course's history pages show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,97 +53,6 @@ impl Version {
             self.authors
         ));
         format!("\"{}\"", &hex::encode(hash.finalize())[..32])
-    }
-}
-
-type Waiter = (i64, oneshot::Sender<Result<Version>>);
-
-/// Course versions for concurrent readers, one query per burst (see the module's text).
-#[derive(Clone)]
-pub struct Versions {
-    requests: mpsc::UnboundedSender<Waiter>,
-}
-
-/// At most this many courses per query (a bound on the statement's size).
-const MAX_BATCH: usize = 512;
-
-impl Versions {
-    /// Starts the reader on `db`, with at most `max_in_flight` queries at a time (requests that
-    /// arrive meanwhile wait for the next one together). Ends when every handle is dropped.
-    pub fn spawn(db: DatabaseConnection, max_in_flight: usize) -> Self {
-        let (requests, mut queue) = mpsc::unbounded_channel::<Waiter>();
-        let permits = Arc::new(Semaphore::new(max_in_flight.max(1)));
-        tokio::spawn(async move {
-            loop {
-                let Ok(permit) = permits.clone().acquire_owned().await else {
-                    return;
-                };
-                let mut batch = Vec::new();
-                if queue.recv_many(&mut batch, MAX_BATCH).await == 0 {
-                    return;
-                }
-                let db = db.clone();
-                tokio::spawn(async move {
-                    answer(&db, batch).await;
-                    drop(permit);
-                });
-            }
-        });
-        Self { requests }
-    }
-
-    /// The course's version, read by a query that started after this call.
-    pub async fn of(&self, course_id: i64) -> Result<Version> {
-        let (tx, rx) = oneshot::channel();
-        let stopped = || Error::Unavailable("the version reader has stopped".into());
-        self.requests.send((course_id, tx)).map_err(|_| stopped())?;
-        rx.await.map_err(|_| stopped())?
-    }
-}
-
-async fn answer(db: &DatabaseConnection, batch: Vec<Waiter>) {
-    let mut ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let found = if let [id] = ids[..] {
-        Version::of(db, id).await.map(|v| HashMap::from([(id, v)]))
-    } else {
-        chat_sequences::Entity::find()
-            .filter(chat_sequences::Column::CourseId.is_in(ids))
-            .all(db)
-            .await
-            .map(|rows| {
-                rows.into_iter()
-                    .map(|row| {
-                        let version = Version {
-                            seq: row.last_seq,
-                            authors: row.authors_version,
-                        };
-                        (row.course_id, version)
-                    })
-                    .collect()
-            })
-            .map_err(Error::from)
-    };
-    match found {
-        Ok(versions) => {
-            for (id, tx) in batch {
-                let _ = tx.send(Ok(versions.get(&id).copied().unwrap_or_default()));
-            }
-        }
-        Err(err) => {
-            let unreachable = matches!(&err, Error::Database(e) if crate::db::is_unreachable(e));
-            let message = err.to_string();
-            for (_, tx) in batch {
-                let _ = tx.send(Err(if unreachable {
-                    Error::Unavailable(
-                        "the database cannot be reached right now; retry shortly".into(),
-                    )
-                } else {
-                    Error::Internal(anyhow::anyhow!("reading chat page versions: {message}"))
-                }));
-            }
-        }
     }
 }
 

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use lms_core::chat::pages::none_match;
+use lms_core::chat::pages::{Version, none_match};
 use lms_core::chat::{
     self as service, EditMessage, EditView, EventView, Limits, MessageDetail, MessagePage,
     MessageView, NewMessage, Page,
@@ -65,7 +65,7 @@ async fn history(
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let limit = page_limit(page.limit)?;
-    let version = state.page_versions.of(member.course_id).await?;
+    let version = Version::of(&state.db, member.course_id).await?;
     let name = format!("messages:{:?}:{:?}:{limit}", page.before, page.after);
     let etag = version.etag(member.course_id, &name);
     if unchanged(&headers, &etag) {
@@ -241,7 +241,7 @@ async fn replies(
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let limit = page_limit(page.limit)?;
-    let version = state.page_versions.of(member.course_id).await?;
+    let version = Version::of(&state.db, member.course_id).await?;
     let name = format!("replies:{mid}:{:?}:{:?}:{limit}", page.before, page.after);
     let etag = version.etag(member.course_id, &name);
     if unchanged(&headers, &etag) {
