@@ -6,12 +6,13 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::class::{Class, class, post_to};
-use crate::world::{Person, call};
+use crate::world::{Person, call, published_course};
 
 backend_tests!(
     an_unchanged_page_is_304_and_every_change_makes_a_new_tag,
     the_newest_page_in_memory_is_as_fresh_as_the_database_on_every_instance,
     pages_of_other_sizes_and_replies_have_their_own_tags,
+    concurrent_readers_of_many_courses_each_get_their_own_course_page,
 );
 
 /// GET `path` as `who`, with `If-None-Match` when given: (status, ETag, body if any).
@@ -255,4 +256,50 @@ async fn pages_of_other_sizes_and_replies_have_their_own_tags(backend: Backend) 
     // Bad input is still 422, tag or not.
     let bad = class.path("/messages?limit=0");
     assert_eq!(read(&class.app, a, &bad, Some(&small_tag)).await.0, 422);
+}
+
+/// Versions of concurrent reads are looked up together: each reader must still get its own course's
+/// page and tag (and a course without messages its empty page).
+async fn concurrent_readers_of_many_courses_each_get_their_own_course_page(backend: Backend) {
+    let class = class(backend, 0, |c| c.chat_posts_per_minute = 1000).await;
+    let owner = &class.owner;
+    let mut paths = vec![class.path("/messages")];
+    for i in 0..3 {
+        let course = published_course(&class.app, owner, &format!("Course {i}"), 0).await;
+        let id = course["id"].as_i64().unwrap();
+        paths.push(format!("/api/v1/courses/{id}/messages"));
+    }
+    let mut expected = Vec::new();
+    for (i, path) in paths.iter().enumerate() {
+        let id: i64 = path.split('/').nth(4).unwrap().parse().unwrap();
+        // Course i has i messages, the newest "course {id} #{i}".
+        for n in 1..=i {
+            post_to(
+                &class.app,
+                id,
+                owner,
+                json!({ "content": format!("course {id} #{n}") }),
+            )
+            .await;
+        }
+        let (status, tag, page) = read(&class.app, owner, path, None).await;
+        assert_eq!(status, 200);
+        let newest = (i > 0).then(|| json!(format!("course {id} #{i}")));
+        assert_eq!(contents(&page.unwrap()).first().cloned(), newest);
+        expected.push((tag, newest));
+    }
+    let app = &class.app;
+    let reads = (0..48).map(|n| {
+        let course = n % paths.len();
+        let path = &paths[course];
+        async move { (course, read(app, owner, path, None).await) }
+    });
+    for (course, (status, tag, page)) in futures_util::future::join_all(reads).await {
+        assert_eq!(status, 200);
+        assert_eq!(tag, expected[course].0, "course #{course}: its own tag");
+        assert_eq!(
+            contents(&page.unwrap()).first().cloned(),
+            expected[course].1
+        );
+    }
 }
