@@ -2,7 +2,7 @@
 # Runs a benchmark against a release build:
 #   scripts/bench.sh login [--seconds N] [--database-url URL]
 #   scripts/bench.sh seed [--scale N]        (starts a throwaway PostgreSQL unless BENCH_POSTGRES_URL is set)
-#   scripts/bench.sh chat [--seconds N] [--connections N] [--subscribers N]   (same)
+#   scripts/bench.sh chat [--seconds N] [--connections N] [--subscribers N]   (same; also a throwaway MariaDB unless BENCH_MYSQL_URL is set)
 #   scripts/bench.sh curriculum [--lessons N] [--scale N] [--seconds N]       (same)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,5 +14,12 @@ if [[ ( "${1:-}" == "seed" || "${1:-}" == "chat" || "${1:-}" == "curriculum" ) &
   pg_start
   trap pg_stop EXIT
   export BENCH_POSTGRES_URL="$PG_URL"
+fi
+if [[ "${1:-}" == "chat" && -z "${BENCH_MYSQL_URL:-}" ]]; then
+  # shellcheck source=scripts/mariadb.sh
+  source scripts/mariadb.sh
+  mariadb_start
+  trap 'mariadb_stop; declare -F pg_stop >/dev/null && pg_stop' EXIT
+  export BENCH_MYSQL_URL="$MARIADB_URL"
 fi
 "$CARGO_TARGET_DIR/release/bench" "$@"

@@ -1,5 +1,5 @@
 use chrono::{Duration, Utc};
-use entity::{mfa_challenges, rate_limits, refresh_tokens, sessions};
+use entity::{access_signals, mfa_challenges, rate_limits, refresh_tokens, sessions};
 use lms_e2e::{Backend, TestApp, backend_tests};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -66,7 +66,28 @@ async fn housekeeping_removes_stale_auth_rows_and_keeps_live_ones(backend: Backe
         .unwrap();
     }
 
+    // Access signals (what polling instances read, on MySQL) older than an hour go.
+    for (scope, age) in [("1", Duration::hours(2)), ("2", Duration::minutes(5))] {
+        access_signals::ActiveModel {
+            scope: Set(scope.into()),
+            created_at: Set(Utc::now() - age),
+            ..Default::default()
+        }
+        .insert(&app.db)
+        .await
+        .unwrap();
+    }
+
     let report = lms_core::housekeeping::run_once(&app.db).await.unwrap();
+    assert_eq!(report.access_signals, 1, "{report:?}");
+    let signals: Vec<String> = access_signals::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.scope)
+        .collect();
+    assert!(signals.contains(&"2".to_string()), "{signals:?}");
     assert_eq!(
         (report.sessions, report.refresh_tokens),
         (2, 2),

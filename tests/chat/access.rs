@@ -19,6 +19,7 @@ backend_tests!(
     revocations_take_effect_on_the_next_request,
     a_burst_of_posts_is_limited_exactly
 );
+lms_e2e::shared_database_tests!(a_logout_reaches_what_another_process_remembers);
 
 async fn history(class: &Class, token: &str) -> reqwest::Response {
     call(
@@ -134,10 +135,10 @@ async fn on_postgres_a_post_that_fails_in_a_batch_fails_alone() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_postgres_a_logout_reaches_what_another_process_remembers() {
-    let class = class(Backend::Postgres, 1, |_| {}).await;
-    // A separate process, so that only PostgreSQL can tell it (in-process instances share a cache).
+/// PostgreSQL tells the other process with NOTIFY; on MySQL it reads `access_signals`.
+async fn a_logout_reaches_what_another_process_remembers(backend: Backend) {
+    let class = class(backend, 1, |_| {}).await;
+    // A separate process, so that only the database can tell it (in-process instances share a cache).
     let other = ApiProcess::beside(&class.app, &[("LMS_CHAT_ACCESS_CACHE_SECS", "600")]);
     let student = &class.students[0];
     let url = format!("{}{}", other.base, class.path("/messages"));

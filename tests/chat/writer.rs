@@ -95,14 +95,40 @@ fn answer(result: lms_core::Result<Written>) -> Result<(i64, i64), String> {
 /// Messages, events and rate-limit buckets, as rows of text.
 async fn rows(db: &DatabaseConnection) -> Vec<String> {
     let mut out = Vec::new();
-    for sql in [
-        "SELECT 'message ' || id || ' ' || course_id || ' ' || user_id || ' ' || message_type || ' ' || content FROM chat_messages ORDER BY id",
-        "SELECT 'event ' || course_id || ' ' || seq || ' ' || kind || ' ' || message_id || ' ' || actor_id FROM chat_events ORDER BY course_id, seq",
-        "SELECT 'sequence ' || course_id || ' ' || last_seq FROM chat_sequences ORDER BY course_id",
-        "SELECT 'bucket ' || key || ' ' || hits FROM rate_limits ORDER BY key",
+    for (table, columns, order) in [
+        (
+            "chat_messages",
+            "'message', id, course_id, user_id, message_type, content",
+            "id",
+        ),
+        (
+            "chat_events",
+            "'event', course_id, seq, kind, message_id, actor_id",
+            "course_id, seq",
+        ),
+        (
+            "chat_sequences",
+            "'sequence', course_id, last_seq",
+            "course_id",
+        ),
+        ("rate_limits", "'bucket', `key`, hits", "`key`"),
     ] {
-        let statement = Statement::from_string(db.get_database_backend(), sql);
-        for row in db.query_all_raw(statement).await.unwrap() {
+        // One text per row: `||` joins on PostgreSQL and SQLite; on MySQL it means OR.
+        let backend = db.get_database_backend();
+        let text = match backend {
+            sea_orm::DbBackend::MySql => format!("CONCAT_WS(' ', {columns})"),
+            _ => columns.replace(", ", " || ' ' || ").replace('`', "\""),
+        };
+        let order = match backend {
+            sea_orm::DbBackend::MySql => order.to_string(),
+            _ => order.replace('`', "\""),
+        };
+        let sql = format!("SELECT {text} FROM {table} ORDER BY {order}");
+        for row in db
+            .query_all_raw(Statement::from_string(backend, sql))
+            .await
+            .unwrap()
+        {
             out.push(row.try_get_by_index::<String>(0).unwrap());
         }
     }

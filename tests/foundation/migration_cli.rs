@@ -14,23 +14,15 @@ backend_tests!(
     up_records_checksums_and_refuses_when_an_applied_migration_changed,
     dry_runs_print_the_sql_in_order_and_change_nothing,
     verify_passes_on_a_migrated_database_and_reports_drift,
+);
+
+// A failing migration leaves nothing behind where DDL is transactional. MySQL commits DDL statement by
+// statement: there the runner resumes instead (the mysql_ test).
+lms_e2e::transactional_ddl_tests!(
     a_migration_failing_half_way_leaves_nothing_behind_and_names_the_statement,
     a_down_failing_half_way_leaves_the_migration_applied,
 );
-
-// On MariaDB so far (issue 15). The two half-way-failure tests of the other backends do not apply:
-// MySQL commits DDL statement by statement, so there the runner resumes instead (the mysql_ test).
-lms_e2e::mysql_tests!(
-    mysql_a_migration_failing_half_way_is_shown_failed_and_resumed_after_the_fix,
-    up_status_down_all_but_the_first_three_and_up_again,
-    up_to_and_down_to_stop_at_the_named_migration,
-    dry_runs_print_the_sql_in_order_and_change_nothing,
-    verify_passes_on_a_migrated_database_and_reports_drift,
-    status_lists_every_migration_in_order_with_its_state,
-    two_up_runs_started_together_apply_each_migration_once,
-    status_check_fails_while_anything_is_pending,
-    up_records_checksums_and_refuses_when_an_applied_migration_changed,
-);
+lms_e2e::mysql_tests!(mysql_a_migration_failing_half_way_is_shown_failed_and_resumed_after_the_fix);
 
 fn migration(args: &[&str], database_url: Option<&str>, cwd: &Path) -> Output {
     let mut cmd = Command::new(bin("migration"));

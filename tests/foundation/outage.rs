@@ -1,13 +1,14 @@
 //! While the database cannot be reached, every request is a 503 problem+json with Retry-After (not a
 //! 500 after a long wait), the readiness probe says so, and the API recovers by itself when the
-//! database is back. PostgreSQL only: an embedded SQLite file has no outage of this kind.
+//! database is back. On PostgreSQL and MySQL/MariaDB: an embedded SQLite file has no outage of this
+//! kind.
 use std::net::SocketAddr;
 
 use lms_e2e::proxy::Proxy;
 use lms_e2e::{Backend, TestApp, TestDb};
 use serde_json::{Value, json};
 
-/// `postgres://user:pass@host:port/db?x` with host:port replaced by `addr`.
+/// `scheme://user:pass@host:port/db?x` with host:port replaced by `addr`.
 fn through(url: &str, addr: SocketAddr) -> String {
     let (scheme, rest) = url.split_once("://").unwrap();
     let (credentials, rest) = rest.rsplit_once('@').map_or(("", rest), |(c, r)| (c, r));
@@ -41,9 +42,10 @@ async fn assert_unavailable(response: reqwest::Response) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_while_the_database_is_unreachable_requests_get_503_and_recover() {
-    let test_db = TestDb::new(Backend::Postgres).await;
+lms_e2e::shared_database_tests!(while_the_database_is_unreachable_requests_get_503_and_recover);
+
+async fn while_the_database_is_unreachable_requests_get_503_and_recover(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
     let proxy = Proxy::start(server_of(&test_db.url)).await;
     let url = through(&test_db.url, proxy.addr);
     let app = TestApp::spawn_on(test_db, |c| c.database_url = url).await;

@@ -21,46 +21,64 @@ pub use db::TestDb;
 pub enum Backend {
     Sqlite,
     Postgres,
-    /// MariaDB/MySQL (`TEST_MYSQL_URL`): so far only the schema and the migration CLI run on it
-    /// (issue 15), so only the tests named in [`mysql_tests!`] do.
+    /// MariaDB/MySQL (`TEST_MYSQL_URL`).
     MySql,
 }
 
-/// Runs each named `async fn name(backend: Backend)` on MariaDB/MySQL too, as `mysql::name`. For the
-/// parts that already run there (the schema and the migration CLI); `backend_tests!` will cover all
-/// three once the API does.
+/// Runs each named `async fn name(backend: Backend)` of the calling module once per backend, as
+/// `sqlite::name`, `postgres::name` and `mysql::name`, so the output shows each.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),+ $(,)?) => {
+        $crate::tests_on!(sqlite, Sqlite; $($name),+);
+        $crate::tests_on!(postgres, Postgres; $($name),+);
+        $crate::tests_on!(mysql, MySql; $($name),+);
+    };
+}
+
+/// For behaviour that only one kind of database has: `only_mysql::name`, or the tests of transactional
+/// schema changes (SQLite and PostgreSQL; MySQL commits DDL statement by statement) as
+/// `transactional_ddl::{sqlite, postgres}::name`.
 #[macro_export]
 macro_rules! mysql_tests {
     ($($name:ident),+ $(,)?) => {
-        mod mysql {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::Backend::MySql).await
-                }
-            )+
+        $crate::tests_on!(only_mysql, MySql; $($name),+);
+    };
+}
+
+#[macro_export]
+macro_rules! transactional_ddl_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod transactional_ddl {
+            use super::*;
+            $crate::tests_on!(sqlite, Sqlite; $($name),+);
+            $crate::tests_on!(postgres, Postgres; $($name),+);
         }
     };
 }
 
-/// Runs each named `async fn name(backend: Backend)` of the calling module once per backend, as
-/// `sqlite::name` and `postgres::name`, so the output shows both.
+/// For several API instances on one database server (PostgreSQL and MySQL/MariaDB; SQLite serves one
+/// instance), as `shared::{postgres, mysql}::name`.
 #[macro_export]
-macro_rules! backend_tests {
+macro_rules! shared_database_tests {
     ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::Backend::Sqlite).await
-                }
-            )+
+        mod shared {
+            use super::*;
+            $crate::tests_on!(postgres, Postgres; $($name),+);
+            $crate::tests_on!(mysql, MySql; $($name),+);
         }
-        mod postgres {
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! tests_on {
+    ($module:ident, $backend:ident; $($name:ident),+) => {
+        mod $module {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name($crate::Backend::Postgres).await
+                    super::$name($crate::Backend::$backend).await
                 }
             )+
         }

@@ -82,6 +82,9 @@ impl AppError {
             Error::Database(err) if lms_core::db::is_unreachable(err) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            Error::Database(err) if lms_core::db::is_bad_value(err) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Error::Database(err) => match err.sql_err() {
                 Some(SqlErr::UniqueConstraintViolation(_)) => StatusCode::CONFLICT,
                 Some(SqlErr::ForeignKeyConstraintViolation(_)) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -95,6 +98,10 @@ impl AppError {
         match self {
             AppError::Domain(Error::Database(err)) if lms_core::db::is_unreachable(err) => {
                 "the database cannot be reached right now; retry shortly".into()
+            }
+            AppError::Domain(Error::Database(err)) if lms_core::db::is_bad_value(err) => {
+                "a value does not fit what the database stores (too long, out of range, or not allowed)"
+                    .into()
             }
             AppError::Domain(Error::Database(err)) => match err.sql_err() {
                 Some(SqlErr::UniqueConstraintViolation(_)) => {

@@ -56,7 +56,6 @@ impl Application {
 
     /// As `build`, sending mail through `mailer` (tests pass `Mailer::memory()` to read what was sent).
     pub async fn build_with_mailer(config: Config, mailer: Mailer) -> anyhow::Result<Self> {
-        Backend::from_url(&config.database_url)?.check_supported_for("api")?;
         let secret = config.load_secret()?;
         let auth = Arc::new(Auth::new(&config.auth_settings(), &secret, mailer)?);
         let db = config.open_database().await?;

@@ -39,6 +39,11 @@ pub struct Args {
     /// A PostgreSQL URL whose role may CREATE DATABASE (scripts/bench.sh starts a throwaway server).
     #[arg(long, env = "BENCH_POSTGRES_URL")]
     postgres_url: String,
+    /// A MySQL/MariaDB URL whose user may CREATE DATABASE: the fan-out and the revocation across two
+    /// instances are measured there too (instances poll instead of LISTEN). scripts/bench.sh starts a
+    /// throwaway MariaDB for `chat` unless this is set.
+    #[arg(long, env = "BENCH_MYSQL_URL")]
+    mysql_url: Option<String>,
     /// Run only these measurements (repeatable; default: all).
     #[arg(long, value_enum)]
     only: Vec<Part>,
@@ -97,7 +102,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 args.scale
             );
         }
-        measure(&args, &url).await
+        measure(&args, &url).await?;
+        match &args.mysql_url {
+            Some(mysql) if args.runs(Part::Fanout) => on_mysql(&args, mysql).await,
+            _ => Ok(()),
+        }
     }
     .await;
     if args.keep_database {
@@ -150,27 +159,67 @@ async fn measure(args: &Args, url: &str) -> anyhow::Result<()> {
         measure_post(args, &world, &server, url).await?;
     }
     if args.runs(Part::Fanout) {
-        // On one instance, then across two: subscribers on the second, posts through the first.
-        let course = world.courses[0];
-        let fan = fan_out(args, &world, &server, &server, course).await?;
-        report_fan_out("fan-out, 1 instance ", 50, args, &fan);
-        let second = Server::start(Some(url), &server_env())?;
-        let fan = fan_out(args, &world, &server, &second, course).await?;
-        report_fan_out("fan-out, 2 instances", 100, args, &fan);
-        let client = &world.client;
-        let revoked =
-            crate::revocation::measure(client, &server, &second, "chatter0", PASSWORD, course, 12)
-                .await?;
-        let d = &revoked.delays_ms;
-        println!(
-            "revocation across 2 instances: {} logouts through A, refused by B after p50 {:.1} ms, max {:.1} ms (from A's answer); B allowed at most {} request(s) meanwhile",
-            revoked.trials,
-            percentile(d, 50.0),
-            d.last().copied().unwrap_or_default(),
-            revoked.most_allowed
-        );
+        fan_out_and_revocation(args, &world, &server, url, 100).await?;
     }
     Ok(())
+}
+
+/// Fan-out on one instance, then across two (subscribers on the second, posts through the first),
+/// then how long a logout through the first takes to reach the second.
+async fn fan_out_and_revocation(
+    args: &Args,
+    world: &World,
+    server: &Server,
+    url: &str,
+    two_instance_target_ms: u32,
+) -> anyhow::Result<()> {
+    let course = world.courses[0];
+    let fan = fan_out(args, world, server, server, course).await?;
+    report_fan_out("fan-out, 1 instance ", 50, args, &fan);
+    let second = Server::start(Some(url), &server_env())?;
+    let fan = fan_out(args, world, server, &second, course).await?;
+    report_fan_out("fan-out, 2 instances", two_instance_target_ms, args, &fan);
+    let client = &world.client;
+    let revoked =
+        crate::revocation::measure(client, server, &second, "chatter0", PASSWORD, course, 12)
+            .await?;
+    let d = &revoked.delays_ms;
+    println!(
+        "revocation across 2 instances: {} logouts through A, refused by B after p50 {:.1} ms, max {:.1} ms (from A's answer); B allowed at most {} request(s) meanwhile",
+        revoked.trials,
+        percentile(d, 50.0),
+        d.last().copied().unwrap_or_default(),
+        revoked.most_allowed
+    );
+    Ok(())
+}
+
+/// The same fan-out and revocation on MySQL/MariaDB, in a database of its own (dropped after).
+async fn on_mysql(args: &Args, server_url: &str) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait;
+    let name = format!("lms_bench_chat_{}", std::process::id());
+    let admin = sea_orm::Database::connect(server_url).await?;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await?;
+    let url = with_database(server_url, &name);
+    let result = async {
+        let server = Server::start(Some(&url), &server_env())?;
+        let world = setup(args, &server, &url).await?;
+        println!(
+            "on MariaDB/MySQL ({} subscribers; other instances poll every {} ms):",
+            args.subscribers,
+            lms_core::chat::poll::INTERVAL.as_millis()
+        );
+        // Across two instances a change waits for the other's next poll: its interval on top.
+        let target = 100 + lms_core::chat::poll::INTERVAL.as_millis() as u32;
+        fan_out_and_revocation(args, &world, &server, &url, target).await
+    }
+    .await;
+    let _ = admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await;
+    result
 }
 
 /// Posting through the API, then pgbench's single-row insert.

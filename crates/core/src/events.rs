@@ -5,7 +5,7 @@
 //! - An access change (a session revoked, an account suspended, a password changed, an enrollment
 //!   ended, a course deleted) is forgotten at once by this instance's access cache and announced to
 //!   its open chat connections; on a database that serves several instances it is also announced to
-//!   them (PostgreSQL `NOTIFY lms_access`).
+//!   them (PostgreSQL `NOTIFY lms_access`; on MySQL a row in `access_signals` that they poll).
 //! - A chat change is delivered by this instance's hub at once. Its cross-instance announcement was
 //!   queued inside the change's own transaction ([`crate::chat`]), so it goes out exactly
 //!   when the change commits.
@@ -39,7 +39,7 @@ impl AccessScope {
         }
     }
 
-    fn payload(self) -> String {
+    pub fn payload(self) -> String {
         match self {
             AccessScope::User(id) => id.to_string(),
             AccessScope::Everyone => "*".into(),
@@ -128,17 +128,20 @@ impl Events {
                         hub.access_changed(scope);
                     }
                 }
-                Delivery::Database => {
+                delivery @ (Delivery::Database | Delivery::Polled) => {
                     // Forget at once (the answer to this request must not rest on a stale entry);
-                    // this instance's listener hears the NOTIFY like every other and signals its
-                    // connections then.
+                    // this instance's listener (or poller) hears the signal like every other and
+                    // signals its connections then.
                     if let Some(hub) = &self.hub {
                         hub.forget_cached(scope);
                     }
-                    let sent = self
-                        .backend
-                        .notify(&self.db, ACCESS_CHANNEL, &scope.payload())
-                        .await;
+                    let sent = if delivery == Delivery::Polled {
+                        crate::chat::poll::announce_access(&self.db, scope).await
+                    } else {
+                        self.backend
+                            .notify(&self.db, ACCESS_CHANNEL, &scope.payload())
+                            .await
+                    };
                     if let Err(error) = sent {
                         tracing::warn!(%error, "could not signal an access change");
                     }

@@ -23,6 +23,8 @@ pub struct Report {
     pub sessions: u64,
     pub refresh_tokens: u64,
     pub idempotency_keys: u64,
+    /// Access signals of polling instances (MySQL) older than an hour.
+    pub access_signals: u64,
 }
 
 pub async fn run_once(db: &DatabaseConnection) -> Result<Report, DbErr> {
@@ -61,7 +63,9 @@ pub async fn run_once(db: &DatabaseConnection) -> Result<Report, DbErr> {
         .await?
         .rows_affected;
     let idempotency_keys = crate::idempotency::prune(db).await?;
+    let access_signals = crate::chat::poll::prune(db, chrono::Duration::hours(1)).await?;
     Ok(Report {
+        access_signals,
         rate_limits,
         mfa_challenges,
         sessions,

@@ -2,6 +2,7 @@
 //!
 //! Each entity matches its migration in `crates/migration` column for column; the end-to-end tests
 //! insert and read back every column on SQLite and PostgreSQL to prove it.
+pub mod access_signals;
 pub mod calendar_tokens;
 pub mod chat_events;
 pub mod chat_message_edits;
@@ -27,6 +28,7 @@ pub mod users;
 pub mod video_progress;
 
 pub mod prelude {
+    pub use super::access_signals::Entity as AccessSignals;
     pub use super::calendar_tokens::Entity as CalendarTokens;
     pub use super::chat_events::Entity as ChatEvents;
     pub use super::chat_message_edits::Entity as ChatMessageEdits;

@@ -348,3 +348,11 @@ pub enum CalendarTokens {
     TokenHash,
     CreatedAt,
 }
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum AccessSignals {
+    Table,
+    Id,
+    Scope,
+    CreatedAt,
+}

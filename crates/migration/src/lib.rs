@@ -6,7 +6,7 @@
 //! payment events; 11: the chat's change feed and edit history; 12: idempotency keys; 13-17: the curriculum (sections,
 //! lessons, lesson completions, video progress, their indexes); 18-20: live sessions, their attendance,
 //! their indexes; 21: calendar-feed tokens; 22: live-session status changes in the chat's change feed; 23-24: what chat history pages are validated by, and the
-//! index that serves them).
+//! index that serves them); 25: access signals for instances without LISTEN/NOTIFY (MySQL).
 //! Applied migrations are never edited; a change to the schema is a new migration at the end.
 pub use sea_orm_migration::prelude::*;
 
@@ -36,6 +36,7 @@ mod m0021_create_calendar_tokens;
 mod m0022_add_live_session_events_to_chat_events;
 mod m0023_add_authors_version_to_chat_sequences;
 mod m0024_add_top_level_index_to_chat_messages;
+mod m0025_create_access_signals;
 pub mod runner;
 pub mod verify;
 
@@ -73,6 +74,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0022_add_live_session_events_to_chat_events::Migration),
             Box::new(m0023_add_authors_version_to_chat_sequences::Migration),
             Box::new(m0024_add_top_level_index_to_chat_messages::Migration),
+            Box::new(m0025_create_access_signals::Migration),
         ]
     }
 }

@@ -7,6 +7,8 @@
 //!   `NOTIFY lms_chat, '<course>:<seq>'`, which PostgreSQL delivers to every instance at commit. Each
 //!   instance LISTENs on one dedicated connection; when that connection drops and comes back, the
 //!   instance re-reads the event table for every course it serves.
+//! - MySQL/MariaDB (no NOTIFY): each instance polls the sequence numbers of the courses it serves and
+//!   the access signals every few tens of milliseconds ([`super::poll`]).
 //! - SQLite (one instance): [`crate::events::Events`] signals this process directly after the commit.
 //!
 //! Per instance there is one [`Hub`]. For each course with subscribers it keeps a bounded broadcast
@@ -88,12 +90,27 @@ impl Hub {
             Delivery::Database => {
                 tokio::spawn(listen(Arc::downgrade(&hub)));
             }
+            Delivery::Polled => {
+                tokio::spawn(super::poll::run(Arc::downgrade(&hub)));
+            }
             Delivery::InProcess => {}
         }
         hub
     }
 
-    fn signal(&self, course_id: i64, seq: i64) {
+    pub(super) fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// The courses with subscribers, each with the last seq delivered to them.
+    pub(super) fn served(&self) -> Vec<(i64, i64)> {
+        self.feeds()
+            .iter()
+            .map(|(course, feed)| (*course, feed.delivered))
+            .collect()
+    }
+
+    pub(super) fn signal(&self, course_id: i64, seq: i64) {
         {
             let mut dirty = self.dirty.lock().unwrap_or_else(PoisonError::into_inner);
             let entry = dirty.entry(course_id).or_insert(seq);

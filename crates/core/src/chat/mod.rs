@@ -41,6 +41,7 @@ mod changes;
 pub mod feed;
 mod history;
 pub mod pages;
+pub mod poll;
 mod post;
 mod record;
 pub mod writer;

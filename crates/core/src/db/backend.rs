@@ -11,8 +11,7 @@ pub enum Backend {
     Sqlite,
     /// Many instances: changes are announced to all of them with LISTEN/NOTIFY.
     Postgres,
-    /// MySQL 8 / MariaDB 10.11 (InnoDB, utf8mb4). Being built (issue 15): the schema and its CLI run
-    /// on it; the API does not yet (no cross-instance delivery without NOTIFY).
+    /// MySQL 8 / MariaDB 10.11 (InnoDB, utf8mb4). Many instances: each polls for the others' changes.
     MySql,
 }
 
@@ -24,6 +23,9 @@ pub enum Delivery {
     /// Several instances may serve it: the database carries the signal to each of them (PostgreSQL
     /// `NOTIFY`, delivered at commit); every instance also listens.
     Database,
+    /// Several instances may serve it and the database cannot push (MySQL/MariaDB): every instance
+    /// polls it every few tens of milliseconds (`chat::poll`).
+    Polled,
 }
 
 /// How large amounts of rows are best loaded.
@@ -79,18 +81,6 @@ impl Backend {
         }
     }
 
-    /// Whether `program` (`api`, `seeder`) runs on this backend. MySQL/MariaDB support is being built
-    /// (issue 15): its schema and the `migration` CLI work; the API and the seeder refuse it with this
-    /// message rather than run half-working.
-    pub fn check_supported_for(self, program: &str) -> Result<(), DbErr> {
-        match self {
-            Backend::Sqlite | Backend::Postgres => Ok(()),
-            Backend::MySql => Err(DbErr::Custom(format!(
-                "MySQL/MariaDB support is being built: the migration CLI runs on it, `{program}` does not yet; use SQLite or PostgreSQL"
-            ))),
-        }
-    }
-
     /// Pool size for schema changes, when it must differ from the normal pool.
     ///
     /// SQLite: one connection. Each SQLite connection caches the schema, and a `CREATE INDEX` or
@@ -126,19 +116,31 @@ impl Backend {
             Backend::Postgres => Ok(()),
             // The connection says what it needs (sqlx sets `NAMES utf8mb4` and `time_zone='+00:00'`
             // on every connection); check, since a server's defaults may be latin1 and local time.
+            // Strict mode comes from the server (the default of MySQL 8 and MariaDB 10.2+): without
+            // it, text that is too long would be cut short with a warning instead of refused.
             Backend::MySql => {
                 let row = db
                     .query_one_raw(Statement::from_string(
                         DbBackend::MySql,
-                        "SELECT @@character_set_connection, @@time_zone",
+                        "SELECT @@character_set_connection, @@time_zone, @@sql_mode",
                     ))
                     .await?
                     .ok_or_else(|| DbErr::Custom("no session settings".into()))?;
                 let charset: String = row.try_get_by_index(0)?;
                 let zone: String = row.try_get_by_index(1)?;
+                let mode: String = row.try_get_by_index(2)?;
                 if charset != "utf8mb4" || !matches!(zone.as_str(), "+00:00" | "UTC") {
                     return Err(DbErr::Custom(format!(
                         "MySQL session is {charset} in time zone {zone}; utf8mb4 and UTC are required"
+                    )));
+                }
+                if !mode
+                    .split(',')
+                    .any(|m| m == "STRICT_TRANS_TABLES" || m == "STRICT_ALL_TABLES")
+                {
+                    return Err(DbErr::Custom(format!(
+                        "MySQL sql_mode is {mode:?}: STRICT_TRANS_TABLES is required (the server default; \
+                         without it values that do not fit are silently cut)"
                     )));
                 }
                 Ok(())
@@ -159,15 +161,15 @@ impl Backend {
     /// How committed changes reach other instances.
     pub fn delivery(self) -> Delivery {
         match self {
-            // MySQL: one instance until polled delivery is built (issue 15).
-            Backend::Sqlite | Backend::MySql => Delivery::InProcess,
+            Backend::Sqlite => Delivery::InProcess,
             Backend::Postgres => Delivery::Database,
+            Backend::MySql => Delivery::Polled,
         }
     }
 
     /// Announces `payload` on `channel` to every instance. Inside a transaction it is sent when (and
     /// only if) the transaction commits. In-process backends have nobody else to tell: the dispatcher
-    /// of this process signals its own subscribers.
+    /// of this process signals its own subscribers; polling instances read the committed rows.
     pub async fn notify(
         self,
         db: &impl ConnectionTrait,
@@ -175,7 +177,8 @@ impl Backend {
         payload: &str,
     ) -> Result<(), DbErr> {
         match self.delivery() {
-            Delivery::InProcess => Ok(()),
+            // Polling instances read the committed rows themselves.
+            Delivery::InProcess | Delivery::Polled => Ok(()),
             Delivery::Database => {
                 db.execute_raw(Statement::from_sql_and_values(
                     DbBackend::Postgres,

@@ -128,6 +128,32 @@ pub fn is_unreachable(err: &DbErr) -> bool {
     }
 }
 
+/// Whether the database refused a value as such (too long for its column, out of range, not valid
+/// text, or failing a CHECK): the request's input was bad, and retrying it cannot help. Validation
+/// refuses such input before it gets here; this is the backstop that keeps it a 4xx on every backend.
+pub fn is_bad_value(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
+        return false;
+    };
+    let Some(db) = e.as_database_error() else {
+        return false;
+    };
+    if let Some(mysql) = db.try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>() {
+        // 1264 out of range, 1366 incorrect string value, 1406 data too long, 3819 (MySQL) and
+        // 4025 (MariaDB) check constraint violated.
+        return matches!(mysql.number(), 1264 | 1366 | 1406 | 3819 | 4025);
+    }
+    match db.code().as_deref() {
+        // PostgreSQL: class 22 (data exception) and 23514 (check violation).
+        Some(code) if code.starts_with("22") || code == "23514" => true,
+        // SQLite: SQLITE_CONSTRAINT_CHECK.
+        Some("275") => true,
+        _ => false,
+    }
+}
+
 /// A short, password-free description of a database URL for messages and logs.
 pub fn redact_url(url: &str) -> String {
     match url.split_once("://") {
