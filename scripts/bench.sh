@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a benchmark against a release build:
 #   scripts/bench.sh login [--seconds N] [--database-url URL]
-#   scripts/bench.sh seed [--scale N]        (starts a throwaway PostgreSQL unless BENCH_POSTGRES_URL is set)
+#   scripts/bench.sh seed [--scale N]        (starts a throwaway PostgreSQL and MariaDB unless BENCH_POSTGRES_URL / BENCH_MYSQL_URL are set)
 #   scripts/bench.sh chat [--seconds N] [--connections N] [--subscribers N]   (same; also a throwaway MariaDB unless BENCH_MYSQL_URL is set)
 #   scripts/bench.sh curriculum [--lessons N] [--scale N] [--seconds N]       (same)
 set -euo pipefail
@@ -15,7 +15,7 @@ if [[ ( "${1:-}" == "seed" || "${1:-}" == "chat" || "${1:-}" == "curriculum" ) &
   trap pg_stop EXIT
   export BENCH_POSTGRES_URL="$PG_URL"
 fi
-if [[ "${1:-}" == "chat" && -z "${BENCH_MYSQL_URL:-}" ]]; then
+if [[ ( "${1:-}" == "chat" || "${1:-}" == "seed" ) && -z "${BENCH_MYSQL_URL:-}" ]]; then
   # shellcheck source=scripts/mariadb.sh
   source scripts/mariadb.sh
   mariadb_start

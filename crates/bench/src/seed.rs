@@ -1,6 +1,7 @@
-//! Seeder throughput: `seeder run --scale N` (release) on PostgreSQL and SQLite, next to a raw
-//! PostgreSQL `COPY` of the same number of chat-message rows into a table shaped like chat_messages
-//! (same columns, defaults, checks and indexes; no foreign keys), measured in the same run.
+//! Seeder throughput: `seeder run --scale N` (release) on PostgreSQL, SQLite and (with a MySQL URL)
+//! MariaDB/MySQL, next to each server's own bulk load of the same chat-message rows into a table
+//! shaped like chat_messages (same columns, defaults, checks, indexes and foreign keys), measured in the
+//! same run: PostgreSQL `COPY`, MySQL `LOAD DATA LOCAL INFILE`.
 use std::process::Command;
 use std::time::Instant;
 
@@ -12,6 +13,48 @@ pub struct Args {
     /// A PostgreSQL URL whose role may CREATE DATABASE (scripts/bench.sh starts a throwaway server).
     #[arg(long, env = "BENCH_POSTGRES_URL")]
     postgres_url: String,
+    /// A MySQL/MariaDB URL whose user may CREATE DATABASE (scripts/bench.sh starts a throwaway MariaDB
+    /// unless this is set).
+    #[arg(long, env = "BENCH_MYSQL_URL")]
+    mysql_url: Option<String>,
+}
+
+/// The `mariadb` client (`mysql` where that is what is installed) on the server of `url`, whose
+/// form is `mysql://user[:password]@host[:port][/database]`.
+fn mariadb(url: &str) -> anyhow::Result<Command> {
+    let rest = url
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| anyhow::anyhow!("not a URL: {url}"))?;
+    let rest = rest.split_once('?').map_or(rest, |(r, _)| r);
+    let (credentials, location) = rest.rsplit_once('@').unwrap_or(("root", rest));
+    let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
+    let (server, database) = location.split_once('/').unwrap_or((location, ""));
+    let (host, port) = server.split_once(':').unwrap_or((server, "3306"));
+    let client = ["mariadb", "mysql"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok())
+        .ok_or_else(|| anyhow::anyhow!("neither `mariadb` nor `mysql` client is installed"))?;
+    let mut cmd = Command::new(client);
+    cmd.args(["--protocol=tcp", "-h", host, "-P", port, "-u", user]);
+    if !password.is_empty() {
+        cmd.env("MYSQL_PWD", password);
+    }
+    if !database.is_empty() {
+        cmd.arg(database);
+    }
+    Ok(cmd)
+}
+
+/// Runs `sql` with the client and answers its standard output.
+fn mariadb_run(url: &str, extra: &[&str], sql: &str) -> anyhow::Result<String> {
+    let out = mariadb(url)?.args(extra).args(["-e", sql]).output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "mariadb client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 pub fn psql(url: &str, sql: &str) -> anyhow::Result<String> {
@@ -82,7 +125,76 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         &args.postgres_url,
         &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
     );
+    result?;
+    let Some(server) = &args.mysql_url else {
+        return Ok(());
+    };
+    mariadb_run(server, &[], &format!("CREATE DATABASE {name}"))?;
+    let mysql = with_database(server, &name);
+    let result = measure_mysql(&args, &mysql, dir.path());
+    let _ = mariadb_run(server, &[], &format!("DROP DATABASE IF EXISTS {name}"));
     result
+}
+
+/// The seeder on MySQL/MariaDB (multi-row INSERTs), next to `LOAD DATA LOCAL INFILE` of the same
+/// message rows into a copy of chat_messages with the same indexes, checks and foreign keys.
+fn measure_mysql(args: &Args, url: &str, dir: &std::path::Path) -> anyhow::Result<()> {
+    let (seconds, rows) = seed(url, args.scale, dir)?;
+    let columns = "id, course_id, user_id, parent_id, message_type, content, edit_count, metadata, created_at, updated_at";
+    // Tab-separated, unescaped (the volume texts hold no tabs or newlines), NULL as \N.
+    // SQL '\\N' is the two characters \N, LOAD DATA's NULL.
+    let select = "SELECT id, course_id, COALESCE(user_id, '\\\\N'), COALESCE(parent_id, '\\\\N'), \
+        message_type, content, edit_count, metadata, created_at, updated_at FROM chat_messages \
+        WHERE content LIKE 'Volume message %' ORDER BY id";
+    let tsv = mariadb_run(url, &["-B", "-N", "-r"], select)?;
+    let file = dir.join("messages.tsv");
+    std::fs::write(&file, tsv)?;
+    let messages = u64::from(args.scale) * 1000;
+    mariadb_run(
+        url,
+        &[],
+        "CREATE TABLE copy_bench LIKE chat_messages; \
+         ALTER TABLE copy_bench ADD FOREIGN KEY (course_id) REFERENCES courses (id) ON DELETE CASCADE, \
+         ADD FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE SET NULL, \
+         ADD FOREIGN KEY (parent_id) REFERENCES copy_bench (id) ON DELETE CASCADE",
+    )?;
+    let started = Instant::now();
+    mariadb_run(
+        url,
+        &["--local-infile=1"],
+        &format!(
+            "LOAD DATA LOCAL INFILE '{}' INTO TABLE copy_bench ({columns})",
+            file.display()
+        ),
+    )?;
+    let load_rate = messages as f64 / started.elapsed().as_secs_f64();
+    // LOCAL turns refused rows into warnings: count what arrived.
+    let loaded = mariadb_run(url, &["-B", "-N"], "SELECT COUNT(*) FROM copy_bench")?;
+    anyhow::ensure!(
+        loaded.trim() == messages.to_string(),
+        "LOAD DATA loaded {} of {messages} rows",
+        loaded.trim()
+    );
+    println!(
+        "seeder on MariaDB/MySQL (multi-row INSERT), --scale {}",
+        args.scale
+    );
+    for (name, count, rate) in &rows {
+        println!("  {name:<22} {count:>10} {rate:>14.0} rows/s");
+    }
+    println!("  whole run: {seconds:.1} s");
+    let chat = rows
+        .iter()
+        .find(|(n, _, _)| n == "volume_chat_messages")
+        .map_or(0.0, |(_, _, r)| *r);
+    println!(
+        "  LOAD DATA LOCAL INFILE of the same {messages} rows (same indexes, checks, foreign keys): {load_rate:.0} rows/s"
+    );
+    println!(
+        "  chat messages: seeder / LOAD DATA = {:.2} (target >= 0.5)",
+        chat / load_rate
+    );
+    Ok(())
 }
 
 fn measure(args: &Args, pg: &str, dir: &std::path::Path) -> anyhow::Result<()> {
