@@ -104,7 +104,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         measure(&args, &url).await?;
         match &args.mysql_url {
-            Some(mysql) if args.runs(Part::Fanout) => on_mysql(&args, mysql).await,
+            Some(mysql) if args.runs(Part::Fanout) || args.runs(Part::Post) => {
+                on_mysql(&args, mysql).await
+            }
             _ => Ok(()),
         }
     }
@@ -211,6 +213,12 @@ async fn on_mysql(args: &Args, server_url: &str) -> anyhow::Result<()> {
             args.subscribers,
             lms_core::chat::poll::INTERVAL.as_millis()
         );
+        if args.runs(Part::Post) {
+            measure_post_mysql(args, &world, &server, &url).await?;
+        }
+        if !args.runs(Part::Fanout) {
+            return Ok(());
+        }
         // Across two instances a change waits for the other's next poll: its interval on top.
         let target = 100 + lms_core::chat::poll::INTERVAL.as_millis() as u32;
         fan_out_and_revocation(args, &world, &server, &url, target).await
@@ -250,6 +258,65 @@ async fn measure_post(
         post.errors
     );
 
+    Ok(())
+}
+
+/// Posting through the API on MySQL/MariaDB, then `mariadb-slap` running a single-row insert with as
+/// many clients (MariaDB's own rate for the statement).
+async fn measure_post_mysql(
+    args: &Args,
+    world: &World,
+    server: &Server,
+    url: &str,
+) -> anyhow::Result<()> {
+    let post = drive_posts(args, world, server).await?;
+    let (courses, students) = (
+        (world.courses[0], world.courses[world.courses.len() - 1]),
+        world.students,
+    );
+    let insert = format!(
+        "INSERT INTO chat_messages (course_id, user_id, message_type, content) VALUES \
+         ({} + FLOOR(RAND() * {}), {} + FLOOR(RAND() * {}), 'text', 'raw insert from mariadb-slap')",
+        courses.0,
+        courses.1 - courses.0 + 1,
+        students.0,
+        students.1 - students.0 + 1
+    );
+    let queries = args.connections * 300;
+    let out = crate::seed::mariadb_tool(url, "mariadb-slap")?
+        .args([
+            "--no-drop".to_string(),
+            format!("--concurrency={}", args.connections),
+            format!("--number-of-queries={queries}"),
+            format!("--query={insert}"),
+        ])
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(
+        out.status.success(),
+        "mariadb-slap: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // "Average number of seconds to run all queries: 1.234 seconds"
+    let seconds: f64 = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Average number of seconds to run all queries:")
+        })
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no timing in mariadb-slap's output: {text}"))?;
+    let raw = queries as f64 / seconds;
+    println!(
+        "post message      {:>8.0} msg/s   raw INSERT (mariadb-slap) {:>8.0}/s   ratio {:.2} (target >= 0.40)   p50 {:.2} ms  p99 {:.2} ms  errors {}",
+        post.rate,
+        raw,
+        post.rate / raw,
+        post.p50_ms,
+        post.p99_ms,
+        post.errors
+    );
     Ok(())
 }
 

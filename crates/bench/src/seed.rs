@@ -19,9 +19,10 @@ pub struct Args {
     mysql_url: Option<String>,
 }
 
-/// The `mariadb` client (`mysql` where that is what is installed) on the server of `url`, whose
-/// form is `mysql://user[:password]@host[:port][/database]`.
-fn mariadb(url: &str) -> anyhow::Result<Command> {
+/// `program` (the `mariadb` client, `mariadb-slap`; their `mysql` names where those are what is
+/// installed) on the server of `url`, whose form is `mysql://user[:password]@host[:port][/database]`,
+/// in that database.
+pub fn mariadb_tool(url: &str, program: &str) -> anyhow::Result<Command> {
     let rest = url
         .split_once("://")
         .map(|(_, rest)| rest)
@@ -31,24 +32,32 @@ fn mariadb(url: &str) -> anyhow::Result<Command> {
     let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
     let (server, database) = location.split_once('/').unwrap_or((location, ""));
     let (host, port) = server.split_once(':').unwrap_or((server, "3306"));
-    let client = ["mariadb", "mysql"]
+    let mysql_name = program.replacen("mariadb", "mysql", 1);
+    let found = [program, mysql_name.as_str()]
         .into_iter()
         .find(|c| Command::new(c).arg("--version").output().is_ok())
-        .ok_or_else(|| anyhow::anyhow!("neither `mariadb` nor `mysql` client is installed"))?;
-    let mut cmd = Command::new(client);
+        .ok_or_else(|| anyhow::anyhow!("neither `{program}` nor `{mysql_name}` is installed"))?;
+    let mut cmd = Command::new(found);
     cmd.args(["--protocol=tcp", "-h", host, "-P", port, "-u", user]);
     if !password.is_empty() {
         cmd.env("MYSQL_PWD", password);
     }
     if !database.is_empty() {
-        cmd.arg(database);
+        if program == "mariadb" {
+            cmd.arg(database);
+        } else {
+            cmd.arg(format!("--create-schema={database}"));
+        }
     }
     Ok(cmd)
 }
 
 /// Runs `sql` with the client and answers its standard output.
 fn mariadb_run(url: &str, extra: &[&str], sql: &str) -> anyhow::Result<String> {
-    let out = mariadb(url)?.args(extra).args(["-e", sql]).output()?;
+    let out = mariadb_tool(url, "mariadb")?
+        .args(extra)
+        .args(["-e", sql])
+        .output()?;
     anyhow::ensure!(
         out.status.success(),
         "mariadb client failed: {}",
