@@ -11,6 +11,8 @@ backend_tests!(
     values_that_do_not_fit_are_told_apart_from_other_errors,
 );
 
+lms_e2e::shared_database_tests!(a_deadlock_is_told_apart_as_contention);
+
 lms_e2e::mysql_tests!(
     mysql_tables_are_utf8mb4_instants_utc_and_emoji_exact_whatever_the_server_defaults,
 );
@@ -320,4 +322,41 @@ async fn values_that_do_not_fit_are_told_apart_from_other_errors(backend: Backen
     .await
     .unwrap_err();
     assert!(!is_bad_value(&orphan), "{orphan}");
+}
+
+/// Two transactions that lock two rows in opposite orders: the database breaks the deadlock by failing
+/// one of them, and `lms_core::db::is_contention` (what the API answers 503 + Retry-After for) says so.
+async fn a_deadlock_is_told_apart_as_contention(backend: Backend) {
+    use sea_orm::TransactionTrait;
+    let (guard, setup) = migrated(backend).await;
+    exec(&setup, USER).await.unwrap();
+    exec(&setup, COURSE).await.unwrap();
+    exec(
+        &setup,
+        "INSERT INTO courses (instructor_id, title, slug) VALUES (1, 'Go', 'go')",
+    )
+    .await
+    .unwrap();
+    let db = guard.connect().await;
+    let update = |id: i64| {
+        format!(
+            "UPDATE courses SET title = 'locked' WHERE slug = '{}'",
+            ["rust", "go"][id as usize]
+        )
+    };
+    let (a, b) = (db.begin().await.unwrap(), db.begin().await.unwrap());
+    a.execute_unprepared(&update(0)).await.unwrap();
+    b.execute_unprepared(&update(1)).await.unwrap();
+    let (go, rust) = (update(1), update(0));
+    let (first, second) = tokio::join!(a.execute_unprepared(&go), async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        b.execute_unprepared(&rust).await
+    });
+    let failed: Vec<DbErr> = [first, second]
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(lms_core::db::is_contention(&failed[0]), "{}", failed[0]);
+    assert!(!lms_core::db::is_bad_value(&failed[0]));
 }

@@ -82,6 +82,9 @@ impl AppError {
             Error::Database(err) if lms_core::db::is_unreachable(err) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            Error::Database(err) if lms_core::db::is_contention(err) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Error::Database(err) if lms_core::db::is_bad_value(err) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -98,6 +101,9 @@ impl AppError {
         match self {
             AppError::Domain(Error::Database(err)) if lms_core::db::is_unreachable(err) => {
                 "the database cannot be reached right now; retry shortly".into()
+            }
+            AppError::Domain(Error::Database(err)) if lms_core::db::is_contention(err) => {
+                "the database was busy with conflicting changes and wrote nothing; retry shortly".into()
             }
             AppError::Domain(Error::Database(err)) if lms_core::db::is_bad_value(err) => {
                 "a value does not fit what the database stores (too long, out of range, or not allowed)"

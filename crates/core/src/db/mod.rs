@@ -128,6 +128,26 @@ pub fn is_unreachable(err: &DbErr) -> bool {
     }
 }
 
+/// Whether the database gave up on a statement because of concurrent transactions (a deadlock, a
+/// serialization failure, a lock wait that timed out, SQLite busy): nothing was written, and the same
+/// request may succeed when retried.
+pub fn is_contention(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
+        return false;
+    };
+    let Some(db) = e.as_database_error() else {
+        return false;
+    };
+    if let Some(mysql) = db.try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>() {
+        // 1205 lock wait timeout, 1213 deadlock.
+        return matches!(mysql.number(), 1205 | 1213);
+    }
+    // PostgreSQL serialization failure, deadlock; SQLite SQLITE_BUSY, SQLITE_LOCKED.
+    matches!(db.code().as_deref(), Some("40001" | "40P01" | "5" | "6"))
+}
+
 /// Whether the database refused a value as such (too long for its column, out of range, not valid
 /// text, or failing a CHECK): the request's input was bad, and retrying it cannot help. Validation
 /// refuses such input before it gets here; this is the backstop that keeps it a 4xx on every backend.

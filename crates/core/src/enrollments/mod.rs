@@ -182,6 +182,10 @@ pub async fn enroll(
         payment_status,
     } = Terms::at_enrollment(price);
     let txn = db.begin().await?;
+    // The course's row first: concurrent enrollments in it queue here. Taken after the insert, it
+    // deadlocked on MySQL: each waiting duplicate insert holds a shared lock on the course row (its
+    // foreign-key check) that the first one's update then needs.
+    adjust_students(&txn, course.id, i32::from(status.grants_access())).await?;
     let inserted = enrollments::ActiveModel {
         user_id: Set(user.id),
         course_id: Set(course.id),
@@ -223,7 +227,6 @@ pub async fn enroll(
         None,
     )
     .await?;
-    adjust_students(&txn, course.id, i32::from(status.grants_access())).await?;
     txn.commit().await?;
     Ok((enrollment, course))
 }
