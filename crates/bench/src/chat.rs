@@ -104,9 +104,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         measure(&args, &url).await?;
         match &args.mysql_url {
-            Some(mysql) if args.runs(Part::Fanout) || args.runs(Part::Post) => {
-                on_mysql(&args, mysql).await
-            }
+            Some(mysql) => on_mysql(&args, mysql).await,
             _ => Ok(()),
         }
     }
@@ -196,7 +194,7 @@ async fn fan_out_and_revocation(
     Ok(())
 }
 
-/// The same fan-out and revocation on MySQL/MariaDB, in a database of its own (dropped after).
+/// History, posting, fan-out and revocation on MySQL/MariaDB, in a database of its own (dropped after).
 async fn on_mysql(args: &Args, server_url: &str) -> anyhow::Result<()> {
     use sea_orm::ConnectionTrait;
     let name = format!("lms_bench_chat_{}", std::process::id());
@@ -206,7 +204,28 @@ async fn on_mysql(args: &Args, server_url: &str) -> anyhow::Result<()> {
         .await?;
     let url = with_database(server_url, &name);
     let result = async {
+        if args.runs(Part::History) {
+            let dir = tempfile::tempdir()?;
+            let (seconds, _) = crate::seed::seed(&url, args.scale, dir.path())?;
+            println!(
+                "seeded volume data on MariaDB/MySQL (--scale {}) in {seconds:.1} s",
+                args.scale
+            );
+        }
         let server = Server::start(Some(&url), &server_env())?;
+        if args.runs(Part::History) {
+            let settings = crate::chat_history::Settings {
+                connections: args.connections,
+                seconds: args.seconds,
+            };
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(args.connections * 2)
+                .build()?;
+            crate::chat_history::measure_mysql(&client, &server, &url, &settings).await?;
+        }
+        if !(args.runs(Part::Post) || args.runs(Part::Fanout)) {
+            return Ok(());
+        }
         let world = setup(args, &server, &url).await?;
         println!(
             "on MariaDB/MySQL ({} subscribers; other instances poll every {} ms):",

@@ -41,19 +41,13 @@ pub struct Settings {
 }
 
 /// Signs in one enrolled student per volume course (through `X-Forwarded-For` addresses of their own,
-/// so the per-address sign-in throttle does not slow the setup).
+/// so the per-address sign-in throttle does not slow the setup). `rows`: "<username> <course id>"
+/// lines.
 async fn readers(
     client: &reqwest::Client,
     server: &Server,
-    url: &str,
+    rows: &str,
 ) -> anyhow::Result<Vec<Reader>> {
-    let rows = psql(
-        url,
-        "SELECT DISTINCT ON (e.course_id) u.username || ' ' || e.course_id FROM enrollments e \
-         JOIN users u ON u.id = e.user_id JOIN courses c ON c.id = e.course_id \
-         WHERE c.slug LIKE 'vol-course-%' AND e.status IN ('active', 'completed') \
-         ORDER BY e.course_id, u.id",
-    )?;
     let pairs: Vec<(String, i64)> = rows
         .lines()
         .filter_map(|l| l.split_once(' '))
@@ -202,7 +196,14 @@ pub async fn measure(
     url: &str,
     settings: &Settings,
 ) -> anyhow::Result<()> {
-    let readers = Arc::new(readers(client, server, url).await?);
+    let rows = psql(
+        url,
+        "SELECT DISTINCT ON (e.course_id) u.username || ' ' || e.course_id FROM enrollments e \
+         JOIN users u ON u.id = e.user_id JOIN courses c ON c.id = e.course_id \
+         WHERE c.slug LIKE 'vol-course-%' AND e.status IN ('active', 'completed') \
+         ORDER BY e.course_id, u.id",
+    )?;
+    let readers = Arc::new(readers(client, server, &rows).await?);
     // Every course read once (as its clients would): the tags, where older pages start, and the
     // memory the server holds with every newest page cached.
     let before_rss = server.rss_kib().unwrap_or(0);
@@ -353,4 +354,127 @@ pub async fn measure(
         rss as f64 / 1024.0
     );
     Ok(())
+}
+
+/// On MySQL/MariaDB: the newest page and its revalidation through the API, next to MariaDB running the
+/// API's history query itself for random courses with as many connections (a small client of our own:
+/// `mariadb-slap` cannot draw a random course once per query).
+pub async fn measure_mysql(
+    client: &reqwest::Client,
+    server: &Server,
+    url: &str,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let rows = crate::seed::mariadb_run(
+        url,
+        &["-B", "-N"],
+        "SELECT CONCAT(MIN(u.username), ' ', e.course_id) FROM enrollments e \
+         JOIN users u ON u.id = e.user_id JOIN courses c ON c.id = e.course_id \
+         WHERE c.slug LIKE 'vol-course-%' AND e.status IN ('active', 'completed') \
+         GROUP BY e.course_id",
+    )?;
+    let readers = Arc::new(readers(client, server, &rows).await?);
+    let mut known = Vec::with_capacity(readers.len());
+    for reader in readers.iter() {
+        let response = client
+            .get(server.url(&format!(
+                "/api/v1/courses/{}/messages?limit=50",
+                reader.course
+            )))
+            .bearer_auth(&reader.token)
+            .send()
+            .await?;
+        anyhow::ensure!(response.status() == 200, "history: {}", response.status());
+        let etag = response.headers()["etag"].to_str()?.to_string();
+        known.push(Known {
+            etag,
+            before: i64::MAX,
+        });
+    }
+    let known = Arc::new(known);
+    let courses: Vec<i64> = readers.iter().map(|r| r.course).collect();
+    let raw = raw_mysql_history(url, &courses, settings).await?;
+    let newest = drive(server, &readers, &known, settings, Read::Newest, None).await?;
+    let revalidated = drive(server, &readers, &known, settings, Read::Revalidate, None).await?;
+    println!(
+        "history on MariaDB/MySQL volume data: {} courses, {} connections, {} s per rate",
+        readers.len(),
+        settings.connections,
+        settings.seconds
+    );
+    println!(
+        "  the API's history query run by MariaDB itself: {:.0}/s (p50 {:.2} ms)",
+        raw.rate, raw.p50_ms
+    );
+    for (label, rate) in [
+        ("newest page, saturated:", &newest),
+        ("revalidation (304):     ", &revalidated),
+    ] {
+        println!(
+            "  {label} {:>8.0} req/s = {:.2}x the query  p50 {:.2} ms  p99 {:.2} ms  errors {}",
+            rate.rate,
+            rate.rate / raw.rate,
+            rate.p50_ms,
+            rate.p99_ms,
+            rate.errors
+        );
+    }
+    Ok(())
+}
+
+/// `settings.connections` connections running the history query (MySQL quoting) for random courses
+/// of `courses`, each as soon as the last one answered, for `settings.seconds`.
+async fn raw_mysql_history(
+    url: &str,
+    courses: &[i64],
+    settings: &Settings,
+) -> anyhow::Result<Rate> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let pool = lms_core::db::PoolOptions {
+        max_connections: settings.connections as u32,
+        ..Default::default()
+    };
+    let db = lms_core::db::connect(url, &pool).await?;
+    let sql = HISTORY_SQL
+        .replace('"', "`")
+        .replace(":course", "?")
+        .trim_end_matches(';')
+        .to_string();
+    let courses = Arc::new(courses.to_vec());
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(settings.seconds);
+    let errors = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for worker in 0..settings.connections {
+        let (db, sql, courses, errors) = (db.clone(), sql.clone(), courses.clone(), errors.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut state = 0x2545_F491_4F6C_DD1Du64 ^ worker as u64;
+            while Instant::now() < deadline {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let course = courses[(state % courses.len() as u64) as usize];
+                let sent = Instant::now();
+                let statement =
+                    Statement::from_sql_and_values(DbBackend::MySql, &sql, [course.into()]);
+                match db.query_all_raw(statement).await {
+                    Ok(_) => latencies.push(sent.elapsed().as_secs_f64() * 1000.0),
+                    Err(_) => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await?);
+    }
+    Ok(Rate::of(
+        all,
+        started.elapsed(),
+        errors.load(Ordering::Relaxed),
+    ))
 }

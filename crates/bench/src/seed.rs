@@ -53,7 +53,7 @@ pub fn mariadb_tool(url: &str, program: &str) -> anyhow::Result<Command> {
 }
 
 /// Runs `sql` with the client and answers its standard output.
-fn mariadb_run(url: &str, extra: &[&str], sql: &str) -> anyhow::Result<String> {
+pub fn mariadb_run(url: &str, extra: &[&str], sql: &str) -> anyhow::Result<String> {
     let out = mariadb_tool(url, "mariadb")?
         .args(extra)
         .args(["-e", sql])
