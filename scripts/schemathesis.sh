@@ -2,7 +2,7 @@
 # Property-based API testing with schemathesis: generates requests from /openapi.json and runs every
 # check (`--checks all --continue-on-failure`: no 5xx, only declared statuses, content types and
 # headers, answers that match their schemas, schema-valid requests accepted, invalid ones refused,
-# ...) against a seeded API signed in as the demo admin, on SQLite and on PostgreSQL.
+# ...) against a seeded API signed in as the demo admin, on SQLite, PostgreSQL and MariaDB.
 # schemathesis.toml (repository root) names the few answers a schema cannot predict, and why.
 #
 #   scripts/schemathesis.sh                        # 25 examples per operation and backend
@@ -11,14 +11,15 @@
 #   KEEP_LOGS=1 scripts/schemathesis.sh            # full reports copied to /tmp/schemathesis-*.log
 #
 # Needs a built workspace (cargo build --workspace --bins). Installs schemathesis with pip if missing.
-# PostgreSQL: TEST_POSTGRES_URL when set (a role that may CREATE DATABASE), else a throwaway server.
+# PostgreSQL: TEST_POSTGRES_URL when set (a role that may CREATE DATABASE), else a throwaway server;
+# MariaDB likewise with TEST_MYSQL_URL (scripts/mariadb.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lms-target}"
 BIN="$CARGO_TARGET_DIR/debug"
 MAX_EXAMPLES=25
 CHECKS=all
-BACKENDS="sqlite postgres"
+BACKENDS="sqlite postgres mysql"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --max-examples) MAX_EXAMPLES="$2"; shift 2 ;;
@@ -34,6 +35,7 @@ API_PID=""
 cleanup() {
   [[ -n "$API_PID" ]] && kill "$API_PID" 2>/dev/null || true
   [[ -n "${PG_DIR:-}" ]] && pg_stop
+  [[ -n "${MARIADB_DIR:-}" ]] && mariadb_stop
   [[ -n "${KEEP_LOGS:-}" ]] && cp "$WORK"/schemathesis-*.log /tmp/ 2>/dev/null
   rm -rf "$WORK"
 }
@@ -86,15 +88,30 @@ run_against() {
 if [[ " $BACKENDS " == *" sqlite "* ]]; then
   run_against sqlite "sqlite://$WORK/schemathesis.db?mode=rwc"
 fi
-[[ " $BACKENDS " == *" postgres "* ]] || exit 0
-if [[ -z "${TEST_POSTGRES_URL:-}" ]]; then
-  # shellcheck source=scripts/pg.sh
-  source scripts/pg.sh
-  pg_start
-  TEST_POSTGRES_URL="$PG_URL"
+if [[ " $BACKENDS " == *" postgres "* ]]; then
+  if [[ -z "${TEST_POSTGRES_URL:-}" ]]; then
+    # shellcheck source=scripts/pg.sh
+    source scripts/pg.sh
+    pg_start
+    TEST_POSTGRES_URL="$PG_URL"
+  fi
+  DB="lms_schemathesis_$$"
+  psql "$TEST_POSTGRES_URL" -qc "CREATE DATABASE $DB" >/dev/null
+  run_against postgres "${TEST_POSTGRES_URL%/*}/$DB"
+  psql "$TEST_POSTGRES_URL" -qc "DROP DATABASE $DB WITH (FORCE)" >/dev/null || true
 fi
-DB="lms_schemathesis_$$"
-psql "$TEST_POSTGRES_URL" -qc "CREATE DATABASE $DB" >/dev/null
-PG_TARGET="${TEST_POSTGRES_URL%/*}/$DB"
-run_against postgres "$PG_TARGET"
-psql "$TEST_POSTGRES_URL" -qc "DROP DATABASE $DB WITH (FORCE)" >/dev/null || true
+if [[ " $BACKENDS " == *" mysql "* ]]; then
+  if [[ -z "${TEST_MYSQL_URL:-}" ]]; then
+    # shellcheck source=scripts/mariadb.sh
+    source scripts/mariadb.sh
+    mariadb_start
+    TEST_MYSQL_URL="$MARIADB_URL"
+  fi
+  DB="lms_schemathesis_$$"
+  # The server's user, password, host and port from the URL, for the mariadb client.
+  mapfile -t PARTS < <(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(p.username or "root"); print(u.unquote(p.password or "")); print(p.hostname); print(p.port or 3306)' "$TEST_MYSQL_URL")
+  client() { MYSQL_PWD="${PARTS[1]}" mariadb --protocol=tcp -u "${PARTS[0]}" -h "${PARTS[2]}" -P "${PARTS[3]}" -e "$1"; }
+  client "CREATE DATABASE $DB"
+  run_against mysql "${TEST_MYSQL_URL%/*}/$DB"
+  client "DROP DATABASE $DB" || true
+fi
