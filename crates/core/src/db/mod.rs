@@ -128,16 +128,22 @@ pub fn is_unreachable(err: &DbErr) -> bool {
     }
 }
 
+/// The error the database itself answered with, if that is what `err` is.
+fn database_error(err: &DbErr) -> Option<&dyn sea_orm::sqlx::error::DatabaseError> {
+    use sea_orm::RuntimeErr;
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            e.as_database_error()
+        }
+        _ => None,
+    }
+}
+
 /// Whether the database gave up on a statement because of concurrent transactions (a deadlock, a
 /// serialization failure, a lock wait that timed out, SQLite busy): nothing was written, and the same
 /// request may succeed when retried.
 pub fn is_contention(err: &DbErr) -> bool {
-    use sea_orm::RuntimeErr;
-    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
-    else {
-        return false;
-    };
-    let Some(db) = e.as_database_error() else {
+    let Some(db) = database_error(err) else {
         return false;
     };
     if let Some(mysql) = db.try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>() {
@@ -152,12 +158,7 @@ pub fn is_contention(err: &DbErr) -> bool {
 /// text, or failing a CHECK): the request's input was bad, and retrying it cannot help. Validation
 /// refuses such input before it gets here; this is the backstop that keeps it a 4xx on every backend.
 pub fn is_bad_value(err: &DbErr) -> bool {
-    use sea_orm::RuntimeErr;
-    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
-    else {
-        return false;
-    };
-    let Some(db) = e.as_database_error() else {
+    let Some(db) = database_error(err) else {
         return false;
     };
     if let Some(mysql) = db.try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>() {
