@@ -94,14 +94,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     psql(&args.postgres_url, &format!("CREATE DATABASE {name}"))?;
     let url = with_database(&args.postgres_url, &name);
     let result = async {
-        if args.runs(Part::History) {
-            let dir = tempfile::tempdir()?;
-            let (seconds, _) = crate::seed::seed(&url, args.scale, dir.path())?;
-            println!(
-                "seeded volume data (--scale {}) in {seconds:.1} s",
-                args.scale
-            );
-        }
+        seed_for_history(&args, &url, "")?;
         measure(&args, &url).await?;
         match &args.mysql_url {
             Some(mysql) => on_mysql(&args, mysql).await,
@@ -118,6 +111,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     result
+}
+
+/// The seeder's volume data for the history reads (when they run), timed.
+fn seed_for_history(args: &Args, url: &str, on: &str) -> anyhow::Result<()> {
+    if args.runs(Part::History) {
+        let dir = tempfile::tempdir()?;
+        let (seconds, _) = crate::seed::seed(url, args.scale, dir.path())?;
+        println!(
+            "seeded volume data{on} (--scale {}) in {seconds:.1} s",
+            args.scale
+        );
+    }
+    Ok(())
 }
 
 fn server_env() -> Vec<(&'static str, String)> {
@@ -204,14 +210,7 @@ async fn on_mysql(args: &Args, server_url: &str) -> anyhow::Result<()> {
         .await?;
     let url = with_database(server_url, &name);
     let result = async {
-        if args.runs(Part::History) {
-            let dir = tempfile::tempdir()?;
-            let (seconds, _) = crate::seed::seed(&url, args.scale, dir.path())?;
-            println!(
-                "seeded volume data on MariaDB/MySQL (--scale {}) in {seconds:.1} s",
-                args.scale
-            );
-        }
+        seed_for_history(args, &url, " on MariaDB/MySQL")?;
         let server = Server::start(Some(&url), &server_env())?;
         if args.runs(Part::History) {
             let settings = crate::chat_history::Settings {

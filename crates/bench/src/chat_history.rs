@@ -190,23 +190,13 @@ fn buffers(url: &str, sql: &str) -> anyhow::Result<u64> {
         + top["Shared Read Blocks"].as_u64().unwrap_or(0))
 }
 
-pub async fn measure(
+/// Every reader's course read once, as its clients would: each newest page's tag and where the older
+/// pages start.
+async fn first_reads(
     client: &reqwest::Client,
     server: &Server,
-    url: &str,
-    settings: &Settings,
-) -> anyhow::Result<()> {
-    let rows = psql(
-        url,
-        "SELECT DISTINCT ON (e.course_id) u.username || ' ' || e.course_id FROM enrollments e \
-         JOIN users u ON u.id = e.user_id JOIN courses c ON c.id = e.course_id \
-         WHERE c.slug LIKE 'vol-course-%' AND e.status IN ('active', 'completed') \
-         ORDER BY e.course_id, u.id",
-    )?;
-    let readers = Arc::new(readers(client, server, &rows).await?);
-    // Every course read once (as its clients would): the tags, where older pages start, and the
-    // memory the server holds with every newest page cached.
-    let before_rss = server.rss_kib().unwrap_or(0);
+    readers: &[Reader],
+) -> anyhow::Result<Vec<Known>> {
     let mut known = Vec::with_capacity(readers.len());
     for reader in readers.iter() {
         let response = client
@@ -227,7 +217,27 @@ pub async fn measure(
             .unwrap_or(i64::MAX);
         known.push(Known { etag, before });
     }
-    let known = Arc::new(known);
+    Ok(known)
+}
+
+pub async fn measure(
+    client: &reqwest::Client,
+    server: &Server,
+    url: &str,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let rows = psql(
+        url,
+        "SELECT DISTINCT ON (e.course_id) u.username || ' ' || e.course_id FROM enrollments e \
+         JOIN users u ON u.id = e.user_id JOIN courses c ON c.id = e.course_id \
+         WHERE c.slug LIKE 'vol-course-%' AND e.status IN ('active', 'completed') \
+         ORDER BY e.course_id, u.id",
+    )?;
+    let readers = Arc::new(readers(client, server, &rows).await?);
+    // Every course read once (as its clients would): the tags, where older pages start, and the
+    // memory the server holds with every newest page cached.
+    let before_rss = server.rss_kib().unwrap_or(0);
+    let known = Arc::new(first_reads(client, server, &readers).await?);
     let rss = server.rss_kib().unwrap_or(0);
     let (low, high) = (
         readers.iter().map(|r| r.course).min().unwrap_or(0),
@@ -374,24 +384,7 @@ pub async fn measure_mysql(
          GROUP BY e.course_id",
     )?;
     let readers = Arc::new(readers(client, server, &rows).await?);
-    let mut known = Vec::with_capacity(readers.len());
-    for reader in readers.iter() {
-        let response = client
-            .get(server.url(&format!(
-                "/api/v1/courses/{}/messages?limit=50",
-                reader.course
-            )))
-            .bearer_auth(&reader.token)
-            .send()
-            .await?;
-        anyhow::ensure!(response.status() == 200, "history: {}", response.status());
-        let etag = response.headers()["etag"].to_str()?.to_string();
-        known.push(Known {
-            etag,
-            before: i64::MAX,
-        });
-    }
-    let known = Arc::new(known);
+    let known = Arc::new(first_reads(client, server, &readers).await?);
     let courses: Vec<i64> = readers.iter().map(|r| r.course).collect();
     let raw = raw_mysql_history(url, &courses, settings).await?;
     let newest = drive(server, &readers, &known, settings, Read::Newest, None).await?;
