@@ -13,6 +13,7 @@ backend_tests!(
     members_see_sessions_and_only_staff_run_them,
     the_state_machine_moves_once_and_names_the_current_state,
     sessions_page_in_start_order_with_filters,
+    instants_past_2038_are_stored_and_filtered_as_given,
     joining_follows_the_window_and_the_cap_holds_under_parallel_joins,
     joining_outside_the_window_is_409_with_the_window,
     attendance_merges_intervals_while_live_and_exports_csv,
@@ -414,6 +415,102 @@ async fn sessions_page_in_start_order_with_filters(backend: Backend) {
         400,
     )
     .await;
+}
+
+/// Instants after 2038-01-19 (where a 32-bit TIMESTAMP ends) and before 1970 are kept exactly, in
+/// filters too: on MySQL the driver once sent them as TIMESTAMP parameters, which MariaDB turned into
+/// NULL (a 500 for a NOT NULL column, a discount that silently never ended, filters that matched
+/// nothing). Sessions are scheduled at most 5 years ahead.
+async fn instants_past_2038_are_stored_and_filtered_as_given(backend: Backend) {
+    let app = spawn(backend).await;
+    let teacher = person(&app, "teacher", UserRole::Instructor).await;
+    let course = published_course(&app, &teacher, "Far ahead", 5000).await;
+    let id = course["id"].as_i64().unwrap();
+    let problem = assert_problem(
+        schedule(
+            &app,
+            &teacher,
+            id,
+            json!({"title": "Far", "starts_at": "2100-03-01T10:00:00Z", "duration_minutes": 30}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(
+        problem["errors"]["starts_at"][0],
+        "must be at most 5 years ahead"
+    );
+    let starts = at(60 * 24 * 365 * 4);
+    let session = json_ok(
+        schedule(
+            &app,
+            &teacher,
+            id,
+            json!({"title": "Far", "starts_at": starts, "duration_minutes": 30}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let listed = |query: &'static str| {
+        let (app, teacher) = (&app, &teacher);
+        async move {
+            let page = json_ok(
+                call(
+                    app,
+                    Method::GET,
+                    &format!("/api/v1/courses/{id}/live-sessions?{query}"),
+                    Some(&teacher.token),
+                    None,
+                )
+                .await,
+                200,
+            )
+            .await;
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["id"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    let only = vec![session["id"].as_i64().unwrap()];
+    assert_eq!(
+        listed("from=1960-01-01T00%3A00%3A00Z&to=2200-01-01T00%3A00%3A00Z").await,
+        only
+    );
+    assert_eq!(listed("to=2099-01-01T00%3A00%3A00Z").await, only);
+    assert!(listed("from=2099-01-01T00%3A00%3A00Z").await.is_empty());
+    let ends = "2099-12-31T23:59:59Z";
+    let patched = json_ok(
+        call(
+            &app,
+            Method::PATCH,
+            &format!("/api/v1/courses/{id}"),
+            Some(&teacher.token),
+            Some(json!({"discount_price_cents": 2000, "discount_ends_at": ends})),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(patched["discount_ends_at"], ends);
+    let read = json_ok(
+        call(
+            &app,
+            Method::GET,
+            &format!("/api/v1/courses/{id}"),
+            None,
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(read["discount_ends_at"], ends);
+    assert_eq!(read["effective_price_cents"], 2000);
 }
 
 fn urlencode(text: &str) -> String {

@@ -74,7 +74,7 @@ pub struct NewSession {
     pub title: String,
     #[schema(schema_with = description_nullable)]
     pub description: Option<String>,
-    /// When it starts (RFC 3339); in the future.
+    /// When it starts (RFC 3339); in the future, at most 5 years ahead.
     pub starts_at: DateTime<Utc>,
     #[schema(schema_with = duration_schema)]
     pub duration_minutes: i64,
@@ -104,7 +104,7 @@ pub struct SessionChanges {
     pub title: Option<String>,
     #[schema(schema_with = description_nullable)]
     pub description: Option<String>,
-    /// Reschedule (RFC 3339); in the future.
+    /// Reschedule (RFC 3339); in the future, at most 5 years ahead.
     pub starts_at: Option<DateTime<Utc>>,
     #[schema(schema_with = duration_nullable)]
     pub duration_minutes: Option<i64>,
@@ -311,6 +311,10 @@ pub async fn live_attendees(db: &impl ConnectionTrait, session_id: i64) -> Resul
         .await?)
 }
 
+/// How far ahead a session may be scheduled (5 years): a start in the year 9999 would end in 10000,
+/// which RFC 3339 cannot write.
+const SCHEDULING_HORIZON_DAYS: i64 = 5 * 365 + 1;
+
 /// The fields of a session, checked together (every problem at once).
 struct Fields {
     title: String,
@@ -333,6 +337,9 @@ fn checked(fields: &Fields, new_start: bool) -> Result<()> {
     }
     if new_start && fields.starts_at <= now() {
         errors.add("starts_at", "must be in the future");
+    }
+    if new_start && fields.starts_at > now() + Duration::days(SCHEDULING_HORIZON_DAYS) {
+        errors.add("starts_at", "must be at most 5 years ahead");
     }
     for (field, rule, value) in [
         ("duration_minutes", DURATION_MINUTES, fields.duration),
