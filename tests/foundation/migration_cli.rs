@@ -23,6 +23,7 @@ lms_e2e::transactional_ddl_tests!(
     a_down_failing_half_way_leaves_the_migration_applied,
 );
 lms_e2e::mysql_tests!(mysql_a_migration_failing_half_way_is_shown_failed_and_resumed_after_the_fix);
+lms_e2e::server_database_tests!(the_readmes_grants_are_enough_to_migrate_verify_and_roll_back);
 
 fn migration(args: &[&str], database_url: Option<&str>, cwd: &Path) -> Output {
     let mut cmd = Command::new(bin("migration"));
@@ -724,4 +725,77 @@ async fn mysql_a_migration_failing_half_way_is_shown_failed_and_resumed_after_th
     ok(migration(&["up"], url, cwd.path()));
     ok(migration(&["verify"], url, cwd.path()));
     ok(migration(&["status", "--check"], url, cwd.path()));
+}
+
+/// The privileges the README lists for the migration user, and no more: a fresh login with exactly
+/// those runs `up`, `verify`, `status --check`, `reset` and `up` again.
+async fn the_readmes_grants_are_enough_to_migrate_verify_and_roll_back(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+    let test_db = TestDb::new(backend).await;
+    let admin = test_db.connect().await;
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let (user, password) = (
+        format!("lms_grant_{}", &suffix[..8]),
+        suffix[8..24].to_string(),
+    );
+    let database = test_db
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let grants = match backend {
+        Backend::MySql => vec![
+            format!("CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"),
+            format!("GRANT ALL ON `{database}`.* TO '{user}'@'%'"),
+            format!("GRANT ALL ON `lms\\_verify\\_%`.* TO '{user}'@'%'"),
+        ],
+        _ => vec![
+            format!("CREATE ROLE {user} LOGIN PASSWORD '{password}'"),
+            format!("ALTER SCHEMA public OWNER TO {user}"),
+            format!("GRANT CREATE ON DATABASE \"{database}\" TO {user}"),
+        ],
+    };
+    for sql in &grants {
+        admin
+            .execute_unprepared(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    let (scheme, rest) = test_db.url.split_once("://").unwrap();
+    let host_and_path = rest.rsplit_once('@').map_or(rest, |(_, tail)| tail);
+    let url = format!("{scheme}://{user}:{password}@{host_and_path}");
+    let cwd = tempfile::tempdir().unwrap();
+    let url = Some(url.as_str());
+    ok(migration(&["up"], url, cwd.path()));
+    ok(migration(&["verify"], url, cwd.path()));
+    ok(migration(&["status", "--check"], url, cwd.path()));
+    ok(migration(&["reset"], url, cwd.path()));
+    ok(migration(&["up"], url, cwd.path()));
+    assert_eq!(
+        schema::scalar(&admin, "SELECT COUNT(*) FROM seaql_migrations").await,
+        Migrator::migrations().len() as i64
+    );
+    drop(admin);
+    drop(test_db);
+    if backend == Backend::MySql {
+        let server = lms_core::db::connect(&lms_e2e::db::mysql_admin_url(), &Default::default())
+            .await
+            .unwrap();
+        server
+            .execute_unprepared(&format!("DROP USER '{user}'@'%'"))
+            .await
+            .unwrap();
+    } else {
+        let server = lms_core::db::connect(&lms_e2e::db::postgres_admin_url(), &Default::default())
+            .await
+            .unwrap();
+        server
+            .execute_unprepared(&format!("DROP ROLE {user}"))
+            .await
+            .unwrap();
+    }
 }

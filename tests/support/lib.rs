@@ -70,6 +70,19 @@ macro_rules! shared_database_tests {
     };
 }
 
+/// For database servers (PostgreSQL and MySQL/MariaDB) as `server::{postgres, mysql}::name`: what an
+/// embedded SQLite file has no counterpart for, such as roles and grants.
+#[macro_export]
+macro_rules! server_database_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod server {
+            use super::*;
+            $crate::tests_on!(postgres, Postgres; $($name),+);
+            $crate::tests_on!(mysql, MySql; $($name),+);
+        }
+    };
+}
+
 #[doc(hidden)]
 #[macro_export]
 macro_rules! tests_on {
