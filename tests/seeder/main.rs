@@ -1,10 +1,13 @@
-//! The real `seeder` binary on both backends: tracking, idempotence, --only, fresh, the production
-//! guard, kill -9 in the middle, derived counters, and the API working on what it seeded.
+//! The data tools on every backend: the real `seeder` binary (tracking, idempotence, --only, fresh,
+//! the production guard, kill -9 in the middle, derived counters, and the API working on what it
+//! seeded), and the real `importer` (module `importer`).
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
+
+mod importer;
 
 use lms_e2e::{Backend, TestApp, TestDb, backend_tests, bin, succeeded as ok};
 use sea_orm::{ConnectionTrait, Statement};

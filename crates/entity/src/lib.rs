@@ -14,6 +14,7 @@ pub mod courses;
 pub mod enrollment_events;
 pub mod enrollments;
 pub mod idempotency_keys;
+pub mod import_map;
 pub mod lesson_completions;
 pub mod lessons;
 pub mod live_session_attendance;
@@ -39,6 +40,7 @@ pub mod prelude {
     pub use super::courses::Entity as Courses;
     pub use super::enrollment_events::Entity as EnrollmentEvents;
     pub use super::enrollments::Entity as Enrollments;
+    pub use super::import_map::Entity as ImportMap;
     pub use super::lesson_completions::Entity as LessonCompletions;
     pub use super::lessons::Entity as Lessons;
     pub use super::live_session_attendance::Entity as LiveSessionAttendance;

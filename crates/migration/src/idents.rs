@@ -356,3 +356,16 @@ pub enum AccessSignals {
     Scope,
     CreatedAt,
 }
+
+#[derive(DeriveIden, Clone, Copy)]
+pub enum ImportMap {
+    Table,
+    SourceTable,
+    SourceId,
+    TargetId,
+    Outcome,
+    Reason,
+    Checksum,
+    ImportedAt,
+    UpdatedAt,
+}

@@ -37,6 +37,7 @@ mod m0022_add_live_session_events_to_chat_events;
 mod m0023_add_authors_version_to_chat_sequences;
 mod m0024_add_top_level_index_to_chat_messages;
 mod m0025_create_access_signals;
+mod m0026_create_import_map;
 pub mod runner;
 pub mod verify;
 
@@ -75,6 +76,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0023_add_authors_version_to_chat_sequences::Migration),
             Box::new(m0024_add_top_level_index_to_chat_messages::Migration),
             Box::new(m0025_create_access_signals::Migration),
+            Box::new(m0026_create_import_map::Migration),
         ]
     }
 }

@@ -260,3 +260,19 @@ pub(super) async fn accept_totp(
 pub(super) fn totp_context(user_id: i64) -> String {
     format!("totp:{user_id}")
 }
+
+/// A TOTP secret sealed for `user_id` the way this module reads it back: for accounts brought over
+/// from another system (the importer), whose authenticator apps must keep working.
+pub fn seal_totp_secret(
+    secrets: &crate::security::crypto::SecretBox,
+    user_id: i64,
+    secret: &[u8],
+) -> String {
+    secrets.seal(secret, &totp_context(user_id))
+}
+
+/// How a recovery code is stored (its SHA-256 once spaces, dashes and case are dropped): for codes
+/// brought over from another system (the importer), usable once like this module's own.
+pub fn recovery_code_hash(code: &str) -> String {
+    sha256_hex(&normalize_recovery_code(code))
+}

@@ -1,0 +1,168 @@
+//! This LMS's database as the importer sees it: what earlier runs imported (`import_map`) and which
+//! identities (emails, usernames, phones, social accounts, slugs) are already taken.
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use entity::import_map;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
+};
+use sea_orm_migration::SchemaManager;
+
+use crate::report::Outcome;
+
+/// One `import_map` row, as a later run reads it.
+#[derive(Debug, Clone)]
+pub struct Mapped {
+    pub target_id: Option<i64>,
+    pub outcome: String,
+    pub checksum: String,
+}
+
+impl Mapped {
+    pub fn created(&self) -> Option<i64> {
+        (self.outcome == "created")
+            .then_some(self.target_id)
+            .flatten()
+    }
+}
+
+/// Whether the target's schema is there yet (`plan` never migrates; `run` does first).
+pub async fn has_table(db: &DatabaseConnection, table: &str) -> anyhow::Result<bool> {
+    Ok(SchemaManager::new(db).has_table(table).await?)
+}
+
+/// What earlier runs did with the rows of `source_table`; empty before the first run.
+pub async fn mapped(
+    db: &DatabaseConnection,
+    source_table: &str,
+) -> anyhow::Result<HashMap<i64, Mapped>> {
+    if !has_table(db, "import_map").await? {
+        return Ok(HashMap::new());
+    }
+    let rows = import_map::Entity::find()
+        .filter(import_map::Column::SourceTable.eq(source_table))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.source_id,
+                Mapped {
+                    target_id: r.target_id,
+                    outcome: r.outcome,
+                    checksum: r.checksum,
+                },
+            )
+        })
+        .collect())
+}
+
+/// Records what was done with one legacy row (insert, or replace an earlier run's record).
+pub async fn record<C: ConnectionTrait>(
+    db: &C,
+    source_table: &str,
+    source_id: i64,
+    outcome: Outcome,
+    target_id: Option<i64>,
+    reason: Option<String>,
+    checksum: &str,
+) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let row = import_map::ActiveModel {
+        source_table: Set(source_table.to_string()),
+        source_id: Set(source_id),
+        target_id: Set(target_id),
+        outcome: Set(outcome.stored().to_string()),
+        reason: Set(reason),
+        checksum: Set(checksum.to_string()),
+        imported_at: Set(now),
+        updated_at: Set(now),
+    };
+    import_map::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                import_map::Column::SourceTable,
+                import_map::Column::SourceId,
+            ])
+            .update_columns([
+                import_map::Column::TargetId,
+                import_map::Column::Outcome,
+                import_map::Column::Reason,
+                import_map::Column::Checksum,
+                import_map::Column::UpdatedAt,
+            ])
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// The identities of the target's users: none may be taken twice.
+#[derive(Default)]
+pub struct TakenUsers {
+    pub email: HashMap<String, i64>,
+    pub username: HashSet<String>,
+    pub phone: HashMap<String, i64>,
+    pub social: HashMap<(String, String), i64>,
+}
+
+/// id, email, username, phone, social provider, social account id.
+type UserKeys = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+pub async fn taken_users(db: &DatabaseConnection) -> anyhow::Result<TakenUsers> {
+    use entity::users;
+    let mut taken = TakenUsers::default();
+    if !has_table(db, "users").await? {
+        return Ok(taken);
+    }
+    let rows: Vec<UserKeys> = users::Entity::find()
+        .select_only()
+        .columns([
+            users::Column::Id,
+            users::Column::Email,
+            users::Column::Username,
+            users::Column::Phone,
+            users::Column::SocialProvider,
+            users::Column::SocialProviderId,
+        ])
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (id, email, username, phone, provider, social_id) in rows {
+        taken.email.insert(email, id);
+        taken.username.insert(username.to_lowercase());
+        if let Some(phone) = phone {
+            taken.phone.insert(phone, id);
+        }
+        if let (Some(p), Some(s)) = (provider, social_id) {
+            taken.social.insert((p, s), id);
+        }
+    }
+    Ok(taken)
+}
+
+/// Course slugs in the target, with their course.
+pub async fn taken_slugs(db: &DatabaseConnection) -> anyhow::Result<HashMap<String, i64>> {
+    use entity::courses;
+    if !has_table(db, "courses").await? {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(i64, String)> = courses::Entity::find()
+        .select_only()
+        .columns([courses::Column::Id, courses::Column::Slug])
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|(id, slug)| (slug, id)).collect())
+}

@@ -1,0 +1,259 @@
+//! The real `importer` binary: the legacy Node LMS database (tests/fixtures/legacy, on a throwaway
+//! PostgreSQL database) into this LMS on each backend.
+use std::path::Path;
+use std::process::{Command, Output};
+
+use lms_e2e::totp::totp_code;
+use lms_e2e::{Backend, TestApp, TestDb, backend_tests, bin, schema};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+
+backend_tests!(
+    plan_reports_every_merge_skip_and_rename_and_writes_nothing,
+    run_imports_users_and_courses_who_then_sign_in_as_before,
+    a_second_run_changes_only_what_changed_in_the_legacy_database,
+);
+
+const SECRET: &str = "importer-test-secret-0123456789abcdefghij";
+
+/// A fresh PostgreSQL database holding the legacy schema and its sample data (dropped with the value).
+async fn legacy_database() -> (TestDb, DatabaseConnection) {
+    let legacy = TestDb::new(Backend::Postgres).await;
+    let db = Database::connect(&legacy.url).await.unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/legacy");
+    for file in ["schema.sql", "sample.sql"] {
+        let sql = std::fs::read_to_string(root.join(file)).unwrap();
+        db.execute_unprepared(&sql)
+            .await
+            .unwrap_or_else(|e| panic!("loading {file}: {e}"));
+    }
+    (legacy, db)
+}
+
+fn importer(target: &TestDb, legacy: &TestDb, cwd: &Path, args: &[&str]) -> Output {
+    Command::new(bin("importer"))
+        .args(args)
+        .args(["--from", &legacy.url])
+        .current_dir(cwd)
+        .env("DATABASE_URL", &target.url)
+        .env("LMS_SECRET_KEY", SECRET)
+        .env_remove("LMS_ENV")
+        .output()
+        .unwrap()
+}
+
+/// The `--json` report of a successful command.
+fn report(output: Output) -> Value {
+    let stdout = lms_e2e::succeeded(output);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+fn counts(report: &Value, table: &str) -> [u64; 6] {
+    let t = &report["tables"][table];
+    [
+        "found",
+        "created",
+        "updated",
+        "unchanged",
+        "merged",
+        "skipped",
+    ]
+    .map(|k| {
+        t[k].as_u64()
+            .unwrap_or_else(|| panic!("{table}.{k} in {report}"))
+    })
+}
+
+fn ids_with_reason(report: &Value, table: &str, list: &str, reason: &str) -> Vec<i64> {
+    report["tables"][table][list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["reason"].as_str().unwrap().contains(reason))
+        .map(|n| n["legacy_id"].as_i64().unwrap())
+        .collect()
+}
+
+async fn plan_reports_every_merge_skip_and_rename_and_writes_nothing(backend: Backend) {
+    let (legacy, legacy_db) = legacy_database().await;
+    let target = TestDb::new(backend).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let plan = report(importer(&target, &legacy, cwd.path(), &["plan", "--json"]));
+    assert_eq!(plan["mode"], "plan");
+    // 15 users: 5 is 4's account again (email differs in case); nobody skipped.
+    assert_eq!(counts(&plan, "users"), [15, 14, 0, 0, 1, 0], "{plan}");
+    assert_eq!(
+        ids_with_reason(&plan, "users", "merges", "older legacy user 4"),
+        vec![5]
+    );
+    assert_eq!(
+        ids_with_reason(&plan, "users", "renames", "taken"),
+        vec![7],
+        "ana_lima is user 6's"
+    );
+    let mappings = &plan["tables"]["users"]["mappings"];
+    assert_eq!(mappings["status banned -> suspended"], 1, "{mappings}");
+    assert_eq!(
+        mappings["soft-deleted (deletedAt) -> deactivated: cannot sign in, keeps its history"], 1,
+        "user 9 (8 was already inactive): {mappings}"
+    );
+    assert_eq!(counts(&plan, "courses"), [5, 5, 0, 0, 0, 0], "{plan}");
+    let course_mappings = &plan["tables"]["courses"]["mappings"];
+    assert_eq!(
+        course_mappings["discount price not below the price -> no discount"], 1,
+        "{course_mappings}"
+    );
+    assert_eq!(course_mappings["level all -> all_levels"], 1);
+    assert_eq!(plan["tables"]["migrations"]["found"], 8);
+    assert!(plan["tables"]["migrations"]["reported_only"].is_string());
+    // Nothing written: not even the target's schema (run migrates), and the legacy data as it was.
+    assert!(schema::tables(&target.connect().await).await.is_empty());
+    assert_eq!(
+        schema::scalar(&legacy_db, "SELECT COUNT(*) FROM users").await,
+        15
+    );
+    // On screen: counts and reasons, without --json.
+    let text = lms_e2e::succeeded(importer(&target, &legacy, cwd.path(), &["plan"]));
+    assert!(
+        text.contains("users: 15 found, 14 created, 0 updated, 0 unchanged, 1 merged, 0 skipped"),
+        "{text}"
+    );
+    assert!(text.contains("(legacy ids 5)"), "{text}");
+}
+
+async fn login(app: &TestApp, login: &str, password: &str) -> (u16, Value) {
+    let response = app
+        .post_json(
+            "/api/v1/auth/login",
+            &json!({"login": login, "password": password}),
+        )
+        .await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn run_imports_users_and_courses_who_then_sign_in_as_before(backend: Backend) {
+    let (legacy, _legacy_db) = legacy_database().await;
+    let target = TestDb::new(backend).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let run = report(importer(&target, &legacy, cwd.path(), &["run", "--json"]));
+    assert_eq!(run["mode"], "run");
+    assert_eq!(counts(&run, "users"), [15, 14, 0, 0, 1, 0], "{run}");
+    assert_eq!(counts(&run, "courses"), [5, 5, 0, 0, 0, 0], "{run}");
+    let db = target.connect().await;
+    assert_eq!(schema::scalar(&db, "SELECT COUNT(*) FROM users").await, 14);
+    assert_eq!(
+        schema::scalar(&db, "SELECT COUNT(*) FROM import_map").await,
+        20
+    );
+    let app = TestApp::spawn_on(target, |c| c.secret_key = Some(SECRET.into())).await;
+
+    // The merged pair signs in with the older account's password, by either spelling of the email.
+    let (status, body) = login(&app, "maria.silva@example.com", "samba-2019").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        login(&app, "Maria.Silva@Example.com", "Samba-2021-new")
+            .await
+            .0,
+        401
+    );
+    // Renamed on a collision; a soft-deleted user cannot sign in; a social-only user has no password.
+    assert_eq!(login(&app, "ana_lima-7", "ana88-rocks").await.0, 200);
+    assert_eq!(login(&app, "ana_lima", "lima-beans-42").await.0, 200);
+    assert_ne!(
+        login(&app, "lena.k@mail.test", "lena-loves-latex").await.0,
+        200
+    );
+    assert_ne!(
+        login(&app, "spam.bot@mail.test", "buy-cheap-watches")
+            .await
+            .0,
+        200
+    );
+    // Two-factor: the legacy secret (as displayed, lowercase with spaces) keeps working, and a
+    // legacy backup code works once.
+    let (status, body) = login(&app, "sofia.rossi@acme-lms.test", "pasta-and-python!").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["mfa_required"], true, "{body}");
+    let code = totp_code("J56P4UT5P6RJLU3223VCJJAQX2723CTI", 0);
+    let second = app
+        .post_json(
+            "/api/v1/auth/login/2fa",
+            &json!({"mfa_token": body["mfa_token"], "code": code}),
+        )
+        .await;
+    assert_eq!(second.status(), 200);
+    for expected in [200, 401] {
+        let (_, body) = login(&app, "sofia.rossi", "pasta-and-python!").await;
+        let answer = app
+            .post_json(
+                "/api/v1/auth/login/2fa",
+                &json!({"mfa_token": body["mfa_token"], "recovery_code": "7bec052c"}),
+            )
+            .await;
+        assert_eq!(answer.status(), expected);
+    }
+
+    // Courses: exact money in its currency, mapped level, status and visibility.
+    let course = |slug: &'static str| {
+        let app = &app;
+        async move {
+            let response = app.get(&format!("/api/v1/courses/{slug}")).await;
+            assert_eq!(response.status(), 200, "{slug}");
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let rust = course("async-rust-in-production").await;
+    assert_eq!(rust["price_cents"], 4900);
+    assert_eq!(rust["discount_price_cents"], 2900);
+    assert_eq!(rust["currency"], "USD");
+    assert_eq!(rust["instructor"]["name"], "Rahul Mehta", "{rust}");
+    let data = course("data-science-with-python").await;
+    assert_eq!(data["price_cents"], 7999);
+    assert!(data["discount_price_cents"].is_null(), "99.00 above 79.99");
+}
+
+async fn a_second_run_changes_only_what_changed_in_the_legacy_database(backend: Backend) {
+    let (legacy, legacy_db) = legacy_database().await;
+    let target = TestDb::new(backend).await;
+    let cwd = tempfile::tempdir().unwrap();
+    report(importer(&target, &legacy, cwd.path(), &["run", "--json"]));
+    let again = report(importer(&target, &legacy, cwd.path(), &["run", "--json"]));
+    assert_eq!(counts(&again, "users"), [15, 0, 0, 14, 1, 0], "{again}");
+    assert_eq!(counts(&again, "courses"), [5, 0, 0, 5, 0, 0], "{again}");
+    // The legacy app kept running during the cut-over: one rename, one new user, one new course.
+    legacy_db
+        .execute_unprepared(
+            r#"UPDATE users SET "lastName" = 'Grant-Hale', "updatedAt" = now() WHERE id = 1;
+               INSERT INTO users (id, email, username, password, role, status, "isEmailVerified", "createdAt", "updatedAt")
+                 VALUES (17, 'new.person@mail.test', 'new_person', NULL, 'student', 'active', true, now(), now());
+               INSERT INTO courses (id, title, slug, "instructorId", price, currency, level, language, status, "createdAt", "updatedAt")
+                 VALUES (7, 'Late Course', 'late-course', 17, '10.50', 'GBP', 'beginner', 'en', 'published', now(), now());"#,
+        )
+        .await
+        .unwrap();
+    let plan = report(importer(&target, &legacy, cwd.path(), &["plan", "--json"]));
+    assert_eq!(counts(&plan, "users"), [16, 1, 1, 13, 1, 0], "{plan}");
+    assert_eq!(counts(&plan, "courses"), [6, 1, 0, 5, 0, 0], "{plan}");
+    let third = report(importer(&target, &legacy, cwd.path(), &["run", "--json"]));
+    assert_eq!(counts(&third, "users"), [16, 1, 1, 13, 1, 0], "{third}");
+    assert_eq!(counts(&third, "courses"), [6, 1, 0, 5, 0, 0], "{third}");
+    let db = target.connect().await;
+    assert_eq!(schema::scalar(&db, "SELECT COUNT(*) FROM users").await, 15);
+    assert_eq!(
+        schema::scalar(
+            &db,
+            "SELECT COUNT(*) FROM users WHERE last_name = 'Grant-Hale' AND username = 'olivia.admin'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        schema::scalar(
+            &db,
+            "SELECT price_cents FROM courses WHERE slug = 'late-course' AND currency = 'GBP'"
+        )
+        .await,
+        1050
+    );
+}
