@@ -104,6 +104,33 @@ async fn plan_reports_every_merge_skip_and_rename_and_writes_nothing(backend: Ba
         "{course_mappings}"
     );
     assert_eq!(course_mappings["level all -> all_levels"], 1);
+    // 31 enrollments: 16 ('on_hold'), 21 (course 6 destroyed), 22 (user 16 destroyed) skipped; 2 and 4
+    // are user 5's, merged into user 4's enrollments in the same courses (1 and 31 got further).
+    assert_eq!(counts(&plan, "enrollments"), [31, 26, 0, 0, 2, 3], "{plan}");
+    assert_eq!(
+        ids_with_reason(&plan, "enrollments", "skips", "on_hold"),
+        vec![16]
+    );
+    assert_eq!(
+        ids_with_reason(&plan, "enrollments", "skips", "legacy course 6"),
+        vec![21]
+    );
+    assert_eq!(
+        ids_with_reason(&plan, "enrollments", "skips", "legacy user 16"),
+        vec![22]
+    );
+    assert_eq!(
+        ids_with_reason(&plan, "enrollments", "merges", "legacy enrollment 1,"),
+        vec![2]
+    );
+    assert_eq!(
+        ids_with_reason(&plan, "enrollments", "merges", "legacy enrollment 31,"),
+        vec![4]
+    );
+    assert_eq!(
+        plan["tables"]["enrollments"]["mappings"]["review rating outside 1-5 -> no rating (the review text is kept)"],
+        2
+    );
     assert_eq!(plan["tables"]["migrations"]["found"], 8);
     assert!(plan["tables"]["migrations"]["reported_only"].is_string());
     // Nothing written: not even the target's schema (run migrates), and the legacy data as it was.
@@ -140,11 +167,12 @@ async fn run_imports_users_and_courses_who_then_sign_in_as_before(backend: Backe
     assert_eq!(run["mode"], "run");
     assert_eq!(counts(&run, "users"), [15, 14, 0, 0, 1, 0], "{run}");
     assert_eq!(counts(&run, "courses"), [5, 5, 0, 0, 0, 0], "{run}");
+    assert_eq!(counts(&run, "enrollments"), [31, 26, 0, 0, 2, 3], "{run}");
     let db = target.connect().await;
     assert_eq!(schema::scalar(&db, "SELECT COUNT(*) FROM users").await, 14);
     assert_eq!(
         schema::scalar(&db, "SELECT COUNT(*) FROM import_map").await,
-        20
+        51
     );
     let app = TestApp::spawn_on(target, |c| c.secret_key = Some(SECRET.into())).await;
 
@@ -208,6 +236,12 @@ async fn run_imports_users_and_courses_who_then_sign_in_as_before(backend: Backe
     assert_eq!(rust["discount_price_cents"], 2900);
     assert_eq!(rust["currency"], "USD");
     assert_eq!(rust["instructor"]["name"], "Rahul Mehta", "{rust}");
+    // Counters recomputed from what was imported (legacy cached 4.50 from 2 reviews): 11 students
+    // with access (12 enrollments, one cancelled), one review in 1-5 (the other said 6).
+    let first = course("rust-from-scratch").await;
+    assert_eq!(first["student_count"], 11, "{first}");
+    assert_eq!(first["rating_count"], 1);
+    assert_eq!(first["rating_average"], 4.0);
     let data = course("data-science-with-python").await;
     assert_eq!(data["price_cents"], 7999);
     assert!(data["discount_price_cents"].is_null(), "99.00 above 79.99");
@@ -221,6 +255,11 @@ async fn a_second_run_changes_only_what_changed_in_the_legacy_database(backend: 
     let again = report(importer(&target, &legacy, cwd.path(), &["run", "--json"]));
     assert_eq!(counts(&again, "users"), [15, 0, 0, 14, 1, 0], "{again}");
     assert_eq!(counts(&again, "courses"), [5, 0, 0, 5, 0, 0], "{again}");
+    assert_eq!(
+        counts(&again, "enrollments"),
+        [31, 0, 0, 26, 2, 3],
+        "{again}"
+    );
     // The legacy app kept running during the cut-over: one rename, one new user, one new course.
     legacy_db
         .execute_unprepared(
@@ -234,6 +273,7 @@ async fn a_second_run_changes_only_what_changed_in_the_legacy_database(backend: 
         .unwrap();
     let plan = report(importer(&target, &legacy, cwd.path(), &["plan", "--json"]));
     assert_eq!(counts(&plan, "users"), [16, 1, 1, 13, 1, 0], "{plan}");
+    assert_eq!(counts(&plan, "enrollments"), [31, 0, 0, 26, 2, 3], "{plan}");
     assert_eq!(counts(&plan, "courses"), [6, 1, 0, 5, 0, 0], "{plan}");
     let third = report(importer(&target, &legacy, cwd.path(), &["run", "--json"]));
     assert_eq!(counts(&third, "users"), [16, 1, 1, 13, 1, 0], "{third}");

@@ -139,7 +139,7 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
                                 .with_context(|| format!("inserting legacy course {}", course.id))?
                                 .last_insert_id,
                         ),
-                        None => TargetId::Planned,
+                        None => TargetId::Planned(i64::from(course.id)),
                     };
                     slugs.insert(slug, target.existing().unwrap_or_default());
                     (Outcome::Created, Some(target), None)

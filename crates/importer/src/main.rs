@@ -13,6 +13,7 @@ use lms_core::security::secret::ServerSecret;
 use sea_orm::DatabaseConnection;
 
 mod courses;
+mod enrollments;
 mod legacy;
 mod report;
 mod target;
@@ -90,18 +91,18 @@ enum Command {
 }
 
 /// Where a legacy row went in this LMS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TargetId {
     Existing(i64),
-    /// `plan`: would be created.
-    Planned,
+    /// `plan`: would be created for the legacy row with this id (of the same table).
+    Planned(i64),
 }
 
 impl TargetId {
     pub fn existing(self) -> Option<i64> {
         match self {
             TargetId::Existing(id) => Some(id),
-            TargetId::Planned => None,
+            TargetId::Planned(_) => None,
         }
     }
 }
@@ -241,6 +242,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     *report.table(users::TABLE) = users;
     let courses = courses::import(&mut job, &mut ids).await?;
     *report.table(courses::TABLE) = courses;
+    let enrollments = enrollments::import(&mut job, &mut ids).await?;
+    *report.table(enrollments::TABLE) = enrollments;
     for table in ["migrations", "seeders"] {
         if legacy.has_table(table).await? {
             let t = report.table(table);

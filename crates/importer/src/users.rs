@@ -228,7 +228,7 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
                                 (None, Outcome::Updated) => {
                                     TargetId::Existing(existing.expect("updated rows exist"))
                                 }
-                                (None, _) => TargetId::Planned,
+                                (None, _) => TargetId::Planned(i64::from(user.id)),
                                 (Some(txn), Outcome::Updated) => {
                                     let id = existing.expect("updated rows exist");
                                     update(txn, id, fields, &mut taken).await?;
