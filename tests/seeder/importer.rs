@@ -131,6 +131,21 @@ async fn plan_reports_every_merge_skip_and_rename_and_writes_nothing(backend: Ba
         plan["tables"]["enrollments"]["mappings"]["review rating outside 1-5 -> no rating (the review text is kept)"],
         2
     );
+    assert_eq!(
+        counts(&plan, "chat_messages"),
+        [81, 81, 0, 0, 0, 0],
+        "{plan}"
+    );
+    let chat = &plan["tables"]["chat_messages"]["mappings"];
+    assert_eq!(
+        chat["reply to a message of another course -> a message of its own"], 1,
+        "{chat}"
+    );
+    assert_eq!(
+        chat["reply to a reply -> reply to its thread's first message"],
+        1
+    );
+    assert_eq!(chat["the same reaction by merged accounts -> one"], 1);
     assert_eq!(plan["tables"]["migrations"]["found"], 8);
     assert!(plan["tables"]["migrations"]["reported_only"].is_string());
     // Nothing written: not even the target's schema (run migrates), and the legacy data as it was.
@@ -168,11 +183,22 @@ async fn run_imports_users_and_courses_who_then_sign_in_as_before(backend: Backe
     assert_eq!(counts(&run, "users"), [15, 14, 0, 0, 1, 0], "{run}");
     assert_eq!(counts(&run, "courses"), [5, 5, 0, 0, 0, 0], "{run}");
     assert_eq!(counts(&run, "enrollments"), [31, 26, 0, 0, 2, 3], "{run}");
+    assert_eq!(counts(&run, "chat_messages"), [81, 81, 0, 0, 0, 0], "{run}");
     let db = target.connect().await;
     assert_eq!(schema::scalar(&db, "SELECT COUNT(*) FROM users").await, 14);
     assert_eq!(
         schema::scalar(&db, "SELECT COUNT(*) FROM import_map").await,
-        51
+        132
+    );
+    // Replies point at a first message of the same course, whatever the legacy chain was.
+    assert_eq!(
+        schema::scalar(
+            &db,
+            "SELECT COUNT(*) FROM chat_messages m JOIN chat_messages p ON p.id = m.parent_id \
+             WHERE p.parent_id IS NOT NULL OR p.course_id <> m.course_id"
+        )
+        .await,
+        0
     );
     let app = TestApp::spawn_on(target, |c| c.secret_key = Some(SECRET.into())).await;
 
@@ -242,6 +268,32 @@ async fn run_imports_users_and_courses_who_then_sign_in_as_before(backend: Backe
     assert_eq!(first["student_count"], 11, "{first}");
     assert_eq!(first["rating_count"], 1);
     assert_eq!(first["rating_average"], 4.0);
+    // The chat's change feed: one message.created per message, numbered 1..n in the original order.
+    let (_, tokens) = login(&app, "rahul.mehta@acme-lms.test", "teach rust 2020").await;
+    let token = tokens["access_token"].as_str().unwrap().to_string();
+    let feed = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/courses/{}/events?since_seq=0&limit=100",
+            first["id"]
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let events = feed["events"].as_array().unwrap();
+    assert_eq!(events.len(), 35, "{feed}");
+    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (1..=35).collect::<Vec<_>>());
+    let times: Vec<&str> = events.iter().map(|e| e["at"].as_str().unwrap()).collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "original order: {times:?}"
+    );
+    assert!(events.iter().all(|e| e["type"] == "message.created"));
     let data = course("data-science-with-python").await;
     assert_eq!(data["price_cents"], 7999);
     assert!(data["discount_price_cents"].is_null(), "99.00 above 79.99");
@@ -266,6 +318,7 @@ async fn a_second_run_changes_only_what_changed_in_the_legacy_database(backend: 
             r#"UPDATE users SET "lastName" = 'Grant-Hale', "updatedAt" = now() WHERE id = 1;
                INSERT INTO users (id, email, username, password, role, status, "isEmailVerified", "createdAt", "updatedAt")
                  VALUES (17, 'new.person@mail.test', 'new_person', NULL, 'student', 'active', true, now(), now());
+               UPDATE chat_messages SET content = 'Edited after the first import', "isEdited" = true, "editedAt" = now(), "updatedAt" = now() WHERE id = 1;
                INSERT INTO courses (id, title, slug, "instructorId", price, currency, level, language, status, "createdAt", "updatedAt")
                  VALUES (7, 'Late Course', 'late-course', 17, '10.50', 'GBP', 'beginner', 'en', 'published', now(), now());"#,
         )
@@ -274,11 +327,39 @@ async fn a_second_run_changes_only_what_changed_in_the_legacy_database(backend: 
     let plan = report(importer(&target, &legacy, cwd.path(), &["plan", "--json"]));
     assert_eq!(counts(&plan, "users"), [16, 1, 1, 13, 1, 0], "{plan}");
     assert_eq!(counts(&plan, "enrollments"), [31, 0, 0, 26, 2, 3], "{plan}");
+    assert_eq!(
+        counts(&plan, "chat_messages"),
+        [81, 0, 1, 80, 0, 0],
+        "{plan}"
+    );
     assert_eq!(counts(&plan, "courses"), [6, 1, 0, 5, 0, 0], "{plan}");
     let third = report(importer(&target, &legacy, cwd.path(), &["run", "--json"]));
     assert_eq!(counts(&third, "users"), [16, 1, 1, 13, 1, 0], "{third}");
     assert_eq!(counts(&third, "courses"), [6, 1, 0, 5, 0, 0], "{third}");
+    assert_eq!(
+        counts(&third, "chat_messages"),
+        [81, 0, 1, 80, 0, 0],
+        "{third}"
+    );
     let db = target.connect().await;
+    // The edit is the next event of its course: the feed stays gapless.
+    assert_eq!(
+        schema::scalar(
+            &db,
+            "SELECT COUNT(*) FROM chat_events e JOIN chat_sequences s ON s.course_id = e.course_id \
+             WHERE e.kind = 'message.edited' AND e.seq = s.last_seq"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        schema::scalar(
+            &db,
+            "SELECT COUNT(*) FROM chat_messages WHERE content = 'Edited after the first import' AND edit_count = 1"
+        )
+        .await,
+        1
+    );
     assert_eq!(schema::scalar(&db, "SELECT COUNT(*) FROM users").await, 15);
     assert_eq!(
         schema::scalar(

@@ -12,6 +12,7 @@ use lms_core::security::crypto::SecretBox;
 use lms_core::security::secret::ServerSecret;
 use sea_orm::DatabaseConnection;
 
+mod chat;
 mod courses;
 mod enrollments;
 mod legacy;
@@ -244,6 +245,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     *report.table(courses::TABLE) = courses;
     let enrollments = enrollments::import(&mut job, &mut ids).await?;
     *report.table(enrollments::TABLE) = enrollments;
+    let messages = chat::import(&mut job, &mut ids).await?;
+    *report.table(chat::TABLE) = messages;
     for table in ["migrations", "seeders"] {
         if legacy.has_table(table).await? {
             let t = report.table(table);

@@ -105,6 +105,7 @@ pub async fn delete(
             subject: Subject::Message(id),
             actor_id: Some(member.user.id),
             emoji: None,
+            at: None,
         },
     )
     .await?;
@@ -205,6 +206,7 @@ pub async fn react(
                     subject: Subject::Message(id),
                     actor_id: Some(member.user.id),
                     emoji: Some(emoji.to_string()),
+                    at: None,
                 },
             )
             .await?,
@@ -268,6 +270,7 @@ async fn commit_with_event(
         subject: Subject::Message(id),
         actor_id: Some(member.user.id),
         emoji: None,
+        at: None,
     };
     let change = record_event(&txn, event).await?;
     let view = find(&txn, member, id).await?;

@@ -26,6 +26,8 @@ pub struct NewEvent {
     /// Who made the change (None: the system, or an erased account).
     pub actor_id: Option<i64>,
     pub emoji: Option<String>,
+    /// When the change happened, if not now (messages brought over by the importer).
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What an event is about.
@@ -75,7 +77,7 @@ pub async fn record_events(txn: &DatabaseTransaction, events: &[NewEvent]) -> Re
             }),
             actor_id: Set(event.actor_id),
             emoji: Set(event.emoji.clone()),
-            created_at: Set(at),
+            created_at: Set(event.at.unwrap_or(at)),
             ..Default::default()
         });
     }

@@ -157,6 +157,7 @@ async fn insert_messages(
             subject: Subject::Message(message.id),
             actor_id: message.user_id,
             emoji: None,
+            at: None,
         })
         .collect();
     let changes = record_events(txn, &events).await?;

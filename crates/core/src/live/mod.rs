@@ -588,6 +588,7 @@ async fn announce(
             subject: Subject::LiveSession(session_id),
             actor_id: actor,
             emoji: None,
+            at: None,
         },
     )
     .await
