@@ -12,6 +12,7 @@ backend_tests!(
     plan_reports_every_merge_skip_and_rename_and_writes_nothing,
     run_imports_users_and_courses_who_then_sign_in_as_before,
     a_second_run_changes_only_what_changed_in_the_legacy_database,
+    verify_passes_after_a_run_and_names_every_difference,
 );
 
 const SECRET: &str = "importer-test-secret-0123456789abcdefghij";
@@ -377,4 +378,59 @@ async fn a_second_run_changes_only_what_changed_in_the_legacy_database(backend: 
         .await,
         1050
     );
+}
+
+async fn verify_passes_after_a_run_and_names_every_difference(backend: Backend) {
+    let (legacy, legacy_db) = legacy_database().await;
+    let target = TestDb::new(backend).await;
+    let cwd = tempfile::tempdir().unwrap();
+    // Before any run: nothing reconciles.
+    assert!(
+        !importer(&target, &legacy, cwd.path(), &["verify"])
+            .status
+            .success()
+    );
+    report(importer(&target, &legacy, cwd.path(), &["run", "--json"]));
+    let verified = report(importer(
+        &target,
+        &legacy,
+        cwd.path(),
+        &["verify", "--json"],
+    ));
+    assert_eq!(verified["differences"], json!([]), "{verified}");
+    let tables = verified["tables"].as_array().unwrap();
+    let line = |name: &str| tables.iter().find(|t| t["table"] == name).unwrap().clone();
+    assert_eq!(line("enrollments")["skipped"], 3);
+    assert_eq!(line("chat_messages")["compared"], 81);
+    assert_eq!(line("users")["compared"], 14);
+
+    // A message lost here, a stale rating, and a legacy row that arrived after the run.
+    let db = target.connect().await;
+    db.execute_unprepared(
+        "DELETE FROM chat_messages WHERE id = (SELECT MAX(id) FROM chat_messages)",
+    )
+    .await
+    .unwrap();
+    db.execute_unprepared(
+        "UPDATE courses SET rating_sum = rating_sum + 5, rating_count = rating_count + 1",
+    )
+    .await
+    .unwrap();
+    legacy_db
+        .execute_unprepared(
+            r#"INSERT INTO enrollments (id, "userId", "courseId", status, "enrolledAt", "createdAt", "updatedAt")
+               VALUES (40, 13, 5, 'active', now(), now(), now())"#,
+        )
+        .await
+        .unwrap();
+    let failed = importer(&target, &legacy, cwd.path(), &["verify"]);
+    assert!(!failed.status.success());
+    let text = String::from_utf8_lossy(&failed.stdout);
+    assert!(
+        text.contains("enrollments 40: in the legacy database, not imported"),
+        "{text}"
+    );
+    assert!(text.contains("is gone (orphan record)"), "{text}");
+    assert!(text.contains("imported from the legacy database"), "{text}");
+    assert!(text.contains("but its reviews give"), "{text}");
 }

@@ -19,6 +19,7 @@ mod legacy;
 mod report;
 mod target;
 mod users;
+mod verify;
 
 use legacy::Legacy;
 use report::Report;
@@ -36,7 +37,7 @@ const MIGRATION_LOCK_WAIT: Duration = Duration::from_secs(300);
         `plan` reports what `run` would do and writes nothing anywhere. `run` imports in batches, each \
         committed with its rows in the import_map table, so a run that was stopped (even killed) is \
         completed by running again, and a later run imports only what is new or changed since.",
-    after_help = "Examples:\n  importer plan --from postgres://old@db/legacy_lms\n  importer plan --from postgres://old@db/legacy_lms --json > plan.json\n  importer run --from postgres://old@db/legacy_lms"
+    after_help = "Examples:\n  importer plan --from postgres://old@db/legacy_lms\n  importer plan --from postgres://old@db/legacy_lms --json > plan.json\n  importer run --from postgres://old@db/legacy_lms\n  importer verify --from postgres://old@db/legacy_lms"
 )]
 struct Cli {
     /// This LMS's database (sqlite://..., postgres://... or mysql://...); `.env` is read too.
@@ -85,6 +86,15 @@ enum Command {
     /// Import: pending migrations first, then every table in batches; prints the report of what
     /// was done. Running it again imports only what is new or changed.
     Run {
+        /// The legacy database (postgres://...).
+        #[arg(long)]
+        from: String,
+    },
+    /// Reconcile both sides: every legacy row imported, merged or skipped with a reason, no record
+    /// pointing at a missing row, per-course enrollment and message counts equal, course ratings
+    /// equal to their imported reviews, and a sample of rows compared field by field. Exits 1 on
+    /// any difference.
+    Verify {
         /// The legacy database (postgres://...).
         #[arg(long)]
         from: String,
@@ -212,10 +222,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let (from, write) = match &cli.command {
         Command::Plan { from } => (from, false),
         Command::Run { from } => (from, true),
+        Command::Verify { from } => (from, false),
     };
     let legacy = Legacy::open(from)
         .await
         .with_context(|| format!("legacy database {}", redact_url(from)))?;
+    if let Command::Verify { .. } = cli.command {
+        let verification = verify::verify(&legacy, &target).await?;
+        if cli.json {
+            println!("{}", serde_json::to_string_pretty(&verification)?);
+        } else {
+            print!("{}", verification.to_text());
+        }
+        return Ok(if verification.differences.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     let secrets = if write {
         migration::up_locked(&target, &cli.database_url, MIGRATION_LOCK_WAIT)
             .await
