@@ -13,6 +13,8 @@ backend_tests!(
     run_imports_users_and_courses_who_then_sign_in_as_before,
     a_second_run_changes_only_what_changed_in_the_legacy_database,
     verify_passes_after_a_run_and_names_every_difference,
+    run_backs_up_the_target_first_and_stops_if_it_cannot,
+    a_run_killed_midway_is_completed_by_the_next_without_duplicates,
 );
 
 const SECRET: &str = "importer-test-secret-0123456789abcdefghij";
@@ -31,14 +33,20 @@ async fn legacy_database() -> (TestDb, DatabaseConnection) {
     (legacy, db)
 }
 
-fn importer(target: &TestDb, legacy: &TestDb, cwd: &Path, args: &[&str]) -> Output {
-    Command::new(bin("importer"))
+fn importer_command(target: &TestDb, legacy: &TestDb, cwd: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(bin("importer"));
+    command
         .args(args)
         .args(["--from", &legacy.url])
         .current_dir(cwd)
         .env("DATABASE_URL", &target.url)
         .env("LMS_SECRET_KEY", SECRET)
-        .env_remove("LMS_ENV")
+        .env_remove("LMS_ENV");
+    command
+}
+
+fn importer(target: &TestDb, legacy: &TestDb, cwd: &Path, args: &[&str]) -> Output {
+    importer_command(target, legacy, cwd, args)
         .output()
         .unwrap()
 }
@@ -433,4 +441,152 @@ async fn verify_passes_after_a_run_and_names_every_difference(backend: Backend) 
     assert!(text.contains("is gone (orphan record)"), "{text}");
     assert!(text.contains("imported from the legacy database"), "{text}");
     assert!(text.contains("but its reviews give"), "{text}");
+}
+
+async fn run_backs_up_the_target_first_and_stops_if_it_cannot(backend: Backend) {
+    let (legacy, _legacy_db) = legacy_database().await;
+    let target = TestDb::new(backend).await;
+    let cwd = tempfile::tempdir().unwrap();
+    // Without the dump tool (an empty PATH), PostgreSQL and MariaDB targets refuse to import;
+    // SQLite needs no tool.
+    let without_tools = importer_command(&target, &legacy, cwd.path(), &["run", "--json"])
+        .env("PATH", "")
+        .output()
+        .unwrap();
+    let db = target.connect().await;
+    if backend == Backend::Sqlite {
+        assert!(without_tools.status.success());
+    } else {
+        assert!(!without_tools.status.success());
+        let stderr = String::from_utf8_lossy(&without_tools.stderr);
+        assert!(
+            stderr.contains("--no-backup") && stderr.contains("dump"),
+            "{stderr}"
+        );
+        assert!(schema::tables(&db).await.is_empty(), "nothing changed");
+    }
+    let run = report(importer(
+        &target,
+        &legacy,
+        cwd.path(),
+        &["run", "--json", "--backup-dir", "backups"],
+    ));
+    let path = Path::new(run["backup"].as_str().unwrap()).to_path_buf();
+    let path = if path.is_absolute() {
+        path
+    } else {
+        cwd.path().join(path)
+    };
+    let head = std::fs::read(&path).unwrap();
+    let whole = match backend {
+        Backend::Sqlite => head.starts_with(b"SQLite format 3"),
+        Backend::Postgres => head.starts_with(b"PGDMP"),
+        // The target was still empty then (the backup comes before any change): a finished dump.
+        Backend::MySql => head.windows(17).any(|w| w == b"-- Dump completed"),
+    };
+    assert!(
+        whole,
+        "{}: {}",
+        path.display(),
+        String::from_utf8_lossy(&head)
+    );
+    let skipped = report(importer(
+        &target,
+        &legacy,
+        cwd.path(),
+        &["run", "--json", "--no-backup"],
+    ));
+    assert!(skipped["backup"].is_null());
+}
+
+async fn a_run_killed_midway_is_completed_by_the_next_without_duplicates(backend: Backend) {
+    let (legacy, legacy_db) = legacy_database().await;
+    legacy_db
+        .execute_unprepared(
+            r#"INSERT INTO users (id, email, username, role, status, "isEmailVerified", "createdAt", "updatedAt")
+                 SELECT 1000 + g, 'volume' || g || '@mail.test', 'volume' || g, 'student', 'active', true,
+                        now() - interval '1 day' + g * interval '1 second', now()
+                 FROM generate_series(1, 2000) g;
+               INSERT INTO chat_messages ("courseId", "userId", content, "createdAt", "updatedAt")
+                 SELECT 1 + g % 4, 1001 + g % 2000, 'volume message ' || g,
+                        now() - interval '1 hour' + g * interval '1 millisecond', now()
+                 FROM generate_series(1, 6000) g;"#,
+        )
+        .await
+        .unwrap();
+    let target = TestDb::new(backend).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let mut child = importer_command(&target, &legacy, cwd.path(), &["run", "--no-backup"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let db = target.connect().await;
+    let recorded = |db: &DatabaseConnection| {
+        let db = db.clone();
+        async move {
+            if schema::tables(&db).await.iter().any(|t| t == "import_map") {
+                schema::scalar(&db, "SELECT COUNT(*) FROM import_map").await
+            } else {
+                0
+            }
+        }
+    };
+    // Kill it (SIGKILL) once a few pages are in.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while recorded(&db).await < 1500
+        && std::time::Instant::now() < deadline
+        && child.try_wait().unwrap().is_none()
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended before it could be killed midway"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    // What a killed run left is whole: every row here has its record, every record its row.
+    for (table, source) in [("users", "users"), ("chat_messages", "chat_messages")] {
+        let rows = schema::scalar(&db, &format!("SELECT COUNT(*) FROM {table}")).await;
+        let records = schema::scalar(
+            &db,
+            &format!("SELECT COUNT(*) FROM import_map WHERE source_table = '{source}' AND outcome = 'created'"),
+        )
+        .await;
+        assert_eq!(rows, records, "{table} after the kill");
+    }
+    let finished = report(importer(
+        &target,
+        &legacy,
+        cwd.path(),
+        &["run", "--json", "--no-backup"],
+    ));
+    assert_eq!(counts(&finished, "users")[0], 2015);
+    let verified = report(importer(
+        &target,
+        &legacy,
+        cwd.path(),
+        &["verify", "--json"],
+    ));
+    assert_eq!(verified["differences"], json!([]), "{verified}");
+    assert_eq!(
+        schema::scalar(&db, "SELECT COUNT(*) FROM users").await,
+        2014
+    );
+    assert_eq!(
+        schema::scalar(&db, "SELECT COUNT(*) FROM chat_messages").await,
+        6081
+    );
+    // Still gapless per course after the interruption.
+    assert_eq!(
+        schema::scalar(
+            &db,
+            "SELECT COUNT(*) FROM chat_sequences s WHERE s.last_seq <> \
+             (SELECT COUNT(*) FROM chat_events e WHERE e.course_id = s.course_id) \
+             OR s.last_seq <> (SELECT MAX(seq) FROM chat_events e WHERE e.course_id = s.course_id)"
+        )
+        .await,
+        0
+    );
 }

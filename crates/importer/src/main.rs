@@ -12,6 +12,7 @@ use lms_core::security::crypto::SecretBox;
 use lms_core::security::secret::ServerSecret;
 use sea_orm::DatabaseConnection;
 
+mod backup;
 mod chat;
 mod courses;
 mod enrollments;
@@ -89,6 +90,12 @@ enum Command {
         /// The legacy database (postgres://...).
         #[arg(long)]
         from: String,
+        /// Where the backup of this LMS's database goes (taken before anything changes).
+        #[arg(long, default_value = ".")]
+        backup_dir: std::path::PathBuf,
+        /// Do not back up this LMS's database first.
+        #[arg(long)]
+        no_backup: bool,
     },
     /// Reconcile both sides: every legacy row imported, merged or skipped with a reason, no record
     /// pointing at a missing row, per-course enrollment and message counts equal, course ratings
@@ -221,7 +228,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot open the database {target_url}"))?;
     let (from, write) = match &cli.command {
         Command::Plan { from } => (from, false),
-        Command::Run { from } => (from, true),
+        Command::Run { from, .. } => (from, true),
         Command::Verify { from } => (from, false),
     };
     let legacy = Legacy::open(from)
@@ -239,6 +246,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } else {
             ExitCode::FAILURE
         });
+    }
+    let mut backup = None;
+    if let Command::Run {
+        backup_dir,
+        no_backup: false,
+        ..
+    } = &cli.command
+    {
+        let path = backup::take(&target, &cli.database_url, backup_dir).await?;
+        eprintln!("backup of {target_url}: {}", path.display());
+        backup = Some(path.display().to_string());
     }
     let secrets = if write {
         migration::up_locked(&target, &cli.database_url, MIGRATION_LOCK_WAIT)
@@ -260,6 +278,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let mut report = Report {
         mode: if write { "run" } else { "plan" }.into(),
+        backup,
         ..Report::default()
     };
     let mut ids = Ids::default();

@@ -102,6 +102,8 @@ impl TableReport {
 pub struct Report {
     /// `plan` (nothing written) or `run`.
     pub mode: String,
+    /// `run`: the backup taken first (none with --no-backup).
+    pub backup: Option<String>,
     pub tables: Vec<(String, TableReport)>,
 }
 
@@ -123,7 +125,7 @@ impl Report {
             .iter()
             .map(|(name, t)| (name.clone(), serde_json::to_value(t).unwrap_or_default()))
             .collect();
-        serde_json::json!({ "mode": self.mode, "tables": tables })
+        serde_json::json!({ "mode": self.mode, "backup": self.backup, "tables": tables })
     }
 
     pub fn to_text(&self) -> String {
