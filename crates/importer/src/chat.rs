@@ -114,6 +114,7 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
             Some(db) => Some(db.begin().await?),
             None => None,
         };
+        let mut records = Vec::new();
         let mut prepared = Vec::with_capacity(page.len());
         for row in &page {
             let checksum = crate::legacy::checksum(row);
@@ -130,7 +131,13 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
                         row.course_id
                     )),
                 }
-                .settle(txn.as_ref(), TABLE, &checksum, &mut report, &mut mine)
+                .settle(
+                    txn.is_some().then_some(&mut records),
+                    TABLE,
+                    &checksum,
+                    &mut report,
+                    &mut mine,
+                )
                 .await?;
                 continue;
             };
@@ -142,7 +149,13 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
                         target: None,
                         reason: Some(reason),
                     }
-                    .settle(txn.as_ref(), TABLE, &checksum, &mut report, &mut mine)
+                    .settle(
+                        txn.is_some().then_some(&mut records),
+                        TABLE,
+                        &checksum,
+                        &mut report,
+                        &mut mine,
+                    )
                     .await?;
                 }
                 Ok((mut model, parent, reactions)) => {
@@ -270,7 +283,13 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
                 target: Some(target),
                 reason: None,
             }
-            .settle(txn.as_ref(), TABLE, &p.checksum, &mut report, &mut mine)
+            .settle(
+                txn.is_some().then_some(&mut records),
+                TABLE,
+                &p.checksum,
+                &mut report,
+                &mut mine,
+            )
             .await?;
         }
         if let Some(txn) = txn {
@@ -280,6 +299,7 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
                     .await?;
             }
             record_events(&txn, &events).await?;
+            target::record_all(&txn, std::mem::take(&mut records)).await?;
             txn.commit().await?;
         }
         job.progress(TABLE, page.len());

@@ -82,6 +82,7 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
             Some(db) => Some(db.begin().await?),
             None => None,
         };
+        let mut records = Vec::new();
         for course in &page {
             let checksum = legacy::checksum(course);
             let previous = mapped
@@ -153,7 +154,7 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
             };
             decided
                 .settle(
-                    txn.as_ref(),
+                    txn.is_some().then_some(&mut records),
                     TABLE,
                     &checksum,
                     &mut report,
@@ -162,6 +163,7 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
                 .await?;
         }
         if let Some(txn) = txn {
+            target::record_all(&txn, std::mem::take(&mut records)).await?;
             txn.commit().await?;
         }
         job.progress(TABLE, page.len());

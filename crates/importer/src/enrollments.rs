@@ -215,6 +215,7 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
             Some(db) => Some(db.begin().await?),
             None => None,
         };
+        let mut records = Vec::new();
         for row in &page {
             let checksum = crate::legacy::checksum(row);
             let previous = mapped
@@ -328,10 +329,17 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
                 target: target_id,
                 reason,
             }
-            .settle(txn.as_ref(), TABLE, &checksum, &mut report, &mut mine)
+            .settle(
+                txn.is_some().then_some(&mut records),
+                TABLE,
+                &checksum,
+                &mut report,
+                &mut mine,
+            )
             .await?;
         }
         if let Some(txn) = txn {
+            target::record_all(&txn, std::mem::take(&mut records)).await?;
             txn.commit().await?;
         }
         job.progress(TABLE, page.len());
@@ -341,6 +349,7 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
         Some(db) => Some(db.begin().await?),
         None => None,
     };
+    let mut records = Vec::new();
     for (id, checksum) in deferred {
         let into = duplicates[&id];
         let (outcome, target, reason) = match mine.get(&i64::from(into)) {
@@ -363,11 +372,18 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
             target,
             reason: Some(reason),
         }
-        .settle(txn.as_ref(), TABLE, &checksum, &mut report, &mut mine)
+        .settle(
+            txn.is_some().then_some(&mut records),
+            TABLE,
+            &checksum,
+            &mut report,
+            &mut mine,
+        )
         .await?;
     }
     if let Some(txn) = txn {
         lms_core::courses::recompute_counters(&txn).await?;
+        target::record_all(&txn, std::mem::take(&mut records)).await?;
         txn.commit().await?;
     }
     Ok(report)

@@ -135,10 +135,11 @@ pub struct Decided {
 
 impl Decided {
     /// Counts the row, notes a merge or skip with its reason, remembers where it went (for the
-    /// tables that refer to it) and, for `run`, records it in `import_map` in the page's transaction.
+    /// tables that refer to it) and, for `run`, adds its `import_map` row to the page's (written with
+    /// the page's rows, in its transaction: [`target::record_all`]).
     pub async fn settle(
         self,
-        txn: Option<&sea_orm::DatabaseTransaction>,
+        records: Option<&mut Vec<entity::import_map::ActiveModel>>,
         table: &str,
         checksum: &str,
         report: &mut report::TableReport,
@@ -154,19 +155,17 @@ impl Decided {
         if let Some(t) = self.target {
             ids.insert(self.legacy_id, t);
         }
-        if let Some(txn) = txn
+        if let Some(records) = records
             && self.outcome != Outcome::Unchanged
         {
-            target::record(
-                txn,
+            records.push(target::record(
                 table,
                 self.legacy_id,
                 self.outcome,
                 self.target.and_then(TargetId::existing),
                 self.reason,
                 checksum,
-            )
-            .await?;
+            ));
         }
         Ok(())
     }

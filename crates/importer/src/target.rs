@@ -60,18 +60,17 @@ pub async fn mapped(
         .collect())
 }
 
-/// Records what was done with one legacy row (insert, or replace an earlier run's record).
-pub async fn record<C: ConnectionTrait>(
-    db: &C,
+/// The `import_map` row saying what was done with one legacy row.
+pub fn record(
     source_table: &str,
     source_id: i64,
     outcome: Outcome,
     target_id: Option<i64>,
     reason: Option<String>,
     checksum: &str,
-) -> anyhow::Result<()> {
+) -> import_map::ActiveModel {
     let now = Utc::now();
-    let row = import_map::ActiveModel {
+    import_map::ActiveModel {
         source_table: Set(source_table.to_string()),
         source_id: Set(source_id),
         target_id: Set(target_id),
@@ -80,24 +79,36 @@ pub async fn record<C: ConnectionTrait>(
         checksum: Set(checksum.to_string()),
         imported_at: Set(now),
         updated_at: Set(now),
-    };
-    import_map::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([
-                import_map::Column::SourceTable,
-                import_map::Column::SourceId,
-            ])
-            .update_columns([
-                import_map::Column::TargetId,
-                import_map::Column::Outcome,
-                import_map::Column::Reason,
-                import_map::Column::Checksum,
-                import_map::Column::UpdatedAt,
-            ])
-            .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
+    }
+}
+
+/// Writes a page's `import_map` rows (new ones inserted, earlier runs' replaced), in statements of
+/// at most 1,000 rows.
+pub async fn record_all<C: ConnectionTrait>(
+    db: &C,
+    records: Vec<import_map::ActiveModel>,
+) -> anyhow::Result<()> {
+    let mut records = records.into_iter().peekable();
+    while records.peek().is_some() {
+        let chunk: Vec<import_map::ActiveModel> = records.by_ref().take(1000).collect();
+        import_map::Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::columns([
+                    import_map::Column::SourceTable,
+                    import_map::Column::SourceId,
+                ])
+                .update_columns([
+                    import_map::Column::TargetId,
+                    import_map::Column::Outcome,
+                    import_map::Column::Reason,
+                    import_map::Column::Checksum,
+                    import_map::Column::UpdatedAt,
+                ])
+                .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
     Ok(())
 }
 

@@ -171,6 +171,7 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
             Some(db) => Some(db.begin().await?),
             None => None,
         };
+        let mut records = Vec::new();
         for user in &page {
             let checksum = legacy::checksum(user);
             let previous = mapped.get(&i64::from(user.id));
@@ -259,10 +260,17 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
                 reason,
             };
             decided
-                .settle(txn.as_ref(), TABLE, &checksum, &mut report, &mut ids.users)
+                .settle(
+                    txn.is_some().then_some(&mut records),
+                    TABLE,
+                    &checksum,
+                    &mut report,
+                    &mut ids.users,
+                )
                 .await?;
         }
         if let Some(txn) = txn {
+            target::record_all(&txn, std::mem::take(&mut records)).await?;
             txn.commit().await?;
         }
         job.progress(TABLE, page.len());
