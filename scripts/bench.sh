@@ -4,11 +4,12 @@
 #   scripts/bench.sh seed [--scale N]        (starts a throwaway PostgreSQL and MariaDB unless BENCH_POSTGRES_URL / BENCH_MYSQL_URL are set)
 #   scripts/bench.sh chat [--seconds N] [--connections N] [--subscribers N]   (same; also a throwaway MariaDB unless BENCH_MYSQL_URL is set)
 #   scripts/bench.sh curriculum [--lessons N] [--scale N] [--seconds N]       (same)
+#   scripts/bench.sh import [--scale N]      (PostgreSQL, as above: the importer next to the seeder's bulk load)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lms-target}"
-cargo build --release -p api -p seeder -p bench -q
-if [[ ( "${1:-}" == "seed" || "${1:-}" == "chat" || "${1:-}" == "curriculum" ) && -z "${BENCH_POSTGRES_URL:-}" ]]; then
+cargo build --release -p api -p seeder -p importer -p bench -q
+if [[ ( "${1:-}" == "seed" || "${1:-}" == "chat" || "${1:-}" == "curriculum" || "${1:-}" == "import" ) && -z "${BENCH_POSTGRES_URL:-}" ]]; then
   # shellcheck source=scripts/pg.sh
   source scripts/pg.sh
   pg_start

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod chat;
 mod chat_history;
 mod curriculum;
+mod import;
 mod login;
 mod raw_http;
 mod revocation;
@@ -37,6 +38,9 @@ enum Command {
     /// The curriculum outline of a 200-lesson course on PostgreSQL among volume data: queries per
     /// outline, and its rate over HTTP next to the same outline computed in process.
     Curriculum(curriculum::Args),
+    /// `importer run` of a generated legacy database of scale N on PostgreSQL, next to the seeder's
+    /// bulk load of the same row counts, with the importer's peak memory.
+    Import(import::Args),
 }
 
 /// One thread for the load generator: it shares the machine with the server, so it should take as
@@ -49,6 +53,7 @@ async fn main() -> ExitCode {
         Command::Seed(args) => seed::run(args).await,
         Command::Chat(args) => chat::run(args).await,
         Command::Curriculum(args) => curriculum::run(args).await,
+        Command::Import(args) => import::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -281,14 +281,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         ..Report::default()
     };
     let mut ids = Ids::default();
-    let users = users::import(&mut job, &mut ids).await?;
-    *report.table(users::TABLE) = users;
-    let courses = courses::import(&mut job, &mut ids).await?;
-    *report.table(courses::TABLE) = courses;
-    let enrollments = enrollments::import(&mut job, &mut ids).await?;
-    *report.table(enrollments::TABLE) = enrollments;
-    let messages = chat::import(&mut job, &mut ids).await?;
-    *report.table(chat::TABLE) = messages;
+    let started = Instant::now();
+    let mut table = users::import(&mut job, &mut ids).await?;
+    table.seconds = started.elapsed().as_secs_f64();
+    *report.table(users::TABLE) = table;
+    let started = Instant::now();
+    let mut table = courses::import(&mut job, &mut ids).await?;
+    table.seconds = started.elapsed().as_secs_f64();
+    *report.table(courses::TABLE) = table;
+    let started = Instant::now();
+    let mut table = enrollments::import(&mut job, &mut ids).await?;
+    table.seconds = started.elapsed().as_secs_f64();
+    *report.table(enrollments::TABLE) = table;
+    let started = Instant::now();
+    let mut table = chat::import(&mut job, &mut ids).await?;
+    table.seconds = started.elapsed().as_secs_f64();
+    *report.table(chat::TABLE) = table;
     for table in ["migrations", "seeders"] {
         if legacy.has_table(table).await? {
             let t = report.table(table);

@@ -42,6 +42,8 @@ pub struct Note {
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct TableReport {
     pub found: u64,
+    /// How long this table took (`run`: read, write and commit; `plan`: read and decide).
+    pub seconds: f64,
     pub created: u64,
     pub updated: u64,
     pub unchanged: u64,
