@@ -216,6 +216,7 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
             None => None,
         };
         let mut records = Vec::new();
+        let mut new_rows = Vec::new();
         for row in &page {
             let checksum = crate::legacy::checksum(row);
             let previous = mapped
@@ -283,40 +284,10 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
                                     })?;
                                     (Outcome::Updated, Some(TargetId::Existing(id)), None)
                                 }
-                                (Some(txn), None) => {
-                                    let status = active
-                                        .status
-                                        .clone()
-                                        .take()
-                                        .context("the status is set")?;
-                                    let id = enrollments::Entity::insert(active)
-                                        .exec(txn)
-                                        .await
-                                        .with_context(|| {
-                                            format!("inserting legacy enrollment {}", row.id)
-                                        })?
-                                        .last_insert_id;
-                                    enrollment_events::ActiveModel {
-                                        enrollment_id: Set(id),
-                                        from_status: Set(None),
-                                        to_status: Set(status),
-                                        actor_id: Set(None),
-                                        actor_kind: Set(ActorKind::System),
-                                        note: Set(Some(format!(
-                                            "imported from legacy enrollment {}",
-                                            row.id
-                                        ))),
-                                        created_at: Set(row.updated_at),
-                                        ..Default::default()
-                                    }
-                                    .insert(txn)
-                                    .await?;
-                                    if let (TargetId::Existing(u), TargetId::Existing(c)) =
-                                        (user, course)
-                                    {
-                                        taken.pairs.insert((u, c), id);
-                                    }
-                                    (Outcome::Created, Some(TargetId::Existing(id)), None)
+                                (Some(_), None) => {
+                                    // Written with the page's other new rows, below.
+                                    new_rows.push((row.id, checksum, active, row.updated_at));
+                                    continue;
                                 }
                             },
                         }
@@ -339,6 +310,38 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
             .await?;
         }
         if let Some(txn) = txn {
+            let models = new_rows.iter().map(|(_, _, m, _)| m.clone()).collect();
+            let rows = target::insert_all(&txn, models).await?;
+            let events: Vec<enrollment_events::ActiveModel> = rows
+                .iter()
+                .zip(&new_rows)
+                .map(|(row, (legacy, _, _, at))| enrollment_events::ActiveModel {
+                    enrollment_id: Set(row.id),
+                    from_status: Set(None),
+                    to_status: Set(row.status),
+                    actor_id: Set(None),
+                    actor_kind: Set(ActorKind::System),
+                    note: Set(Some(format!("imported from legacy enrollment {legacy}"))),
+                    created_at: Set(*at),
+                    ..Default::default()
+                })
+                .collect();
+            if !events.is_empty() {
+                enrollment_events::Entity::insert_many(events)
+                    .exec_without_returning(&txn)
+                    .await?;
+            }
+            for (row, (legacy, checksum, _, _)) in rows.iter().zip(new_rows) {
+                taken.pairs.insert((row.user_id, row.course_id), row.id);
+                Decided {
+                    legacy_id: i64::from(legacy),
+                    outcome: Outcome::Created,
+                    target: Some(TargetId::Existing(row.id)),
+                    reason: None,
+                }
+                .settle(Some(&mut records), TABLE, &checksum, &mut report, &mut mine)
+                .await?;
+            }
             target::record_all(&txn, std::mem::take(&mut records)).await?;
             txn.commit().await?;
         }

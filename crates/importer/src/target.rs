@@ -177,3 +177,35 @@ pub async fn taken_slugs(db: &DatabaseConnection) -> anyhow::Result<HashMap<Stri
         .await?;
     Ok(rows.into_iter().map(|(id, slug)| (slug, id)).collect())
 }
+
+/// Inserts `models` and returns their rows, in order: one multi-row INSERT ... RETURNING where the
+/// database has it, one INSERT (and read-back) each on MySQL.
+pub async fn insert_all<A>(
+    txn: &sea_orm::DatabaseTransaction,
+    models: Vec<A>,
+) -> anyhow::Result<Vec<<A::Entity as EntityTrait>::Model>>
+where
+    A: sea_orm::ActiveModelTrait + sea_orm::ActiveModelBehavior + Send,
+    <A::Entity as EntityTrait>::Model: sea_orm::IntoActiveModel<A>,
+{
+    if models.is_empty() {
+        return Ok(Vec::new());
+    }
+    if matches!(
+        lms_core::db::Backend::of(txn)?,
+        lms_core::db::Backend::MySql
+    ) {
+        let mut rows = Vec::with_capacity(models.len());
+        for model in models {
+            rows.push(
+                <A::Entity as EntityTrait>::insert(model)
+                    .exec_with_returning(txn)
+                    .await?,
+            );
+        }
+        return Ok(rows);
+    }
+    Ok(<A::Entity as EntityTrait>::insert_many(models)
+        .exec_with_returning(txn)
+        .await?)
+}

@@ -172,7 +172,27 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
             None => None,
         };
         let mut records = Vec::new();
-        for user in &page {
+        let mut new_users: Vec<(&legacy::User, String, Fields, users::ActiveModel)> = Vec::new();
+        // Accounts merged into an older one come after the page's new accounts are written.
+        let merged_later =
+            |u: &&legacy::User| matches!(identities.get(&u.id), Some(Identity::IntoLegacy(_)));
+        let (later, first): (Vec<&legacy::User>, Vec<&legacy::User>) =
+            page.iter().partition(merged_later);
+        for (n, user) in first.iter().chain(later.iter()).enumerate() {
+            if n == first.len()
+                && let Some(txn) = &txn
+            {
+                insert_new(
+                    txn,
+                    job,
+                    std::mem::take(&mut new_users),
+                    &mut taken,
+                    &mut report,
+                    &mut records,
+                    &mut ids.users,
+                )
+                .await?;
+            }
             let checksum = legacy::checksum(user);
             let previous = mapped.get(&i64::from(user.id));
             let identity = identities
@@ -235,18 +255,13 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
                                     update(txn, id, fields, &mut taken).await?;
                                     TargetId::Existing(id)
                                 }
-                                (Some(txn), _) => TargetId::Existing(
-                                    create(
-                                        txn,
-                                        job,
-                                        user,
-                                        username,
-                                        fields,
-                                        &mut taken,
-                                        &mut report,
-                                    )
-                                    .await?,
-                                ),
+                                (Some(_), _) => {
+                                    let mut fields = fields;
+                                    let model =
+                                        prepare(username, &mut fields, &mut taken, &mut report);
+                                    new_users.push((user, checksum, fields, model));
+                                    continue;
+                                }
                             };
                             (outcome, Some(target), None)
                         }
@@ -270,12 +285,74 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
                 .await?;
         }
         if let Some(txn) = txn {
+            insert_new(
+                &txn,
+                job,
+                new_users,
+                &mut taken,
+                &mut report,
+                &mut records,
+                &mut ids.users,
+            )
+            .await?;
             target::record_all(&txn, std::mem::take(&mut records)).await?;
             txn.commit().await?;
         }
         job.progress(TABLE, page.len());
     }
     Ok(report)
+}
+
+/// The account's row for a new user; its phone and social account are taken from now on (by a
+/// placeholder until the row has its id), so that a later row of the page does not take them too.
+fn prepare(
+    username: &str,
+    fields: &mut Fields,
+    taken: &mut TakenUsers,
+    report: &mut TableReport,
+) -> users::ActiveModel {
+    without_taken(fields, None, taken, Some(report));
+    remember(taken, 0, fields);
+    let mut active = users::ActiveModel {
+        username: Set(username.to_string()),
+        two_factor_enabled: Set(false),
+        ..Default::default()
+    };
+    apply(&mut active, fields);
+    active
+}
+
+/// Writes the page's new accounts (one statement where the database allows), then their second
+/// factor and recovery codes, and settles them.
+#[allow(clippy::too_many_arguments)]
+async fn insert_new(
+    txn: &sea_orm::DatabaseTransaction,
+    job: &Job<'_>,
+    new_users: Vec<(&legacy::User, String, Fields, users::ActiveModel)>,
+    taken: &mut TakenUsers,
+    report: &mut TableReport,
+    records: &mut Vec<entity::import_map::ActiveModel>,
+    ids: &mut HashMap<i64, TargetId>,
+) -> anyhow::Result<()> {
+    let models = new_users.iter().map(|(_, _, _, m)| m.clone()).collect();
+    let rows = target::insert_all(txn, models)
+        .await
+        .context("inserting a page of legacy users")?;
+    for (row, (user, checksum, fields, _)) in rows.iter().zip(&new_users) {
+        remember(taken, row.id, fields);
+        if let Some((secret, codes)) = &fields.two_factor {
+            second_factor(txn, job, row.id, secret, codes, fields.updated_at, report).await?;
+        }
+        Decided {
+            legacy_id: i64::from(user.id),
+            outcome: Outcome::Created,
+            target: Some(TargetId::Existing(row.id)),
+            reason: None,
+        }
+        .settle(Some(records), TABLE, checksum, report, ids)
+        .await?;
+    }
+    Ok(())
 }
 
 /// The columns of the account that follow the legacy row (not its identity: email and username).
@@ -523,70 +600,57 @@ fn remember(taken: &mut TakenUsers, id: i64, f: &Fields) {
     }
 }
 
-async fn create<C: ConnectionTrait>(
+/// An imported account's enabled TOTP secret (sealed as this LMS stores secrets) and its unused
+/// backup codes as recovery codes; a code another account already has is dropped.
+async fn second_factor<C: ConnectionTrait>(
     db: &C,
     job: &Job<'_>,
-    user: &legacy::User,
-    username: &str,
-    mut f: Fields,
-    taken: &mut TakenUsers,
+    id: i64,
+    secret: &[u8],
+    codes: &[String],
+    at: DateTime<Utc>,
     report: &mut TableReport,
-) -> anyhow::Result<i64> {
-    without_taken(&mut f, None, taken, Some(report));
-    let mut active = users::ActiveModel {
-        username: Set(username.to_string()),
-        two_factor_enabled: Set(false),
+) -> anyhow::Result<()> {
+    let secrets = job
+        .secrets
+        .as_ref()
+        .context("no server secret to seal TOTP secrets")?;
+    users::ActiveModel {
+        id: Set(id),
+        two_factor_enabled: Set(true),
+        two_factor_secret_enc: Set(Some(lms_core::auth::seal_totp_secret(secrets, id, secret))),
         ..Default::default()
-    };
-    apply(&mut active, &f);
-    let id = users::Entity::insert(active)
-        .exec(db)
-        .await
-        .with_context(|| format!("inserting legacy user {}", user.id))?
-        .last_insert_id;
-    remember(taken, id, &f);
-    if let Some((secret, codes)) = &f.two_factor {
-        let secrets = job
-            .secrets
-            .as_ref()
-            .context("no server secret to seal TOTP secrets")?;
-        users::ActiveModel {
-            id: Set(id),
-            two_factor_enabled: Set(true),
-            two_factor_secret_enc: Set(Some(lms_core::auth::seal_totp_secret(secrets, id, secret))),
+    }
+    .update(db)
+    .await?;
+    let hashes: Vec<String> = codes
+        .iter()
+        .map(|c| lms_core::auth::recovery_code_hash(c))
+        .collect();
+    let in_use: Vec<String> = recovery_codes::Entity::find()
+        .filter(recovery_codes::Column::CodeHash.is_in(hashes.clone()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.code_hash)
+        .collect();
+    let mut kept = std::collections::HashSet::new();
+    for hash in hashes {
+        if in_use.contains(&hash) || !kept.insert(hash.clone()) {
+            report.mapped("backup code already in use by another account -> not kept");
+            continue;
+        }
+        recovery_codes::ActiveModel {
+            user_id: Set(id),
+            code_hash: Set(hash),
+            used_at: Set(None),
+            created_at: Set(at),
             ..Default::default()
         }
-        .update(db)
+        .insert(db)
         .await?;
-        let hashes: Vec<String> = codes
-            .iter()
-            .map(|c| lms_core::auth::recovery_code_hash(c))
-            .collect();
-        let in_use: Vec<String> = recovery_codes::Entity::find()
-            .filter(recovery_codes::Column::CodeHash.is_in(hashes.clone()))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|r| r.code_hash)
-            .collect();
-        let mut kept = std::collections::HashSet::new();
-        for hash in hashes {
-            if in_use.contains(&hash) || !kept.insert(hash.clone()) {
-                report.mapped("backup code already in use by another account -> not kept");
-                continue;
-            }
-            recovery_codes::ActiveModel {
-                user_id: Set(id),
-                code_hash: Set(hash),
-                used_at: Set(None),
-                created_at: Set(f.updated_at),
-                ..Default::default()
-            }
-            .insert(db)
-            .await?;
-        }
     }
-    Ok(id)
+    Ok(())
 }
 
 /// Brings an account imported earlier up to date with its changed legacy row. Its username, and
