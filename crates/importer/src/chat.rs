@@ -70,6 +70,15 @@ LIMIT {limit}"#
     )
 }
 
+/// Messages per page (one transaction): as many as one INSERT may bind (SQLite allows 32,766
+/// parameters, 14 per message; PostgreSQL and MySQL 65,535).
+fn page_size(backend: Backend) -> i64 {
+    match backend {
+        Backend::Sqlite => 2000,
+        _ => 4000,
+    }
+}
+
 /// Where an imported (or, for `plan`, planned) message went: its row, its legacy course, and the
 /// row of its thread's first message if it is a reply.
 #[derive(Debug, Clone, Copy)]
@@ -102,7 +111,7 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
     let mut mine: HashMap<i64, TargetId> = HashMap::new();
     let mut after: Option<(DateTime<Utc>, i32)> = None;
     loop {
-        let limit = Value::from(crate::legacy::PAGE as i64);
+        let limit = Value::from(page_size(backend));
         let values = match after {
             None => vec![limit],
             Some((at, id)) => vec![Value::from(at), Value::from(id), limit],
@@ -293,8 +302,8 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
             .await?;
         }
         if let Some(txn) = txn {
-            if !reaction_rows.is_empty() {
-                reactions::Entity::insert_many(reaction_rows)
+            for chunk in reaction_rows.chunks(2000) {
+                reactions::Entity::insert_many(chunk.to_vec())
                     .exec_without_returning(&txn)
                     .await?;
             }
@@ -329,10 +338,9 @@ async fn insert(
         }
         return Ok(ids);
     }
-    let rows = chat_messages::Entity::insert_many(models)
-        .exec_with_returning(txn)
-        .await?;
-    Ok(rows.into_iter().map(|r| r.id).collect())
+    Ok(chat_messages::Entity::insert_many(models)
+        .exec_with_returning_keys(txn)
+        .await?)
 }
 
 /// A message imported before whose legacy row changed: its columns and reactions follow the row.

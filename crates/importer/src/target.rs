@@ -83,14 +83,14 @@ pub fn record(
 }
 
 /// Writes a page's `import_map` rows (new ones inserted, earlier runs' replaced), in statements of
-/// at most 1,000 rows.
+/// at most 4,000 rows (8 parameters each: within every database's limit).
 pub async fn record_all<C: ConnectionTrait>(
     db: &C,
     records: Vec<import_map::ActiveModel>,
 ) -> anyhow::Result<()> {
     let mut records = records.into_iter().peekable();
     while records.peek().is_some() {
-        let chunk: Vec<import_map::ActiveModel> = records.by_ref().take(1000).collect();
+        let chunk: Vec<import_map::ActiveModel> = records.by_ref().take(4000).collect();
         import_map::Entity::insert_many(chunk)
             .on_conflict(
                 OnConflict::columns([
