@@ -17,6 +17,9 @@ pub struct Args {
     /// A PostgreSQL URL whose role may CREATE DATABASE (scripts/bench.sh starts a throwaway server).
     #[arg(long, env = "BENCH_POSTGRES_URL")]
     postgres_url: String,
+    /// Keep the three databases (legacy, imported, seeded) and print their URLs, to look into them.
+    #[arg(long)]
+    keep: bool,
 }
 
 /// The legacy schema (the same file the end-to-end tests load).
@@ -112,10 +115,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         dir.path(),
     );
     for name in [&legacy_name, &target_name, &seeded_name] {
-        let _ = psql(
-            &args.postgres_url,
-            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        );
+        if args.keep {
+            println!("  kept {}", with_database(&args.postgres_url, name));
+        } else {
+            let _ = psql(
+                &args.postgres_url,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
+        }
     }
     result
 }

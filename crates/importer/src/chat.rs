@@ -338,9 +338,71 @@ async fn insert(
         }
         return Ok(ids);
     }
+    if matches!(backend, Backend::Postgres) {
+        return insert_from_json(txn, models).await;
+    }
     Ok(chat_messages::Entity::insert_many(models)
         .exec_with_returning_keys(txn)
         .await?)
+}
+
+/// PostgreSQL: ids taken from the table's sequence first (so each row's id is known, in order), then
+/// every row in one statement from a JSON document (`jsonb_to_recordset`: one statement text,
+/// planned once, where a VALUES list of tens of thousands of parameters is planned for every page).
+async fn insert_from_json(
+    txn: &DatabaseTransaction,
+    models: Vec<chat_messages::ActiveModel>,
+) -> anyhow::Result<Vec<i64>> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    fn value<T: Into<Value> + Clone>(v: &sea_orm::ActiveValue<T>) -> Option<T> {
+        v.clone().take()
+    }
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT nextval(pg_get_serial_sequence('chat_messages', 'id')) AS id FROM generate_series(1, $1)",
+            [Value::from(models.len() as i64)],
+        ))
+        .await?;
+    let ids: Vec<i64> = rows
+        .iter()
+        .map(|r| r.try_get::<i64>("", "id"))
+        .collect::<Result<_, _>>()?;
+    let document: Vec<serde_json::Value> = models
+        .iter()
+        .zip(&ids)
+        .map(|(m, id)| {
+            serde_json::json!({
+                "id": id,
+                "course_id": value(&m.course_id),
+                "user_id": value(&m.user_id).flatten(),
+                "parent_id": value(&m.parent_id).flatten(),
+                "message_type": value(&m.message_type).map(|t| sea_orm::ActiveEnum::to_value(&t)),
+                "content": value(&m.content),
+                "edited_at": value(&m.edited_at).flatten(),
+                "edit_count": value(&m.edit_count),
+                "deleted_at": value(&m.deleted_at).flatten(),
+                "deleted_by": value(&m.deleted_by).flatten(),
+                "pinned_at": value(&m.pinned_at).flatten(),
+                "pinned_by": value(&m.pinned_by).flatten(),
+                "metadata": value(&m.metadata),
+                "created_at": value(&m.created_at),
+                "updated_at": value(&m.updated_at),
+            })
+        })
+        .collect();
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO chat_messages (id, course_id, user_id, parent_id, message_type, content, edited_at, \
+         edit_count, deleted_at, deleted_by, pinned_at, pinned_by, metadata, created_at, updated_at) \
+         SELECT * FROM jsonb_to_recordset($1) AS r(id bigint, course_id bigint, user_id bigint, \
+         parent_id bigint, message_type varchar, content text, edited_at timestamptz, edit_count integer, \
+         deleted_at timestamptz, deleted_by bigint, pinned_at timestamptz, pinned_by bigint, metadata jsonb, \
+         created_at timestamptz, updated_at timestamptz)",
+        [Value::from(serde_json::Value::Array(document))],
+    ))
+    .await?;
+    Ok(ids)
 }
 
 /// A message imported before whose legacy row changed: its columns and reactions follow the row.

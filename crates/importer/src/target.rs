@@ -88,6 +88,15 @@ pub async fn record_all<C: ConnectionTrait>(
     db: &C,
     records: Vec<import_map::ActiveModel>,
 ) -> anyhow::Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    if matches!(
+        lms_core::db::Backend::of(db)?,
+        lms_core::db::Backend::Postgres
+    ) {
+        return record_all_from_json(db, records).await;
+    }
     let mut records = records.into_iter().peekable();
     while records.peek().is_some() {
         let chunk: Vec<import_map::ActiveModel> = records.by_ref().take(4000).collect();
@@ -109,6 +118,44 @@ pub async fn record_all<C: ConnectionTrait>(
             .exec_without_returning(db)
             .await?;
     }
+    Ok(())
+}
+
+/// PostgreSQL: the page's records as one JSON document expanded by `jsonb_to_recordset` (one
+/// statement text, planned once, whatever the page's size).
+async fn record_all_from_json<C: ConnectionTrait>(
+    db: &C,
+    records: Vec<import_map::ActiveModel>,
+) -> anyhow::Result<()> {
+    fn value<T: Into<sea_orm::Value> + Clone>(v: &sea_orm::ActiveValue<T>) -> Option<T> {
+        v.clone().take()
+    }
+    let document: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "source_table": value(&r.source_table),
+                "source_id": value(&r.source_id),
+                "target_id": value(&r.target_id).flatten(),
+                "outcome": value(&r.outcome),
+                "reason": value(&r.reason).flatten(),
+                "checksum": value(&r.checksum),
+                "imported_at": value(&r.imported_at),
+                "updated_at": value(&r.updated_at),
+            })
+        })
+        .collect();
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        "INSERT INTO import_map (source_table, source_id, target_id, outcome, reason, checksum, imported_at, updated_at) \
+         SELECT * FROM jsonb_to_recordset($1) AS r(source_table varchar, source_id bigint, target_id bigint, \
+         outcome varchar, reason text, checksum varchar, imported_at timestamptz, updated_at timestamptz) \
+         ON CONFLICT (source_table, source_id) DO UPDATE SET target_id = excluded.target_id, \
+         outcome = excluded.outcome, reason = excluded.reason, checksum = excluded.checksum, \
+         updated_at = excluded.updated_at",
+        [sea_orm::Value::from(serde_json::Value::Array(document))],
+    ))
+    .await?;
     Ok(())
 }
 

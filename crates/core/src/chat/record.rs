@@ -81,9 +81,14 @@ pub async fn record_events(txn: &DatabaseTransaction, events: &[NewEvent]) -> Re
             ..Default::default()
         });
     }
-    chat_events::Entity::insert_many(rows)
-        .exec_without_returning(txn)
-        .await?;
+    let backend = Backend::of(txn)?;
+    if matches!(backend, Backend::Postgres) && rows.len() >= BULK_ROWS {
+        insert_from_json(txn, &rows).await?;
+    } else {
+        chat_events::Entity::insert_many(rows)
+            .exec_without_returning(txn)
+            .await?;
+    }
     let payload: Vec<String> = last
         .iter()
         .map(|(course, seq)| {
@@ -94,10 +99,50 @@ pub async fn record_events(txn: &DatabaseTransaction, events: &[NewEvent]) -> Re
             .payload()
         })
         .collect();
-    Backend::of(txn)?
+    backend
         .notify(txn, CHAT_CHANNEL, &payload.join(","))
         .await?;
     Ok(changes)
+}
+
+/// From this many events on (an import), PostgreSQL gets them as one JSON document expanded by
+/// `jsonb_to_recordset`: one statement text whatever the count, where a multi-row VALUES list of
+/// thousands of parameters is parsed and planned anew for every size.
+const BULK_ROWS: usize = 256;
+
+async fn insert_from_json(
+    txn: &DatabaseTransaction,
+    rows: &[chat_events::ActiveModel],
+) -> Result<()> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    fn value<T: Into<sea_orm::Value> + Clone>(v: &sea_orm::ActiveValue<T>) -> Option<T> {
+        v.clone().take()
+    }
+    let document: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "course_id": value(&r.course_id),
+                "seq": value(&r.seq),
+                "kind": value(&r.kind).map(|k| sea_orm::ActiveEnum::to_value(&k)),
+                "message_id": value(&r.message_id).flatten(),
+                "live_session_id": value(&r.live_session_id).flatten(),
+                "actor_id": value(&r.actor_id).flatten(),
+                "emoji": value(&r.emoji).flatten(),
+                "created_at": value(&r.created_at),
+            })
+        })
+        .collect();
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO chat_events (course_id, seq, kind, message_id, live_session_id, actor_id, emoji, created_at) \
+         SELECT course_id, seq, kind, message_id, live_session_id, actor_id, emoji, created_at \
+         FROM jsonb_to_recordset($1) AS r(course_id bigint, seq bigint, kind varchar, message_id bigint, \
+         live_session_id bigint, actor_id bigint, emoji varchar, created_at timestamptz)",
+        [sea_orm::Value::from(serde_json::Value::Array(document))],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// One event (an edit, a deletion, a pin, a reaction).
