@@ -191,6 +191,7 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
         found: u64::try_from(job.legacy.count(TABLE).await?).unwrap_or_default(),
         ..TableReport::default()
     };
+    job.start(TABLE, report.found);
     let mapped = target::mapped(job.target, TABLE).await?;
     let imported: HashSet<i64> = mapped
         .values()

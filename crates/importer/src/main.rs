@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 use lms_core::db::{PoolOptions, connect, redact_url};
 use lms_core::security::crypto::SecretBox;
 use lms_core::security::secret::ServerSecret;
@@ -185,8 +186,8 @@ pub struct Job<'a> {
     /// `run` only: writes go here.
     write: bool,
     pub secrets: Option<SecretBox>,
-    started: Instant,
     quiet: bool,
+    bar: Option<ProgressBar>,
 }
 
 impl Job<'_> {
@@ -195,13 +196,36 @@ impl Job<'_> {
         self.write.then_some(self.target)
     }
 
-    pub fn progress(&self, table: &str, rows: usize) {
-        if !self.quiet {
-            eprintln!(
-                "  {table}: {rows} rows {} ({:.1} s)",
-                if self.write { "imported" } else { "planned" },
-                self.started.elapsed().as_secs_f64()
-            );
+    /// A progress bar for `table` on the terminal (none with --json, or when stderr is not one).
+    pub fn start(&mut self, table: &str, rows: u64) {
+        self.finish();
+        if self.quiet {
+            return;
+        }
+        let bar = ProgressBar::new(rows);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix:>14} [{bar:30}] {pos}/{len} rows {per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(format!(
+            "{table} ({})",
+            if self.write { "run" } else { "plan" }
+        ));
+        self.bar = Some(bar);
+    }
+
+    pub fn progress(&self, _table: &str, rows: usize) {
+        if let Some(bar) = &self.bar {
+            bar.inc(rows as u64);
+        }
+    }
+
+    pub fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
         }
     }
 }
@@ -272,8 +296,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         target: &target,
         write,
         secrets,
-        started: Instant::now(),
         quiet: cli.json,
+        bar: None,
     };
     let mut report = Report {
         mode: if write { "run" } else { "plan" }.into(),
@@ -297,6 +321,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut table = chat::import(&mut job, &mut ids).await?;
     table.seconds = started.elapsed().as_secs_f64();
     *report.table(chat::TABLE) = table;
+    job.finish();
     for table in ["migrations", "seeders"] {
         if legacy.has_table(table).await? {
             let t = report.table(table);
