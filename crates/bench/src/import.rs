@@ -186,7 +186,7 @@ fn measure(
         .env("DATABASE_URL", target)
         .env("LMS_SECRET_KEY", crate::server::SECRET)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()?;
     let mut peak_kib = 0u64;
     while child.try_wait()?.is_none() {
@@ -203,7 +203,15 @@ fn measure(
     }
     let output = child.wait_with_output()?;
     let seconds = started.elapsed().as_secs_f64();
-    anyhow::ensure!(output.status.success(), "importer run failed");
+    anyhow::ensure!(
+        output.status.success(),
+        "importer run failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+            .lines()
+            .filter(|l| l.contains("error"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     let report: serde_json::Value = serde_json::from_slice(&output.stdout)?;
     for table in ["users", "courses", "enrollments", "chat_messages"] {
         let t = &report["tables"][table];

@@ -99,10 +99,30 @@ pub async fn record_events(txn: &DatabaseTransaction, events: &[NewEvent]) -> Re
             .payload()
         })
         .collect();
-    backend
-        .notify(txn, CHAT_CHANNEL, &payload.join(","))
-        .await?;
+    for chunk in notification_payloads(&payload) {
+        backend.notify(txn, CHAT_CHANNEL, &chunk).await?;
+    }
     Ok(changes)
+}
+
+/// PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more.
+const MAX_PAYLOAD: usize = 7900;
+
+/// `course:seq` entries joined by commas, as few notifications as fit under [`MAX_PAYLOAD`] (a batch
+/// that touched a thousand courses, as an import page does, needs several; listeners read each one
+/// the same way).
+fn notification_payloads(entries: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for entry in entries {
+        match out.last_mut() {
+            Some(last) if last.len() + 1 + entry.len() <= MAX_PAYLOAD => {
+                last.push(',');
+                last.push_str(entry);
+            }
+            _ => out.push(entry.clone()),
+        }
+    }
+    out
 }
 
 /// From this many events on (an import), PostgreSQL gets them as one JSON document expanded by
@@ -197,4 +217,28 @@ async fn bump_counters(
         )));
     }
     Ok(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notifications_stay_under_postgres_payload_limit_and_carry_every_course() {
+        let entries: Vec<String> = (1..=2000)
+            .map(|c| format!("{}:{}", c * 1000, c * 77))
+            .collect();
+        let payloads = notification_payloads(&entries);
+        assert!(payloads.len() > 1);
+        assert!(payloads.iter().all(|p| p.len() < 8000));
+        let back: Vec<String> = payloads
+            .iter()
+            .flat_map(|p| p.split(',').map(str::to_string))
+            .collect();
+        assert_eq!(back, entries);
+        assert_eq!(
+            notification_payloads(&entries[..3]),
+            vec![entries[..3].join(",")]
+        );
+    }
 }
