@@ -4,7 +4,7 @@
 //! same row counts (its volume users, courses, enrollments and chat messages) in the same run. Prints
 //! both rates, their ratio (the goal: at least 0.5) and the importer's peak memory.
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::seed::{psql, seed, with_database};
@@ -185,8 +185,10 @@ fn measure(
         .current_dir(dir)
         .env("DATABASE_URL", target)
         .env("LMS_SECRET_KEY", crate::server::SECRET)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        // Files, not pipes: the JSON report of a big import outgrows a pipe's buffer, and nothing
+        // reads the pipe until the importer exits.
+        .stdout(std::fs::File::create(dir.join("report.json"))?)
+        .stderr(std::fs::File::create(dir.join("stderr.txt"))?)
         .spawn()?;
     let mut peak_kib = 0u64;
     while child.try_wait()?.is_none() {
@@ -201,18 +203,20 @@ fn measure(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let output = child.wait_with_output()?;
+    let status = child.wait()?;
     let seconds = started.elapsed().as_secs_f64();
     anyhow::ensure!(
-        output.status.success(),
+        status.success(),
         "importer run failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+        std::fs::read_to_string(dir.join("stderr.txt"))
+            .unwrap_or_default()
             .lines()
             .filter(|l| l.contains("error"))
             .collect::<Vec<_>>()
             .join("\n")
     );
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json"))?)?;
     for table in ["users", "courses", "enrollments", "chat_messages"] {
         let t = &report["tables"][table];
         println!(
