@@ -14,7 +14,7 @@ use lms_core::chat::{NewEvent, Subject, record_events};
 use lms_core::db::Backend;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, FromQueryResult, JsonValue,
-    QueryFilter, Set, TransactionTrait, Value,
+    QueryFilter, Set, Value,
 };
 use serde::Serialize;
 
@@ -47,28 +47,15 @@ pub struct Message {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// A page of messages in their original order, after `(created_at, id)` if given.
-fn page_sql(first: bool) -> String {
-    let after = if first {
-        ""
-    } else {
-        r#"WHERE ("createdAt", id) > ($1, $2)"#
-    };
-    let limit = if first { "$1" } else { "$3" };
-    format!(
-        r#"
+/// Messages, paged in their original order by [`crate::legacy::in_original_order`].
+const MESSAGES: &str = r#"
 SELECT id, "courseId" AS course_id, "userId" AS user_id, content,
        "messageType"::text AS message_type, "replyToId" AS reply_to_id, attachments, reactions,
        metadata, "isEdited" AS is_edited, "editedAt" AS edited_at, "isPinned" AS is_pinned,
        "pinnedAt" AS pinned_at, "pinnedBy" AS pinned_by, "isDeleted" AS is_deleted,
        "deletedBy" AS deleted_by, "createdAt" AS created_at, "updatedAt" AS updated_at,
        "deletedAt" AS deleted_at
-FROM chat_messages
-{after}
-ORDER BY "createdAt", id
-LIMIT {limit}"#
-    )
-}
+FROM chat_messages"#;
 
 /// Messages per page (one transaction): as many as one INSERT may bind (SQLite allows 32,766
 /// parameters, 14 per message; PostgreSQL and MySQL 65,535).
@@ -112,18 +99,11 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
     let mut mine: HashMap<i64, TargetId> = HashMap::new();
     let mut after: Option<(DateTime<Utc>, i32)> = None;
     loop {
-        let limit = Value::from(page_size(backend));
-        let values = match after {
-            None => vec![limit],
-            Some((at, id)) => vec![Value::from(at), Value::from(id), limit],
-        };
-        let page: Vec<Message> = job.legacy.rows(&page_sql(after.is_none()), values).await?;
+        let (sql, values) = crate::legacy::in_original_order(MESSAGES, after, page_size(backend));
+        let page: Vec<Message> = job.legacy.rows(&sql, values).await?;
         let Some(last) = page.last() else { break };
         after = Some((last.created_at, last.id));
-        let txn = match job.target_db() {
-            Some(db) => Some(db.begin().await?),
-            None => None,
-        };
+        let txn = job.begin().await?;
         let mut records = Vec::new();
         let mut prepared = Vec::with_capacity(page.len());
         for row in &page {
@@ -312,7 +292,7 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
             target::record_all(&txn, std::mem::take(&mut records)).await?;
             txn.commit().await?;
         }
-        job.progress(TABLE, page.len());
+        job.progress(page.len());
     }
     Ok(report)
 }

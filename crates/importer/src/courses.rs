@@ -5,7 +5,7 @@
 use anyhow::Context as _;
 use entity::courses::{self, CourseLevel, CourseStatus, CourseVisibility};
 use lms_core::courses::{CATEGORY, DISCOUNT, LANGUAGE, PRICE, SLUG, THUMBNAIL_URL};
-use sea_orm::{ActiveModelTrait, EntityTrait, JsonValue, Set, TransactionTrait, Value};
+use sea_orm::{ActiveModelTrait, EntityTrait, JsonValue, Set, Value};
 
 use crate::legacy::{self, COURSES_PAGE};
 use crate::report::{Outcome, TableReport};
@@ -79,10 +79,7 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
             .await?;
         let Some(last) = page.last() else { break };
         after = last.id;
-        let txn = match job.target_db() {
-            Some(db) => Some(db.begin().await?),
-            None => None,
-        };
+        let txn = job.begin().await?;
         let mut records = Vec::new();
         for course in &page {
             let checksum = legacy::checksum(course);
@@ -167,7 +164,7 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
             target::record_all(&txn, std::mem::take(&mut records)).await?;
             txn.commit().await?;
         }
-        job.progress(TABLE, page.len());
+        job.progress(page.len());
     }
     Ok(report)
 }

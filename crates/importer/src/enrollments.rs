@@ -11,7 +11,7 @@ use entity::enrollment_events::{self, ActorKind};
 use entity::enrollments::{self, EnrollmentStatus, PaymentMethod, PaymentStatus};
 use sea_orm::{
     ActiveModelTrait, DatabaseConnection, EntityTrait, FromQueryResult, JsonValue, QuerySelect,
-    Set, TransactionTrait, Value,
+    Set, Value,
 };
 use serde::Serialize;
 
@@ -212,10 +212,7 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
             .await?;
         let Some(last) = page.last() else { break };
         after = last.id;
-        let txn = match job.target_db() {
-            Some(db) => Some(db.begin().await?),
-            None => None,
-        };
+        let txn = job.begin().await?;
         let mut records = Vec::new();
         let mut new_rows = Vec::new();
         for row in &page {
@@ -346,13 +343,10 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
             target::record_all(&txn, std::mem::take(&mut records)).await?;
             txn.commit().await?;
         }
-        job.progress(TABLE, page.len());
+        job.progress(page.len());
     }
     // Duplicated student-course pairs, now that what they merge into is known.
-    let txn = match job.target_db() {
-        Some(db) => Some(db.begin().await?),
-        None => None,
-    };
+    let txn = job.begin().await?;
     let mut records = Vec::new();
     for (id, checksum) in deferred {
         let into = duplicates[&id];

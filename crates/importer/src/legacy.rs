@@ -133,18 +133,30 @@ pub struct User {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// A page of users in import order (oldest first: the oldest of duplicate accounts is imported
-/// before the ones merged into it): the first page, or the one after `($1, $2)` = `(created_at, id)`;
-/// the page size is the last parameter.
-pub fn users_page(first: bool) -> String {
-    let after = if first {
-        ""
-    } else {
-        r#"WHERE ("createdAt", id) > ($1, $2)"#
+/// A page of `select` (`SELECT ... FROM table`) in original order (`createdAt`, then id), after the
+/// `(created_at, id)` of the previous page's last row if there was one: the SQL and its values.
+pub fn in_original_order(
+    select: &str,
+    after: Option<(DateTime<Utc>, i32)>,
+    limit: i64,
+) -> (String, Vec<Value>) {
+    let (filter, values) = match after {
+        None => ("", vec![Value::from(limit)]),
+        Some((at, id)) => (
+            r#"WHERE ("createdAt", id) > ($1, $2)"#,
+            vec![Value::from(at), Value::from(id), Value::from(limit)],
+        ),
     };
-    let limit = if first { "$1" } else { "$3" };
-    format!(
-        r#"
+    let limit = if after.is_none() { "$1" } else { "$3" };
+    (
+        format!("{select}\n{filter}\nORDER BY \"createdAt\", id\nLIMIT {limit}"),
+        values,
+    )
+}
+
+/// Users in import order (oldest first: the oldest of duplicate accounts is imported before the
+/// ones merged into it), paged by [`in_original_order`].
+pub const USERS: &str = r#"
 SELECT id, email, username, password, "firstName" AS first_name, "lastName" AS last_name, phone,
        avatar, bio, role::text AS role, status::text AS status,
        "isEmailVerified" AS is_email_verified, "twoFactorEnabled" AS two_factor_enabled,
@@ -152,12 +164,7 @@ SELECT id, email, username, password, "firstName" AS first_name, "lastName" AS l
        "socialProvider"::text AS social_provider, "socialId" AS social_id, preferences, metadata,
        "lastLoginAt" AS last_login_at, "loginAttempts" AS login_attempts, "lockUntil" AS lock_until,
        "createdAt" AS created_at, "updatedAt" AS updated_at, "deletedAt" AS deleted_at
-FROM users
-{after}
-ORDER BY "createdAt", id
-LIMIT {limit}"#
-    )
-}
+FROM users"#;
 
 /// A legacy course. Money is read as text (`DECIMAL(10,2)`, major units) and converted exactly.
 #[derive(Debug, Clone, FromQueryResult, Serialize)]

@@ -217,7 +217,15 @@ impl Job<'_> {
         self.bar = Some(bar);
     }
 
-    pub fn progress(&self, _table: &str, rows: usize) {
+    /// `run`: a transaction for the next page; `plan`: none.
+    pub async fn begin(&self) -> anyhow::Result<Option<sea_orm::DatabaseTransaction>> {
+        match self.target_db() {
+            Some(db) => Ok(Some(sea_orm::TransactionTrait::begin(db).await?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn progress(&self, rows: usize) {
         if let Some(bar) = &self.bar {
             bar.inc(rows as u64);
         }

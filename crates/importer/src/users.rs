@@ -11,7 +11,7 @@ use entity::users::{self, SocialProvider, UserRole, UserStatus};
 use lms_core::domain::{Email, Username};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, JsonValue,
-    QueryFilter, Set, TransactionTrait, Value,
+    QueryFilter, Set,
 };
 
 use crate::legacy::{self, USER_IDENTITIES, UserIdentity};
@@ -157,21 +157,11 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
     let identities = identities(job, &mapped, &mut taken).await?;
     let mut after: Option<(DateTime<Utc>, i32)> = None;
     loop {
-        let limit = Value::from(legacy::PAGE as i64);
-        let values = match after {
-            None => vec![limit],
-            Some((at, id)) => vec![Value::from(at), Value::from(id), limit],
-        };
-        let page: Vec<legacy::User> = job
-            .legacy
-            .rows(&legacy::users_page(after.is_none()), values)
-            .await?;
+        let (sql, values) = legacy::in_original_order(legacy::USERS, after, legacy::PAGE as i64);
+        let page: Vec<legacy::User> = job.legacy.rows(&sql, values).await?;
         let Some(last) = page.last() else { break };
         after = Some((last.created_at, last.id));
-        let txn = match job.target_db() {
-            Some(db) => Some(db.begin().await?),
-            None => None,
-        };
+        let txn = job.begin().await?;
         let mut records = Vec::new();
         let mut new_users: Vec<(&legacy::User, String, Fields, users::ActiveModel)> = Vec::new();
         // Accounts merged into an older one come after the page's new accounts are written.
@@ -299,7 +289,7 @@ pub async fn import(job: &mut Job<'_>, ids: &mut Ids) -> anyhow::Result<TableRep
             target::record_all(&txn, std::mem::take(&mut records)).await?;
             txn.commit().await?;
         }
-        job.progress(TABLE, page.len());
+        job.progress(page.len());
     }
     Ok(report)
 }
